@@ -1,0 +1,118 @@
+"""Building blocks on one chunk of LANES networks, shared by both rules.
+
+Arrays hold one chunk: parameters ``p`` (P, LANES), hidden activations ``z``
+(4, H, LANES), output logits or softmax ``a`` (4, 2, LANES). Every block is inlined at
+Numba-IR level so that the ``libm`` flag is a constant in each compiled variant and the
+lane loops (innermost, fixed trip count) vectorise. The order of every floating-point
+operation is fixed here and is the arithmetic contract of the kernels:
+
+- a1 = x @ W1 + b1 row by row (x is 0/1, so a1 is b, w0 + b, w1 + b, (w0 + w1) + b);
+- z1 = 1 / (1 + exp(-a1));  a2[r, k] = ((z0·W2[0,k] + z1·W2[1,k]) + ...) + b2[k];
+- two-class softmax with one exp: E = exp(-|a1 - a0|), big = 1/(1 + E), small = E/(1 + E)
+  (bit-identical to exp(a - max) / sum);
+- loss = -(((l0 + l1) + l2) + l3) / 4 with l_r = log(y[r, label_r] + 1e-7).
+"""
+from numba import njit
+
+from kernels.layout import C_GUARD, C_ONE, C_QUARTER, LANES
+from kernels.xmath import xexp, xlog
+
+INLINE = dict(inline="always", error_model="numpy", cache=True)
+
+
+@njit(**INLINE)
+def hidden(p, H, c, z, libm):
+    one = c[C_ONE]
+    for j in range(H):
+        for l in range(LANES):
+            w0 = p[j, l]
+            w1 = p[H + j, l]
+            b = p[2 * H + j, l]
+            z[0, j, l] = one / (one + xexp(-b, libm))
+            z[1, j, l] = one / (one + xexp(-(w0 + b), libm))
+            z[2, j, l] = one / (one + xexp(-(w1 + b), libm))
+            z[3, j, l] = one / (one + xexp(-((w0 + w1) + b), libm))
+
+
+@njit(**INLINE)
+def logits(p, H, z, a):
+    """a[r, k] = sum_j z[r, j] W2[j, k] + b2[k], summed in order of j."""
+    o = 3 * H
+    for l in range(LANES):
+        w0 = p[o, l]
+        w1 = p[o + 1, l]
+        for r in range(4):
+            a[r, 0, l] = z[r, 0, l] * w0
+            a[r, 1, l] = z[r, 0, l] * w1
+    for j in range(1, H):
+        for l in range(LANES):
+            w0 = p[o + 2 * j, l]
+            w1 = p[o + 2 * j + 1, l]
+            for r in range(4):
+                a[r, 0, l] = a[r, 0, l] + z[r, j, l] * w0
+                a[r, 1, l] = a[r, 1, l] + z[r, j, l] * w1
+    for l in range(LANES):
+        b0 = p[5 * H, l]
+        b1 = p[5 * H + 1, l]
+        for r in range(4):
+            a[r, 0, l] = a[r, 0, l] + b0
+            a[r, 1, l] = a[r, 1, l] + b1
+
+
+@njit(**INLINE)
+def softmax2(a0, a1, one, libm):
+    """Two-class softmax of the logits (a0, a1) -> (y0, y1)."""
+    d = a1 - a0
+    e = xexp(-abs(d), libm)
+    s = one + e
+    big = one / s
+    small = e / s
+    if d <= 0:
+        return big, small
+    return small, big
+
+
+@njit(**INLINE)
+def softmax(a, c, libm):
+    """Logits -> softmax outputs, in place."""
+    one = c[C_ONE]
+    for l in range(LANES):
+        for r in range(4):
+            y0, y1 = softmax2(a[r, 0, l], a[r, 1, l], one, libm)
+            a[r, 0, l] = y0
+            a[r, 1, l] = y1
+
+
+@njit(**INLINE)
+def loss_of_softmax(y, c, out, libm):
+    """Cross-entropy of the labels [0, 1, 1, 0] from softmax outputs y (4, 2, LANES)."""
+    g = c[C_GUARD]
+    q = c[C_QUARTER]
+    for l in range(LANES):
+        s = xlog(y[0, 0, l] + g, libm) + xlog(y[1, 1, l] + g, libm)
+        s = s + xlog(y[2, 1, l] + g, libm)
+        s = s + xlog(y[3, 0, l] + g, libm)
+        out[l] = -s * q
+
+
+@njit(**INLINE)
+def accuracy_of_softmax(y, c, out):
+    q = c[C_QUARTER]
+    for l in range(LANES):
+        hits = 0
+        # predicted = argmax: 1 only where y1 > y0 (ties and NaN give 0)
+        hits += 1 - (y[0, 1, l] > y[0, 0, l])
+        hits += y[1, 1, l] > y[1, 0, l]
+        hits += y[2, 1, l] > y[2, 0, l]
+        hits += 1 - (y[3, 1, l] > y[3, 0, l])
+        out[l] = hits * q
+
+
+@njit(**INLINE)
+def evaluate(p, H, c, z, y, loss, acc, libm):
+    """Forward pass of the chunk: fills z, y (softmax), loss and accuracy."""
+    hidden(p, H, c, z, libm)
+    logits(p, H, z, y)
+    softmax(y, c, libm)
+    loss_of_softmax(y, c, loss, libm)
+    accuracy_of_softmax(y, c, acc)

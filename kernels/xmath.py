@@ -1,0 +1,227 @@
+"""Deterministic exp and log for Numba kernels.
+
+``exp_f64``, ``log_f64`` (float64) and ``exp_f32``, ``log_f32`` (float32, computed in
+float32) are faithfully rounded: |result - exact| < 1 ulp over the whole domain,
+including overflow, underflow, subnormals, +-0, +-inf and NaN. They use only IEEE-754
+basic operations (+ - * /, rint, comparisons and integer operations on the bit pattern)
+in a fixed order, with no FMA contraction (never compile them with fastmath), so they
+return the same bits on every IEEE-754 machine, whatever its libm or SIMD width.
+Loops over them vectorise. ``xexp``/``xlog`` dispatch on the argument's float type and
+can opt into the platform's libm instead.
+
+Algorithms: exp reduces x = k*ln2 + r (ln2 in two parts, k = rint(x/ln2)), evaluates a
+Taylor polynomial and adds 1 with the rounding error of 1 + hi carried along; log is
+fdlibm's e_log.c / e_logf.c (s = f/(2+f) and a minimax polynomial in s*s).
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+
+@intrinsic
+def _f2i(typingctx, x):
+    """Bit pattern of a float32/float64 as int32/int64."""
+    if not isinstance(x, types.Float):
+        return None
+    ity = types.int32 if x.bitwidth == 32 else types.int64
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(x.bitwidth))
+
+    return ity(x), codegen
+
+
+def _make_i2f(fty, ity):
+    @intrinsic
+    def i2f(typingctx, i):
+        if not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, sig, args):
+            bits = context.cast(builder, args[0], i, ity)  # truncates wider integers
+            return builder.bitcast(bits, context.get_value_type(fty))
+
+        return fty(i), codegen
+
+    return i2f
+
+
+_i2f64 = _make_i2f(types.float64, types.int64)
+_i2f32 = _make_i2f(types.float32, types.int32)
+
+# ---- float64 ---------------------------------------------------------------------
+_INVLN2 = float.fromhex("0x1.71547652b82fep+0")
+_LN2HI = float.fromhex("0x1.62e42fee00000p-1")  # 32 bits: k*_LN2HI exact for |k| < 2**21
+_LN2LO = float.fromhex("0x1.a39ef35793c76p-33")
+_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (
+    1.0 / math.factorial(n) for n in range(2, 14))  # Taylor: r**14/14! < 2**-57 on |r| <= ln2/2
+_LG1 = float.fromhex("0x1.5555555555593p-1")  # fdlibm e_log.c
+_LG2 = float.fromhex("0x1.999999997fa04p-2")
+_LG3 = float.fromhex("0x1.2492494229359p-2")
+_LG4 = float.fromhex("0x1.c71c51d8e78afp-3")
+_LG5 = float.fromhex("0x1.7466496cb03dep-3")
+_LG6 = float.fromhex("0x1.39a09d078c69fp-3")
+_LG7 = float.fromhex("0x1.2f112df3e5244p-3")
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_TINY64 = float.fromhex("0x1p-1022")
+_TWO54 = float.fromhex("0x1p54")
+
+
+@njit(error_model="numpy", cache=True)
+def exp_f64(x):
+    # NaN and out-of-range inputs are clamped so that k stays a small integer (fptosi
+    # of NaN/huge values is undefined); exp at the clamp bounds already over/underflows.
+    xc = x if x > -746.0 else -746.0
+    xc = xc if xc < 710.0 else 710.0
+    kf = np.rint(xc * _INVLN2)
+    hi = xc - kf * _LN2HI  # exact (Sterbenz / trailing zeros of _LN2HI)
+    lo = kf * _LN2LO
+    r = hi - lo
+    q = _E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * (_E7 + r * (
+        _E8 + r * (_E9 + r * (_E10 + r * (_E11 + r * (_E12 + r * _E13))))))))))
+    t = (r * r) * q - lo
+    u = 1.0 + hi
+    e = (1.0 - u) + hi  # Fast2Sum: exact rounding error of 1 + hi
+    p = u + (e + t)
+    # 2**k as two factors: p*s1 is exact, so a subnormal result is rounded only once.
+    k = np.int32(kf)
+    k1 = k >> 1
+    s1 = _i2f64((k1 + 1023) << 52)
+    s2 = _i2f64((k - k1 + 1023) << 52)
+    y = (p * s1) * s2
+    return x if x != x else y
+
+
+@njit(error_model="numpy", cache=True)
+def log_f64(x):
+    sub = x < _TINY64
+    xs = x * _TWO54 if sub else x
+    ix = _f2i(xs) + (0x3FF0000000000000 - _SQRT_HALF_BITS)
+    k = (ix >> 52) - (1023 + 54 if sub else 1023)
+    m = _i2f64((ix & 0x000FFFFFFFFFFFFF) + _SQRT_HALF_BITS)  # m in [sqrt(2)/2, sqrt(2))
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    dk = np.float64(k)
+    # this order keeps the last addition exact or the only significant rounding
+    y = (((s * (hfsq + (t2 + t1)) + dk * _LN2LO) - hfsq) + f) + dk * _LN2HI
+    if x > 0.0 and x < np.inf:
+        return y
+    if x == 0.0:
+        return -np.inf
+    return x if x == np.inf else np.nan
+
+
+# ---- float32 (constants are float32 so that no operation widens to float64) -----
+_f = np.float32
+_F0, _F1, _FHALF, _F2 = _f(0.0), _f(1.0), _f(0.5), _f(2.0)
+_FINVLN2 = _f(float.fromhex("0x1.715476p+0"))
+_FLN2HI = _f(float.fromhex("0x1.62e400p-1"))  # 15 bits: k*_FLN2HI exact for |k| < 512
+_FLN2LO = _f(float.fromhex("0x1.7f7d1cp-20"))
+_FE2, _FE3, _FE4, _FE5, _FE6, _FE7, _FE8 = (_f(1.0 / math.factorial(n)) for n in range(2, 9))
+_FLG1 = _f(float.fromhex("0xaaaaaa.0p-24"))  # fdlibm e_logf.c / k_logf.h
+_FLG2 = _f(float.fromhex("0xccce13.0p-25"))
+_FLG3 = _f(float.fromhex("0x91e9ee.0p-25"))
+_FLG4 = _f(float.fromhex("0xf89e26.0p-26"))
+_FLOG_LN2HI = _f(float.fromhex("0x1.62e300p-1"))  # 17 bits, multiple of 2**-17
+_FLOG_LN2LO = _f(float.fromhex("0x1.2fefa2p-17"))
+_FLO, _FHI = _f(-104.0), _f(89.0)
+_FTINY, _FTWO25 = _f(float.fromhex("0x1p-126")), _f(float.fromhex("0x1p25"))
+_FINF, _FNAN = _f(np.inf), _f(np.nan)
+_FSQRT_HALF_BITS = 0x3F3504F3
+
+
+@njit(error_model="numpy", cache=True)
+def exp_f32(x):
+    xc = x if x > _FLO else _FLO
+    xc = xc if xc < _FHI else _FHI
+    kf = np.rint(xc * _FINVLN2)
+    hi = xc - kf * _FLN2HI
+    lo = kf * _FLN2LO
+    r = hi - lo
+    q = _FE2 + r * (_FE3 + r * (_FE4 + r * (_FE5 + r * (_FE6 + r * (_FE7 + r * _FE8)))))
+    t = (r * r) * q - lo
+    u = _F1 + hi
+    e = (_F1 - u) + hi
+    p = u + (e + t)
+    k = np.int32(kf)
+    k1 = np.int32(k >> 1)
+    s1 = _i2f32(np.int32(k1 + 127) << 23)
+    s2 = _i2f32(np.int32(k - k1 + 127) << 23)
+    y = (p * s1) * s2
+    return x if x != x else y
+
+
+@njit(error_model="numpy", cache=True)
+def log_f32(x):
+    sub = x < _FTINY
+    xs = x * _FTWO25 if sub else x
+    ix = np.int32(_f2i(xs) + (0x3F800000 - _FSQRT_HALF_BITS))
+    k = np.int32((ix >> 23) - (127 + 25 if sub else 127))
+    m = _i2f32((ix & 0x007FFFFF) + _FSQRT_HALF_BITS)
+    f = m - _F1
+    s = f / (_F2 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_FLG2 + w * _FLG4)
+    t2 = z * (_FLG1 + w * _FLG3)
+    hfsq = _FHALF * f * f
+    dk = np.float32(k)
+    y = (((s * (hfsq + (t2 + t1)) + dk * _FLOG_LN2LO) - hfsq) + f) + dk * _FLOG_LN2HI
+    if x > _F0 and x < _FINF:
+        return y
+    if x == _F0:
+        return -_FINF
+    return x if x == _FINF else _FNAN
+
+
+# ---- generic dispatch ---------------------------------------------------------------
+def xexp(x, libm):
+    """exp(x) in x's float type; the platform's libm if ``libm`` else the exact kernels."""
+    return _xexp_jit(x, libm)
+
+
+def xlog(x, libm):
+    """log(x) in x's float type; the platform's libm if ``libm`` else the exact kernels."""
+    return _xlog_jit(x, libm)
+
+
+def _dispatch(own64, own32, platform):
+    def typer(x, libm):
+        if x == types.float64:
+            own = own64
+        elif x == types.float32:
+            own = own32
+        else:
+            return None
+        # A literal flag selects the implementation at typing time: no branch at all.
+        if isinstance(libm, types.BooleanLiteral):
+            if libm.literal_value:
+                return lambda x, libm: platform(x)
+            return lambda x, libm: own(x)
+        if isinstance(libm, types.Boolean):
+            return lambda x, libm: platform(x) if libm else own(x)
+        return None
+
+    return typer
+
+
+overload(xexp, inline="always", prefer_literal=True)(_dispatch(exp_f64, exp_f32, math.exp))
+overload(xlog, inline="always", prefer_literal=True)(_dispatch(log_f64, log_f32, math.log))
+
+
+@njit(error_model="numpy", cache=True)
+def _xexp_jit(x, libm):
+    return xexp(x, libm)
+
+
+@njit(error_model="numpy", cache=True)
+def _xlog_jit(x, libm):
+    return xlog(x, libm)

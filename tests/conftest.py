@@ -1,0 +1,41 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def exact_ops():
+    """The project's exp/log as numpy ufuncs, and a dot that sums in order: (exp, log, dot)."""
+    import numba
+
+    import reference
+    from kernels.xmath import exp_f64, log_f64
+
+    vexp = numba.vectorize(["float64(float64)"])(lambda x: exp_f64(x))
+    vlog = numba.vectorize(["float64(float64)"])(lambda x: log_f64(x))
+    return vexp, vlog, reference.ordered_dot
+
+
+@pytest.fixture(scope="session")
+def cases():
+    return json.loads((DATA / "part7-cases.json").read_text())
+
+
+def random_starts(B, H=3, std=0.5, seed=0, biases=True):
+    """B random starts as batched arrays (W1, b1, W2, b2)."""
+    rng = np.random.default_rng(seed)
+    W1 = std * rng.standard_normal((B, 2, H))
+    W2 = std * rng.standard_normal((B, H, 2))
+    b1 = std * rng.standard_normal((B, H)) if biases else np.zeros((B, H))
+    b2 = std * rng.standard_normal((B, 2)) if biases else np.zeros((B, 2))
+    return W1, b1, W2, b2
+
+
+def bits(a):
+    """Array reinterpreted as integers, so that equality means the same bits (NaN included)."""
+    a = np.ascontiguousarray(a)
+    return a.view({8: np.int64, 4: np.int32, 2: np.int16, 1: np.int8}[a.dtype.itemsize])

@@ -1,0 +1,133 @@
+"""Slow, book-style numpy references of the two training rules: the test oracles.
+
+Written for clarity after "Deep Learning from Scratch" (TwoLayerNet, numerical_gradient,
+the author's group-by-group update); one network at a time. By default they use numpy's
+own exp, log and dot, as the author did; ``use_ops`` swaps in other elementary functions
+(the project's exact exp/log, a dot that sums in order) to compare bit for bit.
+"""
+import contextlib
+
+import numpy as np
+
+X = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float64)
+T = np.array([[1, 0], [0, 1], [0, 1], [1, 0]], dtype=np.float64)  # one-hot of [0, 1, 1, 0]
+np_exp, np_log, dot = np.exp, np.log, np.dot
+
+
+def ordered_dot(a, b):
+    """a @ b summed left to right over the inner index, without fused multiply-add."""
+    out = a[..., :, 0, None] * b[0]
+    for j in range(1, a.shape[-1]):
+        out = out + a[..., :, j, None] * b[j]
+    return out
+
+
+@contextlib.contextmanager
+def use_ops(exp, log, dot_):
+    global np_exp, np_log, dot
+    saved = np_exp, np_log, dot
+    np_exp, np_log, dot = exp, log, dot_
+    try:
+        yield
+    finally:
+        np_exp, np_log, dot = saved
+
+GROUPS = ("W1", "b1", "W2", "b2")
+
+
+def sigmoid(x):
+    return 1 / (1 + np_exp(-x))
+
+
+def softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np_exp(x) / np.sum(np_exp(x), axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    labels = t.argmax(axis=1)
+    return -np.sum(np_log(y[np.arange(len(y)), labels] + 1e-7)) / len(y)
+
+
+def forward(p):
+    a1 = dot(X.astype(p["W1"].dtype), p["W1"]) + p["b1"]
+    z1 = sigmoid(a1)
+    y = softmax(dot(z1, p["W2"]) + p["b2"])
+    return z1, y
+
+
+def loss(p):
+    return cross_entropy_error(forward(p)[1], T.astype(p["W1"].dtype))
+
+
+def numerical_gradient(f, x, h=1e-4):
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        idx = it.multi_index
+        tmp_val = x[idx]
+        x[idx] = tmp_val + h
+        fxh1 = f()
+        x[idx] = tmp_val - h
+        fxh2 = f()
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        x[idx] = tmp_val
+        it.iternext()
+    return grad
+
+
+def analytic_gradient(p):
+    z1, y = forward(p)
+    dy = (y - T.astype(y.dtype)) / 4
+    da1 = dot(dy, p["W2"].T)
+    dz1 = (1 - z1) * z1 * da1
+    return {
+        "W1": dot(X.T.astype(y.dtype), dz1),
+        "b1": np.sum(dz1, axis=0),
+        "W2": dot(z1.T, dy),
+        "b2": np.sum(dy, axis=0),
+    }
+
+
+def start(W1, W2, b1=None, b2=None, dtype=np.float64):
+    W1 = np.array(W1, dtype=dtype)
+    W2 = np.array(W2, dtype=dtype)
+    H = W1.shape[1]
+    return {
+        "W1": W1,
+        "b1": np.zeros(H, dtype) if b1 is None else np.array(b1, dtype=dtype),
+        "W2": W2,
+        "b2": np.zeros(2, dtype) if b2 is None else np.array(b2, dtype=dtype),
+    }
+
+
+def train_seed(p, lr=5.0, steps=100, h=1e-4):
+    """The author's rule: numerical gradient, the four groups updated one after another."""
+    p = {k: v.copy() for k, v in p.items()}
+    for _ in range(steps):
+        for key in GROUPS:
+            grad = numerical_gradient(lambda: loss(p), p[key], h)
+            p[key] -= lr * grad
+    return p
+
+
+def train_gd(p, lr, steps):
+    """Textbook full-batch gradient descent, all groups updated together."""
+    p = {k: v.copy() for k, v in p.items()}
+    for _ in range(steps):
+        grads = analytic_gradient(p)
+        for key in GROUPS:
+            p[key] -= lr * grads[key]
+    return p
+
+
+def outcome(p):
+    z1, y = forward(p)
+    predicted = y.argmax(axis=1)
+    return {
+        "z1": z1,
+        "y": y,
+        "predicted": predicted,
+        "accuracy": float(np.mean(predicted == T.argmax(axis=1))),
+        "loss": float(loss(p)),
+    }

@@ -1,0 +1,54 @@
+"""The determinism contract: a network's bits depend only on its own start and settings."""
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kernels
+from conftest import bits, random_starts
+
+GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged")
+
+
+def _assert_same_networks(a, b, index, index_b=slice(None)):
+    """Networks ``index`` of result a are bit-identical to networks ``index_b`` of b."""
+    for g in GROUPS:
+        np.testing.assert_array_equal(bits(getattr(a, g)[index]), bits(getattr(b, g)[index_b]), err_msg=g)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    B=st.integers(1, 150),
+    seed=st.integers(0, 2**32 - 1),
+    rule=st.sampled_from(["seed", "gd"]),
+    dtype=st.sampled_from(["float64", "float32"]),
+    H=st.sampled_from([1, 3, 4]),
+    data=st.data(),
+)
+def test_bits_do_not_depend_on_batch_position_or_threads(B, seed, rule, dtype, H, data):
+    starts = random_starts(B, H=H, std=1.0, seed=seed)
+    kw = dict(rule=rule, lr=5.0, steps=12 if rule == "seed" else 60, dtype=dtype)
+    whole = kernels.train(*starts, **kw, threads=2)
+
+    order = np.array(data.draw(st.permutations(range(B))))
+    shuffled = kernels.train(*(a[order] for a in starts), **kw, threads=1)
+    _assert_same_networks(whole, shuffled, order)
+
+    i = data.draw(st.integers(0, B - 1))
+    alone = kernels.train(*(a[i:i + 1] for a in starts), **kw)
+    _assert_same_networks(whole, alone, slice(i, i + 1))
+
+    lo = data.draw(st.integers(0, B - 1))
+    part = kernels.train(*(a[lo:] for a in starts), **kw, threads=1)
+    _assert_same_networks(whole, part, slice(lo, None))
+
+
+def test_bits_do_not_depend_on_padding_neighbours():
+    """A network beside NaN-diverging neighbours, or beside copies of itself, is unchanged."""
+    W1, b1, W2, b2 = random_starts(70, seed=9)
+    kw = dict(rule="gd", steps=40)
+    base = kernels.train(W1, b1, W2, b2, **kw)
+    W1n = W1.copy()
+    W1n[1::2] = np.nan
+    mixed = kernels.train(W1n, b1, W2, b2, **kw)
+    _assert_same_networks(base, mixed, slice(0, None, 2), slice(0, None, 2))
+    assert mixed.diverged[1::2].all() and not mixed.diverged[0::2].any()
