@@ -4,38 +4,114 @@ The book's numerical gradient (central difference, h, element by element in row-
 order, the element restored after each pair of evaluations), with the four groups
 updated one after another inside each iteration: W1, then b1 at the new W1, then W2,
 then b2.
+
+Each perturbed loss is evaluated incrementally: only the hidden activations and the
+per-row loss terms that the perturbed element can change are recomputed, the rest are
+reused. Every value is produced by the same operations on the same inputs as a full
+forward pass, so the bits are those of the book's full re-evaluation.
 """
 import numpy as np
 from numba import njit, prange
 
-from kernels.layout import C_H, C_LR, C_TWO_H, LANES
-from kernels.lanes import INLINE, evaluate, hidden, logits, loss_of_softmax, softmax
+from kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, LANES
+from kernels.lanes import INLINE, evaluate, hidden, softmax2
+from kernels.xmath import xexp, xlog
+
+LABEL = (0, 1, 1, 0)
 
 
 @njit(**INLINE)
-def _loss(p, H, c, z, a, out, libm):
+def _unit_row(p, H, c, z, r, j, libm):
+    """z[r, j] = sigmoid(x_r @ W1[:, j] + b1[j]) for one input row r."""
+    one = c[C_ONE]
+    if r == 0:
+        for l in range(LANES):
+            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], libm))
+    elif r == 1:
+        for l in range(LANES):
+            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), libm))
+    elif r == 2:
+        for l in range(LANES):
+            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), libm))
+    else:
+        for l in range(LANES):
+            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), libm))
+
+
+@njit(**INLINE)
+def _row_term(p, H, c, z, r, acc, terms, libm):
+    """terms[r] = log(y[r, label_r] + 1e-7) from the cached z[r]."""
+    one = c[C_ONE]
+    g = c[C_GUARD]
+    o = 3 * H
+    for l in range(LANES):
+        acc[0, l] = z[r, 0, l] * p[o, l]
+        acc[1, l] = z[r, 0, l] * p[o + 1, l]
+    for j in range(1, H):
+        for l in range(LANES):
+            acc[0, l] = acc[0, l] + z[r, j, l] * p[o + 2 * j, l]
+            acc[1, l] = acc[1, l] + z[r, j, l] * p[o + 2 * j + 1, l]
+    label = LABEL[r]
+    for l in range(LANES):
+        y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, libm)
+        terms[r, l] = xlog((y1 if label else y0) + g, libm)
+
+
+@njit(**INLINE)
+def _combine(c, terms, out):
+    q = c[C_QUARTER]
+    for l in range(LANES):
+        out[l] = -(((terms[0, l] + terms[1, l]) + terms[2, l]) + terms[3, l]) * q
+
+
+@njit(**INLINE)
+def _loss_after(p, H, c, z, e, acc, terms, out, libm):
+    """Loss with parameter row e changed, z and terms holding the unchanged state."""
+    if e < 3 * H:  # W1[i, j] or b1[j]: unit j on the rows whose input reaches it
+        j = e % H
+        i = e // H
+        for r in range(4):
+            if i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
+                _unit_row(p, H, c, z, r, j, libm)
+                _row_term(p, H, c, z, r, acc, terms, libm)
+    else:  # W2 or b2: every row's output
+        for r in range(4):
+            _row_term(p, H, c, z, r, acc, terms, libm)
+    _combine(c, terms, out)
+
+
+@njit(**INLINE)
+def _base_state(p, H, c, z, acc, terms, libm):
     hidden(p, H, c, z, libm)
-    logits(p, H, z, a)
-    softmax(a, c, libm)
-    loss_of_softmax(a, c, out, libm)
+    for r in range(4):
+        _row_term(p, H, c, z, r, acc, terms, libm)
 
 
 @njit(**INLINE)
-def _group_step(p, H, c, lo, hi, z, a, grad, v, fp, fm, libm):
+def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm):
     h = c[C_H]
     two_h = c[C_TWO_H]
     lr = c[C_LR]
+    _base_state(p, H, c, z, acc, base, libm)
     for e in range(lo, hi):
+        j = e % H
         for l in range(LANES):
+            for r in range(4):
+                zsave[r, l] = z[r, j, l]
+                terms[r, l] = base[r, l]
             v[l] = p[e, l]
             p[e, l] = v[l] + h
-        _loss(p, H, c, z, a, fp, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fp, libm)
         for l in range(LANES):
             p[e, l] = v[l] - h
-        _loss(p, H, c, z, a, fm, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fm, libm)
         for l in range(LANES):
             grad[e - lo, l] = (fp[l] - fm[l]) / two_h
             p[e, l] = v[l]
+        if e < 3 * H:
+            for l in range(LANES):
+                for r in range(4):
+                    z[r, j, l] = zsave[r, l]
     for e in range(lo, hi):
         for l in range(LANES):
             p[e, l] = p[e, l] - lr * grad[e - lo, l]
@@ -46,7 +122,11 @@ def _body(p, c, steps, every, traj, tloss, tacc, libm):
     H = (p.shape[0] - 2) // 5
     dt = p.dtype
     z = np.empty((4, H, LANES), dt)
-    a = np.empty((4, 2, LANES), dt)
+    y = np.empty((4, 2, LANES), dt)
+    acc = np.empty((2, LANES), dt)
+    terms = np.empty((4, LANES), dt)
+    base = np.empty((4, LANES), dt)
+    zsave = np.empty((4, LANES), dt)
     grad = np.empty((2 * H, LANES), dt)
     v = np.empty(LANES, dt)
     fp = np.empty(LANES, dt)
@@ -55,12 +135,12 @@ def _body(p, c, steps, every, traj, tloss, tacc, libm):
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
             traj[t] = p
-            evaluate(p, H, c, z, a, tloss[t], tacc[t], libm)
+            evaluate(p, H, c, z, y, tloss[t], tacc[t], libm)
             t += 1
         if s == steps:
             break
         for lo, hi in ((0, 2 * H), (2 * H, 3 * H), (3 * H, 5 * H), (5 * H, 5 * H + 2)):
-            _group_step(p, H, c, lo, hi, z, a, grad, v, fp, fm, libm)
+            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm)
 
 
 @njit(error_model="numpy", cache=True)
