@@ -81,6 +81,93 @@ def _cmd_train(args):
     return 0
 
 
+RUN_EPILOG = """examples:
+  xorsweep run examples/blog-rounding.toml --store blog-rounding.zarr
+  xorsweep run examples/slice.toml --store slice.zarr --workers 2
+  xorsweep run examples/random-rounding.toml --store /shared/rr.zarr --address tcp://10.0.0.5:8786
+Running the same spec on the same store again trains only the blocks not yet done."""
+
+STATUS_EPILOG = """example:
+  xorsweep status blog-rounding.zarr"""
+
+
+def _fmt_eta(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class _Bar:
+    """One progress line on stderr: blocks, networks per second, ETA."""
+
+    def __init__(self, steps_per_network):
+        self.steps = steps_per_network
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, p):
+        import time
+
+        now = time.monotonic()
+        final = p.blocks_done == p.blocks_total
+        if not final and now - self.last < (0.2 if self.tty else 10.0):
+            return
+        self.last = now
+        left = (p.cells_total - p.cells_done) / p.rate if p.rate > 0 else 0
+        line = (f"blocks {p.blocks_done}/{p.blocks_total} ({100 * p.blocks_done / p.blocks_total:.0f}%)  "
+                f"{p.rate:,.0f} networks/s  {p.rate * self.steps:.3g} network-steps/s  "
+                f"ETA {_fmt_eta(left)}")
+        print(("\r" + line + " " * 4) if self.tty else line, end="\n" if (final or not self.tty) else "",
+              file=sys.stderr, flush=True)
+
+
+def _cmd_run(args):
+    from sweep import engine
+    from sweep.cluster import client_for
+    from sweep.spec import Spec
+
+    spec = Spec.from_toml(args.spec)
+    if args.block is not None:
+        spec = Spec.from_dict({**spec.to_dict(), "execution": {"block": args.block}})
+    grid, done = engine.prepare(spec, args.store, command=" ".join(["xorsweep"] + sys.argv[1:]))
+    if done.all():
+        print(f"{args.store}: all {grid.n_blocks} blocks already done", file=sys.stderr)
+        return 0
+    print(f"{args.store}: {grid.cells:,} networks in {grid.n_blocks} blocks, {int(done.sum())} already done",
+          file=sys.stderr)
+    bar = _Bar(max(spec.axes.settings.get("steps", (spec.training.steps,))))
+    with client_for(args.address, args.workers) as client:
+        if client.dashboard_link:
+            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+        engine.run(spec, args.store, client, progress=bar, command=" ".join(["xorsweep"] + sys.argv[1:]))
+    return 0
+
+
+def _cmd_status(args):
+    from sweep import store
+    from sweep.grid import Grid
+
+    spec = store.stored_spec(args.store)
+    grid = Grid(spec)
+    done = store.done_blocks(args.store, grid)
+    import zarr
+
+    attrs = zarr.open_group(args.store, mode="r", use_consolidated=False).attrs
+    t = spec.training
+    print(f"store      {args.store}  (spec {spec.hash()}{', ' + spec.name if spec.name else ''})")
+    print(f"training   rule {t.rule}, lr {t.lr}, steps {t.steps}, {t.dtype}, arith {t.arith}, hidden {t.hidden}"
+          + (f", record every {t.record_every}" if t.record_every else ""))
+    print("start      " + (f"{spec.start.count:,} random starts, init_std {spec.start.init_std}, seed {spec.start.seed}"
+                           if spec.start.random else "literal W1, W2"))
+    print("grid       " + (" x ".join(f"{d} {n}" for d, n in zip(grid.dims, grid.shape)) or "one network")
+          + f" = {grid.cells:,} networks")
+    print(f"blocks     {int(done.sum())}/{grid.n_blocks} done ({100 * done.mean():.1f}%), "
+          f"{grid.spec.block} networks per block")
+    if "last_rate_networks_per_s" in attrs:
+        print(f"rate       {attrs['last_rate_networks_per_s']:,} networks/s in the last run")
+    print("history    " + attrs.get("history", "").strip().splitlines()[-1])
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="xorsweep", description="Map where XOR-network training lands from each start.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
@@ -105,6 +192,28 @@ def build_parser():
                    help="exp/log: the project's own, same bits everywhere (default), or the platform's")
     t.add_argument("--json", action="store_true", help="print one JSON object instead")
     t.set_defaults(func=_cmd_train)
+
+    r = sub.add_parser("run", help="run (or resume) a sweep into a Zarr store",
+                       description="Run the sweep described by SPEC (a TOML file) on Dask and write every "
+                                   "network's start, finals and outcome into a Zarr store; resume if the "
+                                   "store exists.", epilog=RUN_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see examples/)")
+    r.add_argument("--store", required=True, metavar="PATH", help="Zarr store to create or resume")
+    r.add_argument("--address", metavar="ADDR",
+                   help="scheduler of an existing Dask cluster, e.g. tcp://host:8786 "
+                        "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
+    r.add_argument("--workers", type=int, metavar="N", help="embedded cluster: N worker processes (default: cores)")
+    r.add_argument("--block", type=int, metavar="N", help="networks per block for a new store "
+                                                         "(default: the spec's execution.block)")
+    r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("status", help="show a store's spec, blocks done and rate",
+                       description="Show the spec summary of a sweep store, how many blocks are done, and "
+                                   "the rate of its last run.", epilog=STATUS_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("store", metavar="STORE")
+    s.set_defaults(func=_cmd_status)
     return p
 
 

@@ -1,0 +1,28 @@
+"""The one place that makes a Dask client: an existing cluster, or an embedded one."""
+from __future__ import annotations
+
+import contextlib
+import os
+
+# numba's own thread pool stays at one thread in each single-threaded Dask worker
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def client_for(address: str | None = None, workers: int | None = None):
+    """A client on ``address`` (or $DASK_SCHEDULER_ADDRESS), else on a LocalCluster of
+    ``workers`` single-threaded processes (default: one per core)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        with Client(address, timeout="20s") as client:
+            yield client
+        return
+    n = workers or len(os.sched_getaffinity(0))
+    with dask.config.set({"distributed.worker.daemon": True, "logging.distributed": "error"}):
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                          env=WORKER_ENV, silence_logs=40) as cluster, Client(cluster) as client:
+            yield client

@@ -1,0 +1,62 @@
+"""Where and with what a store was made: versions, git commit, CPU, arithmetic."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+PACKAGES = ("xorsweep", "numpy", "numba", "llvmlite", "dask", "distributed", "xarray", "zarr")
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def git_commit() -> str:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                           text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (r.stdout.strip() + ("-dirty" if dirty else "")) if r.returncode == 0 else "unknown"
+
+
+def cpu() -> tuple[str, str]:
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = value.strip()
+    except OSError:
+        pass
+    return model, flags
+
+
+def provenance(arith: str) -> dict:
+    import numba
+
+    model, flags = cpu()
+    return {
+        "versions": json.dumps(versions(), sort_keys=True),
+        "git_commit": git_commit(),
+        "cpu_model": model,
+        "cpu_flags": flags,
+        "platform": platform.platform(),
+        "arith": arith,
+        "arith_description": ("exp/log: xorsweep's own, built from IEEE basic operations (same bits on any "
+                              "IEEE-754 machine)" if arith == "exact" else "exp/log: the platform's libm"),
+        "numba_threading_layer_config": str(numba.config.THREADING_LAYER),
+    }

@@ -1,0 +1,193 @@
+"""Sweeps on a real 2-worker LocalCluster into a real Zarr store on disk."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import kernels
+from conftest import bits
+from sweep import engine
+from sweep.cluster import WORKER_ENV
+from sweep.errors import UserError
+from sweep.grid import Grid
+from sweep.spec import Spec
+
+SPEC = {
+    "training": {"rule": "gd", "lr": 5.0, "steps": 30, "record_every": 10},
+    "start": {"count": 7, "init_std": 0.5, "seed": 4},
+    "axes": {"decimals": {"values": ["none", 2, 1]}},
+    "execution": {"block": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env=WORKER_ENV) as cluster, Client(cluster) as c:
+        yield c
+
+
+def spec(**over):
+    d = json.loads(json.dumps(SPEC))
+    for k, v in over.items():
+        d[k] = {**d.get(k, {}), **v}
+    return Spec.from_dict(d)
+
+
+def load(path):
+    return xr.open_zarr(path).load()
+
+
+def assert_same(a, b):
+    assert set(a.variables) == set(b.variables)
+    for name in a.variables:
+        x, y = a[name].values, b[name].values
+        if x.dtype.kind in "fiub":
+            np.testing.assert_array_equal(bits(x), bits(y), err_msg=name)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def chunk_files(path):
+    """Every data chunk of the store with its bytes and modification time."""
+    out = {}
+    for p in Path(path).rglob("*"):
+        if p.is_file() and "c" in p.relative_to(path).parts:
+            out[str(p.relative_to(path))] = (p.read_bytes(), p.stat().st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference_store(client, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    engine.run(spec(), path, client)
+    return path
+
+
+def test_end_to_end_values_equal_kernels_train_called_directly(reference_store):
+    ds = load(reference_store)
+    assert ds.done.all()
+    assert dict(ds.sizes) == {"start": 7, "decimals": 3, "record": 4, "input": 2, "hidden": 3, "output": 2, "row": 4}
+    W1 = ds.W1_start.values.reshape(-1, 2, 3)
+    W2 = ds.W2_start.values.reshape(-1, 3, 2)
+    r = kernels.train(W1, np.zeros((21, 3)), W2, np.zeros((21, 2)), rule="gd", lr=5.0, steps=30, record_every=10)
+    np.testing.assert_array_equal(bits(ds.W1.values.reshape(-1, 2, 3)), bits(r.W1))
+    np.testing.assert_array_equal(bits(ds.loss.values.ravel()), bits(r.loss))
+    np.testing.assert_array_equal(ds.predicted.values.reshape(-1, 4), r.predicted)
+    np.testing.assert_array_equal(bits(ds.z1.values.reshape(-1, 4, 3)), bits(r.z1))
+    np.testing.assert_array_equal(bits(ds.W2_traj.values.reshape(-1, 4, 3, 2)), bits(r.trajectory.W2))
+    np.testing.assert_array_equal(ds.record.values, [0, 10, 20, 30])
+    # the starts are the spec's: decimals -1 is unrounded, 2 is np.round(., 2)
+    np.testing.assert_array_equal(ds.W1_start.sel(decimals=2).values, np.round(ds.W1_start.sel(decimals=-1).values, 2))
+    assert json.loads(ds.attrs["spec"]) == spec().to_dict()
+    for v in ds.data_vars.values():
+        assert "long_name" in v.attrs
+    assert ds.predicted.attrs["flag_meanings"] and ds.diverged.attrs["flag_values"] == [0, 1]
+    for key in ("versions", "git_commit", "cpu_model", "cpu_flags", "arith", "created", "history"):
+        assert key in ds.attrs
+
+
+def test_opens_with_plain_xarray_without_this_project(reference_store):
+    code = ("import sys; sys.modules['kernels'] = sys.modules['sweep'] = sys.modules['analysis'] = None\n"
+            "import warnings; warnings.simplefilter('error')\n"
+            f"import xarray as xr; ds = xr.open_zarr({str(reference_store)!r}); print(float(ds.loss.sum()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert np.isclose(float(out.stdout), float(load(reference_store).loss.sum()))
+
+
+@pytest.mark.parametrize("block", [1, 9, 100])
+def test_dataset_does_not_depend_on_block_size(client, reference_store, tmp_path, block):
+    path = tmp_path / "b.zarr"
+    engine.run(spec(execution={"block": block}), path, client)
+    assert_same(load(path), load(reference_store))
+
+
+def test_dataset_does_not_depend_on_worker_count(reference_store, tmp_path):
+    from distributed import Client, LocalCluster
+
+    path = tmp_path / "one.zarr"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env=WORKER_ENV) as cluster, Client(cluster) as c:
+        engine.run(spec(execution={"block": 5}), path, c)
+    assert_same(load(path), load(reference_store))
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_after", [1, 3])
+def test_resume_after_a_stop_is_bit_identical_and_keeps_finished_chunks(client, reference_store, tmp_path, stop_after):
+    path = tmp_path / "r.zarr"
+
+    def stopper(p):
+        if p.blocks_done >= stop_after:
+            raise Stop
+
+    with pytest.raises(Stop):
+        engine.run(spec(), path, client, progress=stopper)
+    partial = load(path)  # readable mid-sweep: done cells hold values, the rest NaN
+    assert 0 < int(partial.done.sum()) < partial.done.size
+    assert np.isnan(partial.loss.values[~partial.done.values]).all()
+    assert not np.isnan(partial.loss.values[partial.done.values]).any()
+    grid, done = engine.prepare(spec(), path)
+    finished = {k: v for k, v in chunk_files(path).items() if _in_done_block(k, partial, grid, done)}
+    assert finished
+    engine.run(spec(), path, client)
+    after = chunk_files(path)
+    assert {k: after[k] for k in finished} == finished  # not one byte nor mtime changed
+    assert_same(load(path), load(reference_store))
+    assert "run stopped" in load(path).attrs["history"]
+
+
+def _in_done_block(name, ds, grid, done):
+    """Whether chunk file ``name`` (var/c/i/j/...) of a data variable lies in a done block."""
+    parts = name.split("/")
+    if parts[0] not in ds.data_vars:
+        return False
+    idx = tuple(int(p) for p in parts[2:2 + len(grid.dims)])
+    return bool(done[np.ravel_multi_index(idx, grid.block_grid)])
+
+
+def test_rerun_of_a_finished_store_changes_no_chunk(client, reference_store, tmp_path):
+    import shutil
+
+    path = tmp_path / "copy.zarr"
+    shutil.copytree(reference_store, path)
+    before = chunk_files(path)
+    engine.run(spec(), path, client)
+    assert chunk_files(path) == before
+
+
+def test_store_of_another_spec_is_refused_with_the_difference(client, reference_store):
+    before = chunk_files(reference_store)
+    with pytest.raises(UserError, match=r"another spec \(training\.lr: 5\.0 in store, 2\.0 now"):
+        engine.run(spec(training={"lr": 2.0}), reference_store, client)
+    assert chunk_files(reference_store) == before
+
+
+def test_cli_run_and_status(tmp_path):
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('[training]\nrule = "gd"\nsteps = 10\n[start]\ncount = 5\n'
+                         '[axes.decimals]\nvalues = ["none", 1]\n[execution]\nblock = 4\n')
+    store = tmp_path / "s.zarr"
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": ""}
+    out = subprocess.run([sys.executable, "-m", "sweep", "run", str(spec_file), "--store", str(store), "--workers", "2"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "blocks 3/3 (100%)" in out.stderr
+    st = subprocess.run([sys.executable, "-m", "sweep", "status", str(store)], capture_output=True, text=True, timeout=60)
+    assert st.returncode == 0, st.stderr
+    assert "3/3 done" in st.stdout and "start 5 x decimals 2" in st.stdout
+    again = subprocess.run([sys.executable, "-m", "sweep", "run", str(spec_file), "--store", str(store)],
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "already done" in again.stderr
+    assert Grid(Spec.from_toml(spec_file)).cells == 10
