@@ -1,0 +1,1 @@
+"""Reads stored sweep datasets (xarray): attractors, maps, statistics, figures."""
