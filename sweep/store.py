@@ -72,13 +72,15 @@ def _sizes(grid: Grid):
     return s
 
 
-def template(grid: Grid, attrs: dict) -> xr.Dataset:
+def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
+    """The empty dataset and its encoding (Zarr chunks = blocks). The lazy arrays are one
+    dask chunk each, so the template costs the same whatever the number of blocks."""
     sizes = _sizes(grid)
-    data_vars = {}
+    data_vars, encoding = {}, {}
     for name, (extra, dtype, vattrs) in _variables(grid).items():
         shape = grid.shape + tuple(sizes[d] for d in extra)
-        chunks = grid.chunks + tuple(sizes[d] for d in extra)
-        data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=chunks), vattrs)
+        encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra)}
+        data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
     coords = {d: (d, v, COORD_ATTRS.get(d, {})) for d, v in grid.coords().items()}
     coords.update(input=("input", [0, 1]), hidden=("hidden", np.arange(grid.H)), output=("output", [0, 1]),
                   row=("row", np.arange(4), COORD_ATTRS["row"]))
@@ -86,7 +88,7 @@ def template(grid: Grid, attrs: dict) -> xr.Dataset:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
     if grid.spec.axes.eps is not None and isinstance(grid.spec.axes.direction, tuple):
         coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object))
-    return xr.Dataset(data_vars, coords, attrs)
+    return xr.Dataset(data_vars, coords, attrs), encoding
 
 
 def _quiet():
@@ -119,7 +121,8 @@ def create(path, spec: Spec, command: str) -> Grid:
     }
     w = _quiet()
     try:
-        template(grid, attrs).to_zarr(str(path), mode="w-", compute=False, zarr_format=3, consolidated=True)
+        ds, encoding = template(grid, attrs)
+        ds.to_zarr(str(path), mode="w-", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
     finally:
         w.__exit__(None, None, None)
     return grid

@@ -1,0 +1,105 @@
+"""Whole-sweep speed and memory against the bare kernel (prints numbers, asserts nothing).
+
+  python benchmarks/bench_sweep.py speed             # 1,000,000-network gd sweep vs kernels.train
+  python benchmarks/bench_sweep.py memory            # peak RSS at 1e5, 1e6, 1.6e7 cells
+  python benchmarks/bench_sweep.py big-slice         # 4096 x 4096 slice, 1,000 gd steps
+"""
+import argparse
+import math
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import kernels
+from sweep import engine
+from sweep.cluster import client_for
+from sweep.grid import Grid
+from sweep.spec import Spec
+
+START = {"W1": [[-0.00420782, -0.04331233, 0.12136818], [-0.00953556, 0.01987206, 0.02593997]],
+         "W2": [[0.08212653, -0.04860534], [-0.17150817, -0.30326033], [-0.003902, -0.0539731]]}
+
+
+def slice_spec(side, steps, block):
+    return Spec.from_dict({
+        "training": {"rule": "gd", "lr": 5.0, "steps": steps},
+        "start": START,
+        "axes": {"slice": {"u": "W1[0,2]", "v": "W2[1,1]", "a": [-2, 2], "b": [-2, 2], "resolution": [side, side]}},
+        "execution": {"block": block}})
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_sweep(spec, root, workers):
+    path = Path(root) / "bench.zarr"
+    shutil.rmtree(path, ignore_errors=True)
+    with client_for(None, workers) as client:
+        client.run(lambda: None)  # workers up before the clock starts
+        t = time.perf_counter()
+        engine.run(spec, path, client)
+        elapsed = time.perf_counter() - t
+        worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    shutil.rmtree(path)
+    return elapsed, max(worker_rss.values()), size
+
+
+def speed(args):
+    side = 1000
+    spec = slice_spec(side, args.steps, args.block)
+    grid = Grid(spec)
+    x = grid.starts(grid.block(0)) if grid.n_blocks == 1 else np.concatenate(
+        [grid.starts(grid.block(k)).reshape(-1, grid.P) for k in range(grid.n_blocks)])
+    x = x.reshape(-1, grid.P)
+    H = 3
+    parts = (x[:, :6].reshape(-1, 2, H), x[:, 6:9], x[:, 9:15].reshape(-1, H, 2), x[:, 15:])
+    kernels.train(*(p[:64] for p in parts), rule="gd", steps=2)  # compile / load
+    t = time.perf_counter()
+    kernels.train(*parts, rule="gd", steps=args.steps, threads=args.workers)
+    bare = time.perf_counter() - t
+    elapsed, worker_mb, size = run_sweep(spec, args.dir, args.workers)
+    work = grid.cells * args.steps
+    print(f"networks {grid.cells:,} x {args.steps} gd steps, block {args.block}, {args.workers} workers")
+    print(f"bare kernel   {bare:8.2f} s  {work / bare:.3g} network-steps/s")
+    print(f"whole sweep   {elapsed:8.2f} s  {work / elapsed:.3g} network-steps/s  "
+          f"(store {size / 1e9:.2f} GB, worker peak RSS {worker_mb:.0f} MB)")
+    print(f"sweep / bare  {bare / elapsed:.1%}   (target >= 80%)")
+
+
+def memory(args):
+    print(f"{'cells':>12} {'blocks':>7} {'seconds':>8} {'client MB':>10} {'worker MB':>10} {'store GB':>9}")
+    for cells in (10**5, 10**6, 4096 * 4096):
+        spec = slice_spec(int(math.isqrt(cells)), 1, args.block)
+        elapsed, worker_mb, size = run_sweep(spec, args.dir, args.workers)
+        print(f"{Grid(spec).cells:>12,} {Grid(spec).n_blocks:>7} {elapsed:>8.1f} {peak_rss_mb():>10.0f} "
+              f"{worker_mb:>10.0f} {size / 1e9:>9.2f}", flush=True)
+    print("(client MB is the peak of this process so far: flat means it does not grow with the grid)")
+
+
+def big_slice(args):
+    spec = slice_spec(4096, 1000, args.block)
+    elapsed, worker_mb, size = run_sweep(spec, args.dir, args.workers)
+    print(f"4096 x 4096 slice, 1,000 gd steps: {elapsed:.0f} s ({Grid(spec).cells * 1000 / elapsed:.3g} "
+          f"network-steps/s), client peak {peak_rss_mb():.0f} MB, worker peak {worker_mb:.0f} MB, "
+          f"store {size / 1e9:.2f} GB")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["speed", "memory", "big-slice"])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--block", type=int, default=65536)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--dir", default=tempfile.gettempdir())
+    args = p.parse_args()
+    {"speed": speed, "memory": memory, "big-slice": big_slice}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
