@@ -69,6 +69,10 @@ def _cmd_train(args):
         "predicted": r.predicted[0], "accuracy": float(r.accuracy[0]), "loss": float(r.loss[0]),
         "diverged": bool(r.diverged[0]),
     }
+    from analysis.attractors import classify_result
+
+    classes = classify_result(r)
+    out["attractor"], out["attractor_nearest"] = classes.display()[0], classes.display("nearest")[0]
     if args.json:
         print(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()}))
         return 0
@@ -78,6 +82,28 @@ def _cmd_train(args):
             print(f"{title}\n{out[key]}")
     print(f"argmax {out['predicted']}")
     print(f"accuracy {out['accuracy']:.2f}  loss {out['loss']:.8g}" + ("  DIVERGED" if out["diverged"] else ""))
+    near = out["attractor_nearest"]
+    print(f"attractor {out['attractor']}" + (f" (nearest {near})" if near != out["attractor"] else ""))
+    return 0
+
+
+FIGURES_EPILOG = """examples:
+  xorsweep figures blog-rounding.zarr --out figures
+  xorsweep figures slice.zarr --out figures --cell a=0.1 --cell b=-0.2
+Writes PNG and SVG files named after what they show and prints their paths."""
+
+
+def _cmd_figures(args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.cli import write_figures
+
+    files, notes = write_figures(args.store, args.out, cell=args.cell)
+    for note in notes:
+        print(f"xorsweep figures: left out: {note}", file=sys.stderr)
+    for f in files:
+        print(f)
     return 0
 
 
@@ -123,22 +149,38 @@ class _Bar:
 def _cmd_run(args):
     from sweep import engine
     from sweep.cluster import client_for
+    from sweep.lock import store_lock
     from sweep.spec import Spec
 
     spec = Spec.from_toml(args.spec)
     if args.block is not None:
         spec = Spec.from_dict({**spec.to_dict(), "execution": {"block": args.block}})
-    grid, done = engine.prepare(spec, args.store, command=" ".join(["xorsweep"] + sys.argv[1:]))
-    if done.all():
-        print(f"{args.store}: all {grid.n_blocks} blocks already done", file=sys.stderr)
-        return 0
-    print(f"{args.store}: {grid.cells:,} networks in {grid.n_blocks} blocks, {int(done.sum())} already done",
-          file=sys.stderr)
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    command = " ".join(["xorsweep"] + sys.argv[1:])
     bar = _Bar(max(spec.axes.settings.get("steps", (spec.training.steps,))))
-    with client_for(args.address, args.workers) as client:
-        if client.dashboard_link:
-            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-        engine.run(spec, args.store, client, progress=bar, command=" ".join(["xorsweep"] + sys.argv[1:]))
+    state = None
+
+    def progress(p):
+        nonlocal state
+        if state is None:
+            print(f"{args.store}: {p.cells_total:,} networks in {p.blocks_total} blocks, "
+                  f"{p.blocks_done} already done", file=sys.stderr)
+        state = p
+        if p.cells_this_run:
+            bar(p)
+
+    try:
+        # the path and the lock are checked before a cluster is started
+        with store_lock(engine.open_for_writing(args.store), command), client_for(args.address, args.workers) as client:
+            if client.dashboard_link:
+                print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+            engine.run_locked(spec, args.store, client, progress=progress, command=command)
+    except KeyboardInterrupt:
+        done = f"{state.blocks_done}/{state.blocks_total} blocks done; " if state else ""
+        print(f"\nxorsweep run: interrupted; {done}the store is consistent. Resume with: "
+              f"xorsweep run {args.spec} --store {args.store}", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -168,10 +210,17 @@ def _cmd_status(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the problem, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="xorsweep", description="Map where XOR-network training lands from each start.")
+    p = _Parser(prog="xorsweep", description="Map where XOR-network training lands from each start.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train one network from a literal start and print the result",
                        description="Train one 2-H-2 XOR network from a literal start and print its finals, "
@@ -214,6 +263,19 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("store", metavar="STORE")
     s.set_defaults(func=_cmd_status)
+
+    f = sub.add_parser("figures", help="write every figure a store supports (PNG and SVG)",
+                       description="Write the figures of a store: one network's training (accuracy, loss, "
+                                   "W1/b1/W2/b2 paths), attractor shares and flip rate per rounding digit, "
+                                   "f(eps) with the uncertainty exponent, the attractor map and box count of "
+                                   "a 2-D slice, as far as the store's axes allow.", epilog=FIGURES_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("store", metavar="STORE")
+    f.add_argument("--out", required=True, metavar="DIR", help="folder for the figure files (created)")
+    f.add_argument("--cell", action="append", metavar="DIM=VALUE",
+                   help="the network drawn, and the value of dims a figure does not summarise "
+                        "(repeatable; default: the first cell; decimals=none is the unrounded start)")
+    f.set_defaults(func=_cmd_figures)
     return p
 
 
@@ -225,5 +287,20 @@ def main(argv=None):
     except (UserError, ValueError) as e:
         if args.debug:
             raise
-        print(f"xorsweep {args.verb}: error: {e}", file=sys.stderr)
+        print(f"xorsweep {args.verb}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if args.debug:
+            raise
+        print(f"xorsweep {args.verb}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - no traceback reaches the user without --debug
+        if args.debug:
+            raise
+        print(f"xorsweep {args.verb}: error: unexpected {type(e).__name__}: {_one_line(e)} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(e):
+    return " ".join(str(e).split()) or type(e).__name__

@@ -6,6 +6,7 @@ region of the store, so nothing large crosses the network.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 from sweep import store
 from sweep.errors import UserError
 from sweep.grid import Block, Grid
+from sweep.lock import store_lock
 from sweep.spec import Spec
 
 
@@ -73,28 +75,52 @@ class Progress:
         return self.cells_this_run / self.elapsed if self.elapsed > 0 else 0.0
 
 
+def _writable_dir(p: Path, what: str):
+    if not os.access(p, os.W_OK | os.X_OK) or not (p.stat().st_mode & 0o222):
+        raise UserError(f"{what} {p} is read-only")
+
+
 def prepare(spec: Spec, path, command="") -> tuple[Grid, np.ndarray]:
     """Create the store from the spec, or check that it was made by the same spec.
-    Returns the grid (with the store's chunking) and the done flag of every block."""
+    Returns the grid (with the store's chunking) and the done flag of every block.
+    Call it holding the store's lock (``run`` does)."""
+    p = Path(path)
+    if p.exists() and any(p.iterdir()):
+        old = store.check_same_spec(p, spec)
+        _writable_dir(p, "store")
+        grid = Grid(old)  # the store's own block size decides the chunks
+        return grid, store.done_blocks(p, grid)
+    grid = store.create(p, spec, command)
+    return grid, np.zeros(grid.n_blocks, dtype=bool)
+
+
+def open_for_writing(path) -> Path:
+    """Check the store path before anything is written; make the folder of a new store."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise UserError(f"store {path} exists and is not a directory")
-    if p.exists() and any(p.iterdir()):
-        old = store.check_same_spec(p, spec)
-        grid = Grid(old)  # the store's own block size decides the chunks
-        return grid, store.done_blocks(p, grid)
-    if p.exists():
-        p.rmdir()  # an empty folder is as good as none; to_zarr wants to create it
-    grid = store.create(p, spec, command)
-    return grid, np.zeros(grid.n_blocks, dtype=bool)
+    if not p.exists():
+        if not p.parent.is_dir():
+            raise UserError(f"store {path}: folder {p.parent} does not exist")
+        _writable_dir(p.parent, "folder")
+        p.mkdir()
+    _writable_dir(p, "store")
+    return p
 
 
 def run(spec: Spec, path, client, *, progress=None, command="xorsweep (library call)") -> Progress:
     """Train every block of the sweep not yet done in the store at ``path`` on ``client``.
 
-    ``progress(Progress)`` is called after each finished block when given. Finished blocks
-    are never rewritten; running the same spec again completes a partial store.
+    ``progress(Progress)`` is called once at the start and after each finished block.
+    Finished blocks are never rewritten; running the same spec again completes a partial
+    store. A second run on a store being written is refused (``sweep.lock``).
     """
+    with store_lock(open_for_writing(path), command):
+        return run_locked(spec, path, client, progress=progress, command=command)
+
+
+def run_locked(spec: Spec, path, client, *, progress=None, command="xorsweep (library call)") -> Progress:
+    """``run`` for a caller that already holds the store's lock (``sweep.lock.store_lock``)."""
     from distributed import as_completed
 
     path = str(path)
@@ -103,6 +129,10 @@ def run(spec: Spec, path, client, *, progress=None, command="xorsweep (library c
     spec_dict = grid.spec.to_dict()
     cells_done = sum(grid.block(k).size for k in np.flatnonzero(done))
     state = Progress(int(done.sum()), grid.n_blocks, cells_done, grid.cells, 0.0, 0)
+    if progress is not None:
+        progress(state)
+    if not todo:
+        return state
     store.append_history(path, f"run started: {command} ({len(todo)} of {grid.n_blocks} blocks to train)")
     t0 = time.perf_counter()
     width = max(2, 2 * sum(client.nthreads().values()))

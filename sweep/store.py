@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -99,14 +101,6 @@ def _quiet():
     return w
 
 
-def _consolidate(path):
-    w = _quiet()
-    try:
-        zarr.consolidate_metadata(str(path))
-    finally:
-        w.__exit__(None, None, None)
-
-
 def create(path, spec: Spec, command: str) -> Grid:
     grid = Grid(spec)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -119,12 +113,18 @@ def create(path, spec: Spec, command: str) -> Grid:
         "history": f"{now} created by: {command}",
         **provenance(spec.training.arith),
     }
+    # written beside the store, then renamed onto the empty folder: a reader never sees
+    # a half-made template, and a failure leaves no half-made store behind
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
     w = _quiet()
     try:
         ds, encoding = template(grid, attrs)
-        ds.to_zarr(str(path), mode="w-", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        ds.to_zarr(str(tmp), mode="w-", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        os.replace(tmp, path)
     finally:
         w.__exit__(None, None, None)
+        shutil.rmtree(tmp, ignore_errors=True)
     return grid
 
 
@@ -156,10 +156,16 @@ def check_same_spec(path, spec: Spec) -> Spec:
 
 
 def append_history(path, line: str, **attrs):
-    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    """Add a history line (and attrs) to the group metadata in one atomic file replace, so
+    that a concurrent reader always finds complete consolidated metadata."""
+    meta_path = Path(path) / "zarr.json"
+    meta = json.loads(meta_path.read_text())
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    g.attrs.update({"history": g.attrs.get("history", "") + f"\n{now} {line}", **attrs})
-    _consolidate(path)
+    a = meta.setdefault("attributes", {})
+    a.update(attrs, history=a.get("history", "") + f"\n{now} {line}")
+    tmp = meta_path.with_name(f".zarr.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, meta_path)
 
 
 def done_blocks(path, grid: Grid) -> np.ndarray:

@@ -39,3 +39,22 @@ def bits(a):
     """Array reinterpreted as integers, so that equality means the same bits (NaN included)."""
     a = np.ascontiguousarray(a)
     return a.view({8: np.int64, 4: np.int32, 2: np.int16, 1: np.int8}[a.dtype.itemsize])
+
+
+def load_store(path):
+    import xarray as xr
+
+    return xr.open_zarr(path).load()
+
+
+def assert_same_store(a, b):
+    """Two stores (paths or loaded datasets) hold the same variables with the same bits."""
+    a = load_store(a) if not hasattr(a, "variables") else a
+    b = load_store(b) if not hasattr(b, "variables") else b
+    assert set(a.variables) == set(b.variables)
+    for name in a.variables:
+        x, y = a[name].values, b[name].values
+        if x.dtype.kind in "fiub":
+            np.testing.assert_array_equal(bits(x), bits(y), err_msg=name)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=name)

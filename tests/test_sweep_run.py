@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import kernels
-from conftest import bits
+from conftest import assert_same_store, bits, load_store
 from sweep import engine
 from sweep.cluster import WORKER_ENV
 from sweep.errors import UserError
@@ -41,18 +40,8 @@ def spec(**over):
     return Spec.from_dict(d)
 
 
-def load(path):
-    return xr.open_zarr(path).load()
-
-
-def assert_same(a, b):
-    assert set(a.variables) == set(b.variables)
-    for name in a.variables:
-        x, y = a[name].values, b[name].values
-        if x.dtype.kind in "fiub":
-            np.testing.assert_array_equal(bits(x), bits(y), err_msg=name)
-        else:
-            np.testing.assert_array_equal(x, y, err_msg=name)
+load = load_store
+assert_same = assert_same_store
 
 
 def chunk_files(path):

@@ -1,0 +1,204 @@
+"""When things go wrong, for real: a separate Dask cluster, SIGKILL, dead workers, Ctrl-C, locks."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_same_store, load_store
+from sweep import engine
+from sweep.cluster import WORKER_ENV, client_for
+from sweep.lock import lock_path
+from sweep.spec import Spec
+
+# 60 blocks of 6 networks: long enough to be interrupted anywhere, short enough to redo often
+SPEC_TOML = """
+[training]
+rule = "seed"
+steps = 100
+[start]
+count = 120
+init_std = 0.1
+seed = 11
+[axes.decimals]
+values = ["none", 3, 1]
+[execution]
+block = 6
+"""
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "DASK_SCHEDULER_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("spec") / "spec.toml"
+    p.write_text(SPEC_TOML)
+    return p
+
+
+@pytest.fixture(scope="module")
+def reference(spec_file, tmp_path_factory):
+    """The uninterrupted run, made by the library on an embedded cluster."""
+    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    with client_for(None, 2) as client:
+        engine.run(Spec.from_toml(spec_file), path, client)
+    return path
+
+
+def xorsweep(*args, **kw):
+    return subprocess.Popen([str(BIN / "xorsweep"), *map(str, args)], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def finish(spec_file, store, *extra):
+    p = xorsweep("run", spec_file, "--store", store, "--workers", 2, *extra)
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err
+    return err
+
+
+def wait_for(predicate, timeout=120):
+    t = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - t < timeout, "timed out"
+        time.sleep(0.05)
+
+
+def done_count(store):
+    try:
+        return int(load_store(store).done.sum())
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(spec_file, reference, tmp_path):
+    store = tmp_path / "killed.zarr"
+    rng = random.Random(5)
+    moments = sorted(rng.uniform(0.3, 8.0) for _ in range(10))
+    progress = []
+    for t in moments:
+        p = xorsweep("run", spec_file, "--store", store, "--workers", 2)
+        try:
+            p.wait(timeout=t)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        progress.append(done_count(store))
+    time.sleep(1.5)  # orphaned workers notice their parent died and exit
+    err = finish(spec_file, store)
+    assert "already done" in err
+    assert_same_store(store, reference)
+    assert not lock_path(store).exists()
+    assert progress[-1] > 0, progress
+
+
+def test_killed_worker_costs_time_not_data(spec_file, reference, tmp_path):
+    from distributed import Client, LocalCluster
+
+    store = tmp_path / "worker-killed.zarr"
+    killed = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env=WORKER_ENV) as cluster, Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_one(p):
+            if p.blocks_done >= 10 and not killed:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(p.blocks_done)
+
+        engine.run(Spec.from_toml(spec_file), store, client, progress=kill_one)
+    assert killed
+    assert_same_store(store, reference)
+
+
+def test_sigint_stops_cleanly_and_says_how_to_resume(spec_file, reference, tmp_path):
+    store = tmp_path / "int.zarr"
+    p = xorsweep("run", spec_file, "--store", store, "--workers", 2)
+    wait_for(lambda: done_count(store) >= 3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"Resume with: xorsweep run {spec_file} --store {store}" in err
+    assert not lock_path(store).exists()
+    assert "run stopped" in load_store(store).attrs["history"]
+    finish(spec_file, store)
+    assert_same_store(store, reference)
+
+
+def test_second_run_is_refused_while_the_first_runs_and_takes_over_when_it_died(spec_file, reference, tmp_path):
+    store = tmp_path / "locked.zarr"
+    first = xorsweep("run", spec_file, "--store", store, "--workers", 1)
+    wait_for(lambda: lock_path(store).exists() and done_count(store) >= 1)
+    holder = json.loads(lock_path(store).read_text())
+    assert holder["pid"] == first.pid
+    second = xorsweep("run", spec_file, "--store", store)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 2
+    assert err.strip().splitlines() == [err.strip()]  # one line
+    assert f"being written by pid {first.pid} on" in err
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+    assert lock_path(store).exists()  # stale: its holder is dead
+    finish(spec_file, store)
+    assert_same_store(store, reference)
+
+
+def test_real_dask_scheduler_and_workers(spec_file, reference, tmp_path):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1, sweep via --address."""
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(sched_file)],
+                              env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for(lambda: sched_file.exists() and sched_file.stat().st_size > 0, timeout=60)
+        address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        for _ in range(2):
+            procs.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1",
+                                           "--no-dashboard", "--host", "127.0.0.1"],
+                                          env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=60)
+        store = tmp_path / "remote.zarr"
+        err = finish(spec_file, store, "--address", address)
+        assert "blocks 60/60" in err
+        assert_same_store(store, reference)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_concurrent_reader_sees_done_blocks_while_a_run_writes(spec_file, tmp_path):
+    store = tmp_path / "read.zarr"
+    p = xorsweep("run", spec_file, "--store", store, "--workers", 2)
+    seen = []
+
+    def read():
+        while p.poll() is None:
+            n = done_count(store)
+            if n:
+                ds = load_store(store)
+                seen.append((n, bool((ds.loss.notnull() | ~ds.done).all())))  # done implies written
+            time.sleep(0.1)
+
+    t = threading.Thread(target=read)
+    t.start()
+    p.communicate(timeout=600)
+    t.join()
+    assert p.returncode == 0
+    assert seen and all(ok for _, ok in seen)
