@@ -90,7 +90,12 @@ def prepare(spec: Spec, path, command="") -> tuple[Grid, np.ndarray]:
         _writable_dir(p, "store")
         grid = Grid(old)  # the store's own block size decides the chunks
         return grid, store.done_blocks(p, grid)
-    grid = store.create(p, spec, command)
+    try:
+        grid = store.create(p, spec, command)
+    except BaseException:
+        if p.is_dir() and not any(p.iterdir()):
+            p.rmdir()  # leave no empty folder where there was none
+        raise
     return grid, np.zeros(grid.n_blocks, dtype=bool)
 
 

@@ -74,6 +74,14 @@ def _sizes(grid: Grid):
     return s
 
 
+def estimated_bytes(grid: Grid) -> int:
+    """Uncompressed size of every variable of the store (random floats barely compress)."""
+    sizes = _sizes(grid)
+    per_cell = sum(np.dtype(dt).itemsize * int(np.prod([sizes[d] for d in extra], dtype=np.int64))
+                   for extra, dt, _ in _variables(grid).values())
+    return grid.cells * per_cell
+
+
 def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
     """The empty dataset and its encoding (Zarr chunks = blocks). The lazy arrays are one
     dask chunk each, so the template costs the same whatever the number of blocks."""
@@ -103,6 +111,10 @@ def _quiet():
 
 def create(path, spec: Spec, command: str) -> Grid:
     grid = Grid(spec)
+    need, free = estimated_bytes(grid), shutil.disk_usage(Path(path).parent).free
+    if need > free:
+        raise UserError(f"store {path} would need about {need / 1e9:,.1f} GB ({grid.cells:,} networks) "
+                        f"but only {free / 1e9:,.1f} GB are free there: shrink the grid or use another disk")
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     attrs = {
         "title": f"xorsweep {spec.name or 'sweep'}",
