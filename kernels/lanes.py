@@ -21,17 +21,21 @@ INLINE = dict(inline="always", error_model="numpy", cache=True)
 
 
 @njit(**INLINE)
+def sigmoid_rows(w0, w1, b, one, libm):
+    """One hidden unit (weights w0, w1, bias b) on the four input rows."""
+    return (one / (one + xexp(-b, libm)),
+            one / (one + xexp(-(w0 + b), libm)),
+            one / (one + xexp(-(w1 + b), libm)),
+            one / (one + xexp(-((w0 + w1) + b), libm)))
+
+
+@njit(**INLINE)
 def hidden(p, H, c, z, libm):
     one = c[C_ONE]
     for j in range(H):
         for l in range(LANES):
-            w0 = p[j, l]
-            w1 = p[H + j, l]
-            b = p[2 * H + j, l]
-            z[0, j, l] = one / (one + xexp(-b, libm))
-            z[1, j, l] = one / (one + xexp(-(w0 + b), libm))
-            z[2, j, l] = one / (one + xexp(-(w1 + b), libm))
-            z[3, j, l] = one / (one + xexp(-((w0 + w1) + b), libm))
+            z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l] = sigmoid_rows(
+                p[j, l], p[H + j, l], p[2 * H + j, l], one, libm)
 
 
 @njit(**INLINE)
