@@ -140,11 +140,16 @@ def run_locked(spec: Spec, path, client, *, progress=None, command="xorsweep (li
         return state
     store.append_history(path, f"run started: {command} ({len(todo)} of {grid.n_blocks} blocks to train)")
     t0 = time.perf_counter()
+    futures = as_completed()
+
+    def submit(k):
+        futures.add(client.submit(train_block, path, spec_dict, k, key=f"xorsweep-{spec.hash()}-{k}", pure=False))
+
+    # a bounded number of blocks in flight keeps the client's memory flat on any grid
     width = max(2, 2 * sum(client.nthreads().values()))
     pending = iter(todo)
-    futures = as_completed()
     for k in pending:
-        futures.add(client.submit(train_block, path, spec_dict, k, key=f"xorsweep-{spec.hash()}-{k}", pure=False))
+        submit(k)
         if futures.count() >= width:
             break
     try:
@@ -159,8 +164,7 @@ def run_locked(spec: Spec, path, client, *, progress=None, command="xorsweep (li
                 progress(state)
             nxt = next(pending, None)
             if nxt is not None:
-                futures.add(client.submit(train_block, path, spec_dict, nxt,
-                                          key=f"xorsweep-{spec.hash()}-{nxt}", pure=False))
+                submit(nxt)
     finally:
         state.elapsed = time.perf_counter() - t0
         finished = state.blocks_done == state.blocks_total
