@@ -140,7 +140,7 @@ class _Bar:
         self.last = now
         left = (p.cells_total - p.cells_done) / p.rate if p.rate > 0 else 0
         line = (f"blocks {p.blocks_done}/{p.blocks_total} ({100 * p.blocks_done / p.blocks_total:.0f}%)  "
-                f"{p.rate:,.0f} networks/s  {p.rate * self.steps:.3g} network-steps/s  "
+                f"{p.rate:,.4g} networks/s  {p.rate * self.steps:.3g} network-steps/s  "
                 f"ETA {_fmt_eta(left)}")
         print(("\r" + line + " " * 4) if self.tty else line, end="\n" if (final or not self.tty) else "",
               file=sys.stderr, flush=True)
@@ -163,19 +163,22 @@ def _cmd_run(args):
 
     def progress(p):
         nonlocal state
-        if state is None:
-            print(f"{args.store}: {p.cells_total:,} networks in {p.blocks_total} blocks, "
-                  f"{p.blocks_done} already done", file=sys.stderr)
         state = p
         if p.cells_this_run:
             bar(p)
 
     try:
-        # the path and the lock are checked before a cluster is started
-        with store_lock(engine.open_for_writing(args.store), command), client_for(args.address, args.workers) as client:
-            if client.dashboard_link:
-                print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-            engine.run_locked(spec, args.store, client, progress=progress, command=command)
+        with store_lock(engine.open_for_writing(args.store), command):
+            # the store, new or resumed, is made or checked before a cluster is started
+            grid, done = engine.prepare(spec, args.store, command)
+            print(f"{args.store}: {grid.cells:,} networks in {grid.n_blocks} blocks, {int(done.sum())} already done",
+                  file=sys.stderr)
+            if done.all():
+                return 0
+            with client_for(args.address, args.workers) as client:
+                if client.dashboard_link:
+                    print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+                engine.run_locked(spec, args.store, client, progress=progress, command=command)
     except KeyboardInterrupt:
         done = f"{state.blocks_done}/{state.blocks_total} blocks done; " if state else ""
         print(f"\nxorsweep run: interrupted; {done}the store is consistent. Resume with: "

@@ -1,0 +1,192 @@
+"""``xorsweep figures``: write every figure a store supports, as PNG and SVG.
+
+- one network (``--cell dim=value``, default the first cell): accuracy and loss, the W1,
+  b1, W2 paths in 3-D and in projections, the b2 path;
+- a ``decimals`` axis: attractor shares and flip rate per rounding digit (over ``start``);
+- an ``eps`` axis: f(ε) with the fitted uncertainty exponent (over ``start``, ``direction``);
+- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot.
+Sweep dims not summarised by a figure are taken at the ``--cell`` value or their first.
+Each figure carries the store path and spec hash in a footer.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from analysis import basins, labels, stats
+from analysis import trajectory as T
+from analysis.figures import network as N
+from analysis.figures import sweeps as S
+
+#: deterministic files: the same store gives the same bytes
+RC = {"svg.hashsalt": "xorsweep", "svg.fonttype": "path", "font.size": 9}
+META = {"png": {"Software": None}, "svg": {"Date": None}}
+
+
+class _Writer:
+    def __init__(self, out, footer, formats):
+        self.out, self.footer, self.formats, self.files = Path(out), footer, formats, []
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def new(self, figsize, projection=None, ncols=1):
+        fig = Figure(figsize=figsize, layout="constrained")
+        fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
+        fig.text(0.005, 0.008, self.footer, fontsize=6, color="0.45", ha="left", va="bottom")
+        if ncols > 1:
+            return fig, fig.subplots(1, ncols)
+        return fig, fig.add_subplot(projection=projection)
+
+    def save(self, fig, name):
+        for fmt in self.formats:
+            path = self.out / f"{name}.{fmt}"
+            fig.savefig(path, dpi=100, metadata=META.get(fmt))
+            self.files.append(path)
+
+
+def _tag(cell_ds):
+    """File-name stem of one network: 'network-decimals=7', 'network-start=3-unrounded', …"""
+    parts = []
+    for name in T.cell_coords(cell_ds):
+        v = cell_ds[name].item()
+        if name == "decimals" and v == -1:
+            parts.append("unrounded")
+        else:
+            parts.append(f"{name}={v:g}" if isinstance(v, float) else f"{name}={v}")
+    return "-".join(["network"] + parts)
+
+
+def network_figures(w, ds, cell):
+    one = T.select(ds, cell)
+    if "done" in one and not bool(one["done"]):
+        return [f"network figures: the cell ({T.describe(one)}) is not trained yet"]
+    traj = T.trajectory(one)
+    label = labels.decode(one["attractor"]).item()
+    nearest = labels.decode(one["attractor_nearest"]).item()
+    if nearest != label:
+        label += f" (nearest {nearest})"
+    what = T.describe(one) or "the network"
+    tag = _tag(one)
+    src = "stored trajectory" if traj.attrs["source"].startswith("stored") else "re-trained from the stored start"
+    fig, ax = w.new((6.4, 4.0))
+    N.plot_accuracy_loss(traj, ax=ax)
+    ax.set_title(f"accuracy and loss per step: {what} → {label}", fontsize=9)
+    w.save(fig, f"{tag}-accuracy-loss")
+    notes = []
+    if traj.sizes["hidden"] < 3:
+        notes.append("3-D paths: the network has fewer than 3 hidden units")
+    else:
+        for group in ("W1", "b1", "W2"):
+            fig, ax = w.new((6.0, 5.2), projection="3d")
+            N.plot_path_3d(traj, group, ax=ax)
+            ax.set_title(f"{group} during training ({src})\n{what} → {label}; ○ start, □ end", fontsize=9)
+            w.save(fig, f"{tag}-{group}-path-3d")
+            fig, axes = w.new((10.5, 3.8), ncols=3)
+            N.plot_path_projections(traj, group, axes=axes)
+            fig.suptitle(f"{group} during training, projected on pairs of hidden units: {what} → {label}; "
+                         "○ start, □ end", fontsize=9)
+            w.save(fig, f"{tag}-{group}-path-projections")
+    fig, ax = w.new((4.8, 4.6))
+    N.plot_b2_path(traj, ax=ax)
+    ax.set_title(f"b2 during training\n{what} → {label}", fontsize=9)
+    w.save(fig, f"{tag}-b2-path")
+    return notes
+
+
+def rounding_figures(w, ds, cell):
+    sub = T.select(ds, cell, keep=("decimals", "start"))
+    att = sub["attractor"]
+    over = [d for d in ("start",) if d in att.dims]
+    fixed = T.describe(sub)
+    shares = stats.attractor_shares(att, over=over)
+    fig, ax = w.new((7.6, 4.2))
+    S.plot_attractor_shares(shares, ax=ax)
+    ax.set_title("where training lands, per rounding digit of the start" + (f" ({fixed})" if fixed else ""),
+                 fontsize=9)
+    w.save(fig, "attractor-share-by-decimals")
+    if -1 in att["decimals"].values and att.sizes["decimals"] > 1:
+        fig, ax = w.new((7.0, 3.8))
+        S.plot_flip_rate(stats.flip_rate(att, over=over), ax=ax)
+        ax.set_title("how often rounding changes the attractor" + (f" ({fixed})" if fixed else ""), fontsize=9)
+        w.save(fig, "flip-rate-by-decimals")
+    return []
+
+
+def uncertainty_figures(w, ds, cell):
+    sub = T.select(ds, cell, keep=("eps", "start", "direction"))
+    att = sub["attractor"]
+    frac = stats.uncertainty_fraction(att, over=[d for d in ("start", "direction") if d in att.dims])
+    fit = stats.uncertainty_exponent(frac, D=stats.n_params(ds))
+    fig, ax = w.new((6.6, 4.6))
+    S.plot_uncertainty(frac, fit, ax=ax)
+    ax.set_title(f"f(ε): perturbations that change the attractor ({int(frac['n'].max())} pairs per ε)", fontsize=9)
+    w.save(fig, "uncertainty-f-eps")
+    return [] if np.isfinite(float(fit["alpha"])) else ["f(ε): no ε with 0 < f < 1, no exponent fitted"]
+
+
+def _slice_labels(ds, att):
+    import json
+
+    sl = json.loads(ds.attrs["spec"]).get("axes", {}).get("slice", {}) if "spec" in ds.attrs else {}
+    for dim, key in (("a", "u"), ("b", "v")):
+        src = sl.get(key)
+        what = src if isinstance(src, str) else (f"random direction (seed {src['seed']})" if src else key)
+        att[dim].attrs["long_name"] = f"{dim}: start + {dim}·{key}, {key} = {what}"
+    return att
+
+
+def slice_figures(w, ds, cell):
+    sub = T.select(ds, cell, keep=("a", "b"))
+    att = _slice_labels(ds, basins.attractor_map(sub["attractor"]).copy())
+    fixed = T.describe(sub)
+    ent = basins.basin_entropy(att)
+    fig, ax = w.new((7.8, 5.2))
+    S.plot_attractor_map(att, ax=ax)
+    sbb = float(ent["Sbb"])
+    ax.set_title(f"attractor of each start in the slice{f' ({fixed})' if fixed else ''}\n"
+                 f"basin entropy Sb = {float(ent['Sb']):.3f}, boundary basin entropy Sbb = "
+                 f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; boxes of {ent.attrs['box']}×"
+                 f"{ent.attrs['box']} cells)", fontsize=9)
+    w.save(fig, "slice-attractor-map")
+    counts = basins.box_counts(att)
+    if len(counts["box"]) >= 2:
+        dim = basins.box_dimension(counts)
+        fig, ax = w.new((6.4, 4.4))
+        S.plot_box_count(counts, dim, ax=ax)
+        ax.set_title(f"box counting of the basin boundary ({att.sizes['a']}×{att.sizes['b']} slice)", fontsize=9)
+        w.save(fig, "slice-box-count")
+        return []
+    return ["box count: the slice is too small"]
+
+
+def write_figures(store, out, cell=None, formats=("png", "svg")):
+    """Write every figure the store at ``store`` supports into ``out``; returns
+    (files written, notes on figures left out). ``cell`` is a list of 'dim=value'."""
+    path = Path(store)
+    if not path.is_dir():
+        raise ValueError(f"store {store} does not exist or is not a directory")
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)
+        ds = xr.open_zarr(str(path))
+    if "z1" not in ds or "done" not in ds:
+        raise ValueError(f"store {store} is not an xorsweep store (no z1/done variables)")
+    ds = labels.with_attractors(ds)
+    sel = T.parse_cell(ds, cell)
+    w = _Writer(out, f"{store} · spec {ds.attrs.get('spec_hash', '?')}", formats)
+    notes = []
+    dims = labels.sweep_dims(ds)
+    with rc_context(RC):
+        notes += network_figures(w, ds, sel)
+        if "decimals" in dims and ds.sizes["decimals"] > 1:
+            notes += rounding_figures(w, ds, sel)
+        if "eps" in dims and ds.sizes["eps"] > 2:
+            notes += uncertainty_figures(w, ds, sel)
+        if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
+            notes += slice_figures(w, ds, sel)
+    return w.files, notes

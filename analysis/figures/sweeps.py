@@ -1,0 +1,166 @@
+"""Figures of whole sweeps: attractor shares and flip rate per rounding digit, f(ε) with
+the fitted uncertainty exponent, the attractor map of a 2-D slice, the box-count plot."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.patches import Patch
+
+from analysis.figures.style import axes as _axes
+from analysis.figures.style import RARE_COLOR, class_colors, keep_common, rare_label
+from analysis.labels import display_names
+
+
+def _digits(se):
+    """Decimals that show a standard error with two significant digits (2 to 4)."""
+    if not np.isfinite(se) or se <= 0:
+        return 2
+    return int(min(4, max(2, 1 - np.floor(np.log10(se)))))
+
+
+def _decimal_labels(values):
+    return ["none" if int(v) == -1 else str(int(v)) for v in values]
+
+
+def plot_attractor_shares(shares, ax=None, dim="decimals"):
+    """Stacked bars: the share of each attractor at each rounding digit (``shares`` from
+    ``analysis.stats.attractor_shares``); the legend names the classes."""
+    ax = _axes(ax, figsize=(7.6, 4.2))
+    names = [str(n) for n in shares["attractor"].values]
+    families = [str(f) for f in shares["family"].values] if "family" in shares.coords else names
+    share = np.nan_to_num(shares["share"].transpose("attractor", dim).values)
+    shown = keep_common(names, shares["count"].sum(dim).values)
+    colors = class_colors(shown, [families[names.index(n)] for n in shown])
+    rare = [i for i, n in enumerate(names) if n not in shown]
+    x = np.arange(shares.sizes[dim])
+    bottom = np.zeros(len(x))
+    bars = []
+    for name, h, color in [(n, share[names.index(n)], colors[n]) for n in shown] + (
+            [(rare_label(len(rare)), share[rare].sum(axis=0), RARE_COLOR)] if rare else []):
+        bars.append(ax.bar(x, h, bottom=bottom, color=color, edgecolor="white", lw=0.5, label=name))
+        bottom += h
+    ax.set_xticks(x, _decimal_labels(shares[dim].values) if dim == "decimals" else shares[dim].values)
+    ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
+    n = shares["n"].values
+    ax.set_ylabel("share of networks" + (f" (n = {int(n.max())} per digit)" if n.min() == n.max() else ""))
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title="attractor", title_fontsize=8,
+              frameon=False)
+    return bars
+
+
+def plot_flip_rate(flips, ax=None, dim="decimals"):
+    """Rate at which rounding changes the attractor against the unrounded start, with its
+    Wilson interval (``flips`` from ``analysis.stats.flip_rate``)."""
+    ax = _axes(ax, figsize=(7.0, 3.8))
+    x = np.arange(flips.sizes[dim])
+    rate = flips["rate"].values
+    err = np.vstack([rate - flips["rate_lo"].values, flips["rate_hi"].values - rate])
+    conf = round(100 * flips.attrs.get("confidence", 0.95))
+    art = ax.errorbar(x, rate, yerr=err, fmt="o", color="#1f77b4", ecolor="#9ecae1", capsize=3,
+                      label=f"share changed, {conf}% Wilson interval")
+    ax.set_xticks(x, _decimal_labels(flips[dim].values) if dim == "decimals" else flips[dim].values)
+    ax.set_xlabel("decimals the start was rounded to" if dim == "decimals" else dim)
+    ref = flips.attrs.get("reference", "the reference")
+    ax.set_ylabel("share of starts in another\nattractor than " + ("unrounded" if ref == "decimals = -1" else ref))
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(axis="y", alpha=0.3)
+    n = flips["n"].values
+    count = f"n = {int(n.max())} start{'s' if n.max() != 1 else ''} per digit" if n.min() == n.max() \
+        else f"n = {int(n.min())} to {int(n.max())} starts per digit"
+    # rounding to fewer digits flips more, so the top left corner is usually free
+    note = ax.text(0.015, 0.97, f"{count}; bars: {conf}% Wilson interval", transform=ax.transAxes, va="top",
+                   fontsize=8, bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+    return [art, note]
+
+
+def plot_uncertainty(frac, fit, ax=None):
+    """f(ε) on log-log axes against the separation of the two starts, with the fitted
+    power law over its fit range and α in the legend."""
+    ax = _axes(ax)
+    x, f = frac["separation"].values, frac["f"].values
+    pos = f > 0
+    lo, hi = frac["f_lo"].values, frac["f_hi"].values
+    conf = round(100 * frac.attrs.get("confidence", 0.95))
+    pts = ax.errorbar(x[pos], f[pos], yerr=np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]]), fmt="o", ms=4,
+                      color="#1f77b4", ecolor="#9ecae1", capsize=2, label=f"f(ε), {conf}% Wilson interval")
+    artists = [pts]
+    if (~pos).any():
+        artists.append(ax.plot(x[~pos], hi[~pos], "v", color="#9ecae1", ms=4,
+                               label="f = 0: upper end of the interval")[0])
+    alpha = float(fit["alpha"])
+    if np.isfinite(alpha):
+        xs = np.geomspace(float(fit["fit_min"]), float(fit["fit_max"]), 50)
+        se = float(fit["alpha_se"])
+        k = _digits(se)
+        label = f"fit: α = {alpha:.{k}f} ± {se:.{k}f}"
+        if "boundary_dimension" in fit:
+            label += f",\nboundary dimension D − α = {float(fit['D']) - alpha:.{k}f} (D = {int(fit['D'])})"
+        artists.append(ax.plot(xs, 10 ** float(fit["log10_prefactor"]) * xs ** alpha, "-", color="#d62728",
+                               lw=1.5, label=label)[0])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"separation of the two starts, ε − {frac.attrs.get('reference_eps', 0):.0e} (euclidean)")
+    ax.set_ylabel("f(ε): share of pairs in different attractors")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return artists
+
+
+def plot_attractor_map(att, ax=None, legend=True):
+    """The attractor of every start of a 2-D slice (dims (a, b) or any two), one colour
+    per class, with a legend of the class names and their shares."""
+    ax = _axes(ax, figsize=(7.4, 5.0))
+    ydim, xdim = att.dims
+    names = display_names(att)
+    values = list(att.attrs["flag_values"])
+    families = att.attrs.get("flag_families", names)
+    counts = np.array([(att.values == v).sum() for v in values])
+    shown = keep_common(names, counts)
+    colors = class_colors(shown, [families[names.index(n)] for n in shown])
+    classes = [(n, colors[n], counts[names.index(n)]) for n in shown]
+    position = {values[names.index(n)]: i for i, n in enumerate(shown)}
+    if len(shown) < int((counts > 0).sum()):
+        classes.append((rare_label(int((counts > 0).sum()) - len(shown)), RARE_COLOR,
+                        counts.sum() - sum(c for _, _, c in classes)))
+    index = np.vectorize(lambda v: position.get(int(v), len(shown)), otypes=[np.int16])(att.values)
+    cmap = ListedColormap([c for _, c, _ in classes])
+    norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, cmap.N)
+    mesh = ax.pcolormesh(att[xdim].values, att[ydim].values, index, cmap=cmap, norm=norm, shading="nearest",
+                         rasterized=True)
+    ax.set_xlabel(att[xdim].attrs.get("long_name", xdim))
+    ax.set_ylabel(att[ydim].attrs.get("long_name", ydim))
+    ax.set_aspect("auto")
+    artists = [mesh]
+    if legend:
+        handles = [Patch(facecolor=c, edgecolor="0.5", lw=0.5, label=f"{n} ({100 * k / counts.sum():.1f}%)")
+                   for n, c, k in classes]
+        artists.append(ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+                                 title="attractor", title_fontsize=8, frameon=False))
+    return artists
+
+
+def plot_box_count(counts, dim, ax=None):
+    """N(s), boxes on the boundary against box side, log-log, with the fitted slope over
+    the shaded fit range (``counts`` from ``box_counts``, ``dim`` from ``box_dimension``)."""
+    ax = _axes(ax)
+    s, n = counts["box"].values, counts["count"].values
+    pos = n > 0
+    artists = [ax.plot(s[pos], n[pos], "o", color="#1f77b4", ms=5, label="boxes holding two or more attractors")[0]]
+    d = float(dim["dimension"])
+    if np.isfinite(d):
+        lo, hi = float(dim["fit_min"]), float(dim["fit_max"])
+        artists.append(ax.axvspan(lo / 1.15, hi * 1.15, color="0.92", zorder=0,
+                                  label=f"fit range: {lo:g} to {hi:g} cells"))
+        xs = np.geomspace(lo, hi, 20)
+        se = float(dim["dimension_se"])
+        k = _digits(se)
+        artists.append(ax.plot(xs, 10 ** float(dim["log10_prefactor"]) * xs ** -d, "-", color="#d62728",
+                               label=rf"$N \propto s^{{-d}}$, d = {d:.{k}f} ± {se:.{k}f}")[0])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("box side s (cells of the slice grid)")
+    ax.set_ylabel("N(s): boxes on the boundary")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    return artists

@@ -1,0 +1,114 @@
+"""Figure functions render without any warning, return their artists and never touch
+pyplot's global state."""
+import io
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from analysis import basins, stats  # noqa: E402
+from analysis import figures as F  # noqa: E402
+from analysis import trajectory as T  # noqa: E402
+from test_analysis_stats import grid_map, labelled, line_boundary_starts  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+def render(artists):
+    fig = _figure_of(artists)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50)
+    assert buf.getbuffer().nbytes > 1000
+    return fig
+
+
+def _figure_of(artists):
+    """The figure of the first artist (containers such as bars hold artists)."""
+    for a in artists:
+        for part in (a.get_children() if hasattr(a, "get_children") and not hasattr(a, "figure") else [a]):
+            if getattr(part, "figure", None) is not None:
+                return part.figure
+    raise AssertionError("no artist with a figure")
+
+
+@pytest.fixture(scope="module")
+def traj(cases):
+    """The 7-decimal published network, re-trained from a cell without a stored trajectory."""
+    W1, W2 = np.round(np.array(cases["init"]["W1"]), 7), np.round(np.array(cases["init"]["W2"]), 7)
+    cell = xr.Dataset({"W1_start": (("input", "hidden"), W1), "b1_start": ("hidden", np.zeros(3)),
+                       "W2_start": (("hidden", "output"), W2), "b2_start": ("output", np.zeros(2)),
+                       "W1": (("input", "hidden"), np.zeros((2, 3))), "b1": ("hidden", np.zeros(3)),
+                       "W2": (("hidden", "output"), np.zeros((3, 2))), "b2": ("output", np.zeros(2))},
+                      attrs={"spec": json.dumps({"training": {"rule": "seed", "lr": 5.0, "steps": 100}})})
+    t = T.trajectory(cell)
+    assert t.sizes["step"] == 101 and t.attrs["source"].startswith("re-trained")
+    return t
+
+
+def test_network_figures(traj):
+    assert traj["accuracy"].values[-1] == 1.0
+    render(F.plot_accuracy_loss(traj))
+    for group in ("W1", "b1", "W2"):
+        artists = F.plot_path_3d(traj, group)
+        assert len(artists) == 3 * (1 if group == "b1" else 2)
+        render(artists)
+        render(F.plot_path_projections(traj, group))
+    render(F.plot_b2_path(traj))
+
+
+def test_network_figures_on_given_axes(traj):
+    fig = Figure(layout="constrained")
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    artists = F.plot_path_3d(traj, "W2", ax=ax)
+    assert all(a.axes is ax for a in artists)
+    axes = [fig.add_subplot(3, 2, k) for k in (2, 4, 6)]
+    F.plot_path_projections(traj, "W1", axes=axes)
+    render(artists)
+
+
+def test_rounding_figures():
+    rng = np.random.default_rng(0)
+    att = labelled(rng.integers(2, 5, (50, 4)), ("start", "decimals"),
+                   {"decimals": np.array([-1, 7, 4, 3], dtype=np.int16)})
+    render(F.plot_attractor_shares(stats.attractor_shares(att, over=["start"])))
+    render(F.plot_flip_rate(stats.flip_rate(att, over=["start"])))
+
+
+def test_uncertainty_figure():
+    frac = stats.uncertainty_fraction(line_boundary_starts(S=3000))
+    render(F.plot_uncertainty(frac, stats.uncertainty_exponent(frac, D=17)))
+
+
+def test_slice_figures():
+    att = grid_map(lambda A, B: (A ** 2 + B ** 2 < 0.5) + (B > 0.6), n=64)
+    att["a"].attrs["long_name"] = "a: along W1[0,2]"
+    render(F.plot_attractor_map(att))
+    counts = basins.box_counts(att)
+    render(F.plot_box_count(counts, basins.box_dimension(counts)))
+
+
+def test_many_classes_are_merged_in_the_legend():
+    names = ["pending", "diverged"] + [f"c{i}" for i in range(20)]
+    rng = np.random.default_rng(0)
+    att = xr.DataArray(rng.integers(2, 22, (40, 40)).astype(np.int16), dims=("b", "a"),
+                       coords={"a": np.arange(40.0), "b": np.arange(40.0)},
+                       attrs={"flag_values": list(range(22)), "flag_meanings": " ".join(names),
+                              "flag_display_names": names})
+    artists = F.plot_attractor_map(att)
+    legend = artists[-1]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert len(texts) == 12 and texts[-1].startswith("9 rarer classes")
+    render(artists)
+
+
+def test_no_pyplot_figures_are_left_open():
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
