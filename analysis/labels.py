@@ -10,7 +10,6 @@ xarray can decode them.
 """
 from __future__ import annotations
 
-import datetime
 import warnings
 
 import numpy as np
@@ -111,11 +110,21 @@ def add_to_store(path) -> xr.Dataset:
 
     Only the new variables' arrays (and the group metadata: history, consolidated
     metadata) are written; every existing array keeps its bytes. Running it again
-    replaces the attractor variables (e.g. after a sweep finished more blocks).
+    replaces the attractor variables (e.g. after a sweep finished more blocks). It holds
+    the store's lock, so it is refused while a sweep writes the store.
     """
-    import zarr
+    from sweep.lock import store_lock
 
     path = str(path)
+    with store_lock(path, "analysis: add attractor variables"):
+        return _add_locked(path)
+
+
+def _add_locked(path):
+    import zarr
+
+    from sweep.store import append_history
+
     w = _quiet()
     try:
         ds = xr.open_zarr(path)
@@ -130,9 +139,7 @@ def add_to_store(path) -> xr.Dataset:
                 del group[name]
         encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in NEW_VARIABLES}
         new.drop_vars(list(new.coords)).to_zarr(path, mode="a", encoding=encoding, consolidated=True)
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        group.attrs["history"] = group.attrs.get("history", "") + f"\n{now} attractor variables added by analysis"
-        zarr.consolidate_metadata(path)
+        append_history(path, "attractor variables added by analysis")
     finally:
         w.__exit__(None, None, None)
     return new

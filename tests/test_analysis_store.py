@@ -72,6 +72,18 @@ def test_adding_attractors_leaves_every_existing_array_byte_identical(stores, tm
     assert {k for k in before if _files(path).get(k) != before[k]} == {"zarr.json"}
 
 
+def test_adding_attractors_is_refused_while_a_sweep_writes(stores, tmp_path):
+    from sweep.errors import UserError
+    from sweep.lock import store_lock
+
+    path = tmp_path / "busy.zarr"
+    shutil.copytree(stores["slice"], path)
+    before = _files(path)
+    with store_lock(path, "a sweep"), pytest.raises(UserError, match="being written by pid"):
+        labels.add_to_store(path)
+    assert _files(path) == before
+
+
 def test_stale_stored_attractors_are_recomputed(stores):
     ds = labels.with_attractors(xr.open_zarr(stores["rounding"]))
     assert labels.with_attractors(ds) is ds  # stored and up to date: used as they are
