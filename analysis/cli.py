@@ -116,11 +116,11 @@ def rounding_figures(w, ds, cell):
     return []
 
 
-def uncertainty_figures(w, ds, cell):
+def uncertainty_figures(w, ds, cell, eps_range=None):
     sub = T.select(ds, cell, keep=("eps", "start", "direction"))
     att = sub["attractor"]
     frac = stats.uncertainty_fraction(att, over=[d for d in ("start", "direction") if d in att.dims])
-    fit = stats.uncertainty_exponent(frac, D=stats.n_params(ds))
+    fit = stats.uncertainty_exponent(frac, D=stats.n_params(ds), eps_range=eps_range)
     fig, ax = w.new((6.6, 4.6))
     S.plot_uncertainty(frac, fit, ax=ax)
     ax.set_title(f"f(ε): perturbations that change the attractor ({int(frac['n'].max())} pairs per ε)", fontsize=9)
@@ -163,9 +163,11 @@ def slice_figures(w, ds, cell):
     return ["box count: the slice is too small"]
 
 
-def write_figures(store, out, cell=None, formats=("png", "svg")):
+def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None):
     """Write every figure the store at ``store`` supports into ``out``; returns
-    (files written, notes on figures left out). ``cell`` is a list of 'dim=value'."""
+    (files written, notes on figures left out). ``cell`` is a list of 'dim=value';
+    ``eps_range`` (low, high) limits the ε fitted for the uncertainty exponent (e.g. to
+    leave out the plateau where roundoff alone changes the attractor)."""
     path = Path(store)
     if not path.is_dir():
         raise ValueError(f"store {store} does not exist or is not a directory")
@@ -186,7 +188,7 @@ def write_figures(store, out, cell=None, formats=("png", "svg")):
         if "decimals" in dims and ds.sizes["decimals"] > 1:
             notes += rounding_figures(w, ds, sel)
         if "eps" in dims and ds.sizes["eps"] > 2:
-            notes += uncertainty_figures(w, ds, sel)
+            notes += uncertainty_figures(w, ds, sel, eps_range)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
     return w.files, notes

@@ -99,7 +99,10 @@ def _cmd_figures(args):
     matplotlib.use("Agg")
     from analysis.cli import write_figures
 
-    files, notes = write_figures(args.store, args.out, cell=args.cell)
+    if args.eps_fit is not None and not (0 < args.eps_fit[0] < args.eps_fit[1]):
+        raise UserError(f"--eps-fit needs 0 < LOW < HIGH, got {args.eps_fit[0]} {args.eps_fit[1]}")
+    files, notes = write_figures(args.store, args.out, cell=args.cell,
+                                 eps_range=tuple(args.eps_fit) if args.eps_fit else None)
     for note in notes:
         print(f"xorsweep figures: left out: {note}", file=sys.stderr)
     for f in files:
@@ -278,6 +281,9 @@ def build_parser():
     f.add_argument("--cell", action="append", metavar="DIM=VALUE",
                    help="the network drawn, and the value of dims a figure does not summarise "
                         "(repeatable; default: the first cell; decimals=none is the unrounded start)")
+    f.add_argument("--eps-fit", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="fit the uncertainty exponent only over LOW <= eps <= HIGH "
+                        "(default: every eps with 0 < f < 1)")
     f.set_defaults(func=_cmd_figures)
     return p
 

@@ -221,6 +221,8 @@ def test_folder_that_is_not_a_store(good_spec, tmp_path):
     (["train", "--W1", "[[1, 2, 3], [1, 2, 3]]", "--W2", "[[1,2],[3,4]]"], "--W2"),
     (["train"], "--published or --W1"),
     (["train", "--published", "--rule", "adam"], "--rule"),
+    (["figures", "S", "--out", "figs", "--eps-fit", "1", "0.1"], "--eps-fit"),
+    (["figures", "S", "--out", "figs"], "does not exist"),
 ])
 def test_bad_command_lines(good_spec, tmp_path, args, words):
     args = [str(good_spec) if a == "SPEC" else str(tmp_path / "s.zarr") if a == "S" else a for a in args]
