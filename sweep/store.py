@@ -40,6 +40,10 @@ COORD_ATTRS = {
     "a": {"long_name": "slice coordinate along u"},
     "b": {"long_name": "slice coordinate along v"},
     "row": {"long_name": "input row: x = [[0,0],[1,0],[0,1],[1,1]], labels [0,1,1,0]"},
+    "input": {"long_name": "input unit (x1, x2)"},
+    "hidden": {"long_name": "hidden unit"},
+    "output": {"long_name": "output unit (class 0, class 1)"},
+    "direction_name": {"long_name": "perturbed parameter"},
     "record": {"long_name": "recorded training step"},
 }
 
@@ -92,12 +96,15 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
         encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra)}
         data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
     coords = {d: (d, v, COORD_ATTRS.get(d, {})) for d, v in grid.coords().items()}
-    coords.update(input=("input", [0, 1]), hidden=("hidden", np.arange(grid.H)), output=("output", [0, 1]),
+    coords.update(input=("input", [0, 1], COORD_ATTRS["input"]),
+                  hidden=("hidden", np.arange(grid.H), COORD_ATTRS["hidden"]),
+                  output=("output", [0, 1], COORD_ATTRS["output"]),
                   row=("row", np.arange(4), COORD_ATTRS["row"]))
     if grid.record_steps is not None:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
     if grid.spec.axes.eps is not None and isinstance(grid.spec.axes.direction, tuple):
-        coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object))
+        coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object),
+                                    COORD_ATTRS["direction_name"])
     return xr.Dataset(data_vars, coords, attrs), encoding
 
 

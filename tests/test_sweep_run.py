@@ -76,7 +76,7 @@ def test_end_to_end_values_equal_kernels_train_called_directly(reference_store):
     # the starts are the spec's: decimals -1 is unrounded, 2 is np.round(., 2)
     np.testing.assert_array_equal(ds.W1_start.sel(decimals=2).values, np.round(ds.W1_start.sel(decimals=-1).values, 2))
     assert json.loads(ds.attrs["spec"]) == spec().to_dict()
-    for v in ds.data_vars.values():
+    for v in ds.variables.values():
         assert "long_name" in v.attrs
     assert ds.predicted.attrs["flag_meanings"] and ds.diverged.attrs["flag_values"] == [0, 1]
     for key in ("versions", "git_commit", "cpu_model", "cpu_flags", "arith", "created", "history"):
