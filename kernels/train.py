@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -16,6 +17,9 @@ RULE_DEFAULTS = {"seed": {"lr": 5.0, "steps": 100}, "gd": {"lr": 5.0, "steps": 1
 ARITHS = ("exact", "libm")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 LABELS = np.array([0, 1, 1, 0], dtype=np.int8)
+# numba's default (workqueue) threading layer aborts the process when two Python threads
+# enter parallel regions at once, e.g. tasks of a multi-threaded Dask worker: take turns
+_PARALLEL = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def train(W1, b1, W2, b2, *, rule, lr=None, steps=None, dtype="float64", arith="
     loss = np.empty((chunks, LANES), dt)
     acc = np.empty((chunks, LANES), dt)
     libm = arith == "libm"
-    with _numba_threads(threads):
+    with _PARALLEL, _numba_threads(threads):
         RULES[rule](P, c, steps, every, traj, tloss, tacc, libm)
         evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, libm)
 

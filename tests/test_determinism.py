@@ -52,3 +52,15 @@ def test_bits_do_not_depend_on_padding_neighbours():
     mixed = kernels.train(W1n, b1, W2, b2, **kw)
     _assert_same_networks(base, mixed, slice(0, None, 2), slice(0, None, 2))
     assert mixed.diverged[1::2].all() and not mixed.diverged[0::2].any()
+
+
+def test_concurrent_calls_from_python_threads_are_safe_and_identical():
+    """Tasks of a multi-threaded Dask worker call train at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = [random_starts(50, seed=s) for s in range(6)]
+    alone = [kernels.train(*s, rule="gd", steps=30, threads=1) for s in starts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: kernels.train(*s, rule="gd", steps=30, threads=2), starts))
+    for a, b in zip(alone, together):
+        _assert_same_networks(a, b, slice(None))
