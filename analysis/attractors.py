@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis import codes as C
+from xorsweep.analysis import codes as C
 
 #: an activation names a bit only if it is at least this far from 0.5. The blog author
 #: reads Z1 rounded to one decimal: 0.4 reads as off (his 7-decimal unit 3, 0.379, is

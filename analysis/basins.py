@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from analysis.labels import display_names
-from analysis.stats import loglog_fit
+from xorsweep.analysis.labels import display_names
+from xorsweep.analysis.stats import loglog_fit
 
 
 def _grid(att: xr.DataArray, dims):

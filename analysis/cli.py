@@ -18,10 +18,10 @@ import xarray as xr
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis import basins, labels, stats
-from analysis import trajectory as T
-from analysis.figures import network as N
-from analysis.figures import sweeps as S
+from xorsweep.analysis import basins, labels, stats
+from xorsweep.analysis import trajectory as T
+from xorsweep.analysis.figures import network as N
+from xorsweep.analysis.figures import sweeps as S
 
 #: deterministic files: the same store gives the same bytes
 RC = {"svg.hashsalt": "xorsweep", "svg.fonttype": "path", "font.size": 9}

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from analysis import attractors as A
-from analysis import codes as C
+from xorsweep.analysis import attractors as A
+from xorsweep.analysis import codes as C
 
 NEW_VARIABLES = ("attractor", "attractor_nearest", "hidden_code", "hidden_surplus")
 
@@ -113,7 +113,7 @@ def add_to_store(path) -> xr.Dataset:
     replaces the attractor variables (e.g. after a sweep finished more blocks). It holds
     the store's lock, so it is refused while a sweep writes the store.
     """
-    from sweep.lock import store_lock
+    from xorsweep.sweep.lock import store_lock
 
     path = str(path)
     with store_lock(path, "analysis: add attractor variables"):
@@ -123,7 +123,7 @@ def add_to_store(path) -> xr.Dataset:
 def _add_locked(path):
     import zarr
 
-    from sweep.store import append_history
+    from xorsweep.sweep.store import append_history
 
     w = _quiet()
     try:

@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import xarray as xr
 
-from analysis.labels import display_names
+from xorsweep.analysis.labels import display_names
 
 
 def wilson(k, n, confidence=0.95):

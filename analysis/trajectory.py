@@ -13,7 +13,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from analysis.labels import sweep_dims
+from xorsweep.analysis.labels import sweep_dims
 
 SETTINGS = ("rule", "dtype", "arith", "lr", "steps")
 GROUPS = ("W1", "b1", "W2", "b2")
@@ -107,7 +107,7 @@ def trajectory(cell_ds: xr.Dataset) -> xr.Dataset:
         out = out.isel(step=np.flatnonzero(np.isfinite(out["loss"].values)))
         out.attrs["source"] = "stored trajectory"
         return out
-    import kernels
+    from xorsweep import kernels
 
     s = _settings(cell_ds)
     starts = [cell_ds[f"{g}_start"].values[None] for g in GROUPS]

@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import kernels  # noqa: E402
+from xorsweep import kernels  # noqa: E402
 import reference  # noqa: E402
 
 TARGETS = {"gd float64": 40e6, "gd float32": 100e6, "seed vs numpy loop": 1000.0}

@@ -11,7 +11,7 @@ import time
 import numpy as np
 from numba import njit
 
-from kernels.xmath import xexp, xlog
+from xorsweep.kernels.xmath import xexp, xlog
 
 N = 10_000_000
 BLOCK = 4096

@@ -1,8 +1,18 @@
-"""Numba kernels that train batches of XOR networks, bit-for-bit deterministic per network.
+"""Numba kernels that train batches of XOR networks, bit-for-bit deterministic per network,
+and the project's vocabulary (``xorsweep.kernels.vocab``).
 
-This package imports neither ``sweep`` nor ``analysis``.
+This package imports neither ``xorsweep.sweep`` nor ``xorsweep.analysis``. Numba is
+imported on first use of ``train``, so reading the vocabulary stays cheap.
 """
-from kernels import _cache  # noqa: F401  (must run before any @njit(cache=True) is defined)
-from kernels.train import ARITHS, DTYPES, RULE_DEFAULTS, RULES, TrainResult, Trajectory, train
+from xorsweep.kernels.vocab import ARITHS, DTYPES, RULE_DEFAULTS, RULES
 
 __all__ = ["ARITHS", "DTYPES", "RULE_DEFAULTS", "RULES", "TrainResult", "Trajectory", "train"]
+
+
+def __getattr__(name):
+    if name in ("train", "TrainResult", "Trajectory"):
+        from xorsweep.kernels import batch
+
+        globals().update(train=batch.train, TrainResult=batch.TrainResult, Trajectory=batch.Trajectory)
+        return getattr(batch, name)
+    raise AttributeError(f"module 'xorsweep.kernels' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Forward pass of trained chunks: hidden activations, softmax, loss, accuracy."""
 from numba import njit, prange
 
-from kernels.lanes import evaluate
+from xorsweep.kernels.lanes import evaluate
 
 
 @njit(error_model="numpy", cache=True)

@@ -18,8 +18,8 @@ contract in ``kernels.lanes``), so the same bits:
 import numpy as np
 from numba import njit, prange
 
-from kernels.layout import C_LR, C_ONE, C_QUARTER, LANES
-from kernels.lanes import INLINE, evaluate, hidden, logits, sigmoid_rows, softmax, softmax2
+from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, LANES
+from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, sigmoid_rows, softmax, softmax2
 
 L = LANES
 FUSED_H = 3

@@ -14,8 +14,8 @@ operation is fixed here and is the arithmetic contract of the kernels:
 """
 from numba import njit
 
-from kernels.layout import C_GUARD, C_ONE, C_QUARTER, LANES
-from kernels.xmath import xexp, xlog
+from xorsweep.kernels.layout import C_GUARD, C_ONE, C_QUARTER, LANES
+from xorsweep.kernels.xmath import xexp, xlog
 
 INLINE = dict(inline="always", error_model="numpy", cache=True)
 

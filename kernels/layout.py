@@ -7,28 +7,16 @@ of a chunk is the innermost loop and vectorises.
 """
 import numpy as np
 
+from xorsweep.kernels.vocab import LOSS_GUARD
+
 LANES = 64
-GROUPS = ("W1", "b1", "W2", "b2")
 
 # indices into the per-dtype constants array given to every kernel
 C_ONE, C_ZERO, C_QUARTER, C_GUARD, C_LR, C_H, C_TWO_H = range(7)
 
-
-def n_params(H: int) -> int:
-    return 5 * H + 2
-
-
-def group_shapes(H: int) -> dict[str, tuple[int, ...]]:
-    return {"W1": (2, H), "b1": (H,), "W2": (H, 2), "b2": (2,)}
-
-
-def group_slices(H: int) -> dict[str, slice]:
-    return {"W1": slice(0, 2 * H), "b1": slice(2 * H, 3 * H), "W2": slice(3 * H, 5 * H), "b2": slice(5 * H, 5 * H + 2)}
-
-
 def constants(dtype, lr: float, h: float) -> np.ndarray:
     c = np.zeros(7, dtype=dtype)
-    c[C_ONE], c[C_QUARTER], c[C_GUARD], c[C_LR], c[C_H] = 1.0, 0.25, 1e-7, lr, h
+    c[C_ONE], c[C_QUARTER], c[C_GUARD], c[C_LR], c[C_H] = 1.0, 0.25, LOSS_GUARD, lr, h
     c[C_TWO_H] = 2 * c[C_H]
     return c
 
@@ -47,9 +35,3 @@ def unpack_lanes(a: np.ndarray, B: int) -> np.ndarray:
     """(chunks, ..., LANES) -> (B, ...)."""
     moved = np.moveaxis(a, -1, 1)
     return moved.reshape((-1,) + moved.shape[2:])[:B]
-
-
-def split_groups(flat: np.ndarray, H: int) -> dict[str, np.ndarray]:
-    """(..., P) -> {'W1': (..., 2, H), ...}."""
-    lead = flat.shape[:-1]
-    return {g: flat[..., s].reshape(lead + group_shapes(H)[g]) for g, s in group_slices(H).items()}

@@ -13,9 +13,9 @@ forward pass, so the bits are those of the book's full re-evaluation.
 import numpy as np
 from numba import njit, prange
 
-from kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, LANES
-from kernels.lanes import INLINE, evaluate, hidden, softmax2
-from kernels.xmath import xexp, xlog
+from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, LANES
+from xorsweep.kernels.lanes import INLINE, evaluate, hidden, softmax2
+from xorsweep.kernels.xmath import xexp, xlog
 
 LABEL = (0, 1, 1, 0)
 

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from sweep import blog
-from sweep.errors import UserError
+from xorsweep.kernels import vocab
+from xorsweep.sweep.errors import UserError
 
 TRAIN_EPILOG = """example (the blog's published start, rounded to 7 decimals, the author's rule):
   xorsweep train --published --decimals 7
@@ -33,7 +33,8 @@ def _start_from_args(args):
     if args.published == (args.W1 is not None):
         raise UserError("give either --published or --W1 and --W2")
     if args.published:
-        W1, W2 = np.array(blog.W1), np.array(blog.W2)
+        pub = vocab.published_start()
+        W1, W2 = pub["W1"], pub["W2"]
     else:
         if args.W2 is None:
             raise UserError("--W2 is required with --W1")
@@ -59,7 +60,7 @@ def _start_from_args(args):
 
 
 def _cmd_train(args):
-    import kernels
+    from xorsweep import kernels
 
     W1, b1, W2, b2 = _start_from_args(args)
     r = kernels.train(W1[None], b1[None], W2[None], b2[None], rule=args.rule, lr=args.lr,
@@ -69,7 +70,7 @@ def _cmd_train(args):
         "predicted": r.predicted[0], "accuracy": float(r.accuracy[0]), "loss": float(r.loss[0]),
         "diverged": bool(r.diverged[0]),
     }
-    from analysis.attractors import classify_result
+    from xorsweep.analysis.attractors import classify_result
 
     classes = classify_result(r)
     out["attractor"], out["attractor_nearest"] = classes.display()[0], classes.display("nearest")[0]
@@ -97,7 +98,7 @@ def _cmd_figures(args):
     import matplotlib
 
     matplotlib.use("Agg")
-    from analysis.cli import write_figures
+    from xorsweep.analysis.cli import write_figures
 
     if args.eps_fit is not None and not (0 < args.eps_fit[0] < args.eps_fit[1]):
         raise UserError(f"--eps-fit needs 0 < LOW < HIGH, got {args.eps_fit[0]} {args.eps_fit[1]}")
@@ -150,10 +151,10 @@ class _Bar:
 
 
 def _cmd_run(args):
-    from sweep import engine
-    from sweep.cluster import client_for
-    from sweep.lock import store_lock
-    from sweep.spec import Spec
+    from xorsweep.sweep import engine
+    from xorsweep.sweep.cluster import client_for
+    from xorsweep.sweep.lock import store_lock
+    from xorsweep.sweep.spec import Spec
 
     spec = Spec.from_toml(args.spec)
     if args.block is not None:
@@ -191,8 +192,8 @@ def _cmd_run(args):
 
 
 def _cmd_status(args):
-    from sweep import store
-    from sweep.grid import Grid
+    from xorsweep.sweep import store
+    from xorsweep.sweep.grid import Grid
 
     spec = store.stored_spec(args.store)
     grid = Grid(spec)

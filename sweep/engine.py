@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep import store
-from sweep.errors import UserError
-from sweep.grid import Block, Grid
-from sweep.lock import store_lock
-from sweep.spec import Spec
+from xorsweep.sweep import store
+from xorsweep.sweep.errors import UserError
+from xorsweep.sweep.grid import Block, Grid
+from xorsweep.sweep.lock import store_lock
+from xorsweep.sweep.spec import Spec
 
 
 def compute_block(grid: Grid, block: Block, threads=None) -> dict:
     """Train every cell of the block; name -> array shaped block.shape + variable dims."""
-    import kernels
+    from xorsweep import kernels
 
     H, shape = grid.H, block.shape
     x = grid.starts(block).reshape(-1, grid.P)

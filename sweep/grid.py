@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sweep.spec import SETTING_AXES, Spec, parse_param
+from xorsweep.sweep.spec import SETTING_AXES, Spec, parse_param
 
 
 def _unit(v):

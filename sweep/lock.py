@@ -13,7 +13,7 @@ import socket
 import time
 from pathlib import Path
 
-from sweep.errors import UserError
+from xorsweep.sweep.errors import UserError
 
 def lock_path(store) -> Path:
     """``<store>.lock``, beside the store: on the same storage, but not inside the Zarr tree."""

@@ -14,9 +14,11 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sweep.errors import UserError
+from xorsweep.sweep.errors import UserError
 
-RULES, DTYPES, ARITHS = ("seed", "gd"), ("float64", "float32"), ("exact", "libm")
+from xorsweep.kernels.vocab import ARITHS, DTYPES, RULES
+
+DTYPES, ARITHS = tuple(DTYPES), tuple(ARITHS)
 SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps")  # outermost dims, one block each
 MAX_CELLS = 2**36
 PARAM_RE = re.compile(r"^(W1|b1|W2|b2)\[(\d+)(?:,\s*(\d+))?\]$")
@@ -358,7 +360,7 @@ class Spec:
 
     @property
     def cells(self):
-        from sweep.grid import Grid
+        from xorsweep.sweep.grid import Grid
         return Grid(self).cells
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from sweep.errors import UserError
-from sweep.grid import Block, Grid
-from sweep.provenance import provenance
-from sweep.spec import Spec, spec_differences
+from xorsweep.sweep.errors import UserError
+from xorsweep.sweep.grid import Block, Grid
+from xorsweep.sweep.provenance import provenance
+from xorsweep.sweep.spec import Spec, spec_differences
 
 PARAMS = {"W1": ("input", "hidden"), "b1": ("hidden",), "W2": ("hidden", "output"), "b2": ("output",)}
 LONG_NAMES = {"W1": "input-to-hidden weights", "b1": "hidden biases", "W2": "hidden-to-output weights",

@@ -13,7 +13,7 @@ def exact_ops():
     import numba
 
     import reference
-    from kernels.xmath import exp_f64, log_f64
+    from xorsweep.kernels.xmath import exp_f64, log_f64
 
     vexp = numba.vectorize(["float64(float64)"])(lambda x: exp_f64(x))
     vlog = numba.vectorize(["float64(float64)"])(lambda x: log_f64(x))
@@ -22,7 +22,9 @@ def exact_ops():
 
 @pytest.fixture(scope="session")
 def cases():
-    return json.loads((DATA / "part7-cases.json").read_text())
+    from xorsweep.kernels.vocab import published_cases
+
+    return published_cases()
 
 
 def random_starts(B, H=3, std=0.5, seed=0, biases=True):

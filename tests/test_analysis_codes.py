@@ -5,9 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
-from analysis import attractors as A
-from analysis import codes as C
+from xorsweep import kernels
+from xorsweep.kernels.vocab import published_cases
+from xorsweep.analysis import attractors as A
+from xorsweep.analysis import codes as C
 
 X = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
 #: a saturated sigmoid unit computing each function: (w_x1, w_x2, bias)
@@ -150,7 +151,7 @@ def _published_arrays(cases=None):
     import json
     from pathlib import Path
 
-    cases = cases or json.loads((Path(__file__).parent / "data" / "part7-cases.json").read_text())
+    cases = cases or published_cases()
     W1, W2 = np.array(cases["init"]["W1"]), np.array(cases["init"]["W2"])
     starts = [(W1, W2) if d is None else (np.round(W1, d), np.round(W2, d)) for d, _, _ in PUBLISHED]
     r = kernels.train(np.array([s[0] for s in starts]), np.zeros((len(starts), 3)), np.array([s[1] for s in starts]),

@@ -12,9 +12,9 @@ import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis import basins, stats  # noqa: E402
-from analysis import figures as F  # noqa: E402
-from analysis import trajectory as T  # noqa: E402
+from xorsweep.analysis import basins, stats  # noqa: E402
+from xorsweep.analysis import figures as F  # noqa: E402
+from xorsweep.analysis import trajectory as T  # noqa: E402
 from test_analysis_stats import grid_map, labelled, line_boundary_starts  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("error")

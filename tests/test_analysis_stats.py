@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import basins, stats
+from xorsweep.analysis import basins, stats
 
 NAMES = ["pending", "diverged", "A", "B", "C"]
 ATTRS = {"flag_values": list(range(len(NAMES))), "flag_meanings": " ".join(NAMES), "flag_display_names": NAMES}

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import labels
-from analysis import trajectory as T
-from sweep import engine
-from sweep.cluster import WORKER_ENV
-from sweep.spec import Spec
+from xorsweep.analysis import labels
+from xorsweep.analysis import trajectory as T
+from xorsweep.sweep import engine
+from xorsweep.sweep.cluster import WORKER_ENV
+from xorsweep.sweep.spec import Spec
 
 PUBLISHED = {"W1": [[-0.00420782, -0.04331233, 0.12136818], [-0.00953556, 0.01987206, 0.02593997]],
              "W2": [[0.08212653, -0.04860534], [-0.17150817, -0.30326033], [-0.003902, -0.0539731]]}
@@ -73,8 +73,8 @@ def test_adding_attractors_leaves_every_existing_array_byte_identical(stores, tm
 
 
 def test_adding_attractors_is_refused_while_a_sweep_writes(stores, tmp_path):
-    from sweep.errors import UserError
-    from sweep.lock import store_lock
+    from xorsweep.sweep.errors import UserError
+    from xorsweep.sweep.lock import store_lock
 
     path = tmp_path / "busy.zarr"
     shutil.copytree(stores["slice"], path)
@@ -95,7 +95,7 @@ def test_added_attractors_read_with_plain_xarray(stores, tmp_path):
     path = tmp_path / "plain.zarr"
     shutil.copytree(stores["rounding"], path)
     labels.add_to_store(path)
-    code = ("import sys; sys.modules['kernels'] = sys.modules['sweep'] = sys.modules['analysis'] = None\n"
+    code = ("import sys; sys.modules['xorsweep'] = None\n"
             "import warnings; warnings.simplefilter('error')\n"
             f"import xarray as xr; a = xr.open_zarr({str(path)!r}).attractor\n"
             "names = dict(zip(a.attrs['flag_values'], a.attrs['flag_display_names']))\n"
@@ -130,7 +130,7 @@ def test_cell_selection(stores):
 
 
 def figures(store, out, *cell):
-    args = [sys.executable, "-m", "sweep", "figures", str(store), "--out", str(out)]
+    args = [sys.executable, "-m", "xorsweep", "figures", str(store), "--out", str(out)]
     for c in cell:
         args += ["--cell", c]
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -165,7 +165,7 @@ def test_figures_command_names_the_problem(stores, tmp_path):
 
 
 def test_train_prints_the_attractor():
-    run = [sys.executable, "-m", "sweep", "train", "--published", "--decimals"]
+    run = [sys.executable, "-m", "xorsweep", "train", "--published", "--decimals"]
     out = subprocess.run(run + ["4", "--json"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["attractor"] == "NAND(x1→x2,x2→x1)"

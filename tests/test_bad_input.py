@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep.lock import lock_path
+from xorsweep.sweep.lock import lock_path
 
 GOOD = """
 [training]
@@ -86,7 +86,7 @@ def files_of(path):
 
 def xorsweep(*args, timeout=120):
     env = {**os.environ, "DASK_SCHEDULER_ADDRESS": ""}
-    return subprocess.run([sys.executable, "-m", "sweep", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "xorsweep", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-import kernels
+from xorsweep import kernels
 
 GROUPS = ("W1", "b1", "W2", "b2")
 SUCCESS, FAILURE = [0, 1, 1, 0], [0, 1, 1, 1]

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import kernels
+from xorsweep import kernels
 from conftest import bits, random_starts
 
 GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-import kernels
+from xorsweep import kernels
 import reference as ref
 from conftest import bits, random_starts
 

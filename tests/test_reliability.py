@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_same_store, load_store
-from sweep import engine
-from sweep.cluster import WORKER_ENV, client_for
-from sweep.lock import lock_path
-from sweep.spec import Spec
+from xorsweep.sweep import engine
+from xorsweep.sweep.cluster import WORKER_ENV, client_for
+from xorsweep.sweep.lock import lock_path
+from xorsweep.sweep.spec import Spec
 
 # 60 blocks of 6 networks: long enough to be interrupted anywhere, short enough to redo often
 SPEC_TOML = """

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kernels
+from xorsweep import kernels
 from conftest import assert_same_store, bits, load_store
-from sweep import engine
-from sweep.cluster import WORKER_ENV
-from sweep.errors import UserError
-from sweep.grid import Grid
-from sweep.spec import Spec
+from xorsweep.sweep import engine
+from xorsweep.sweep.cluster import WORKER_ENV
+from xorsweep.sweep.errors import UserError
+from xorsweep.sweep.grid import Grid
+from xorsweep.sweep.spec import Spec
 
 SPEC = {
     "training": {"rule": "gd", "lr": 5.0, "steps": 30, "record_every": 10},
@@ -84,7 +84,7 @@ def test_end_to_end_values_equal_kernels_train_called_directly(reference_store):
 
 
 def test_opens_with_plain_xarray_without_this_project(reference_store):
-    code = ("import sys; sys.modules['kernels'] = sys.modules['sweep'] = sys.modules['analysis'] = None\n"
+    code = ("import sys; sys.modules['xorsweep'] = None\n"
             "import warnings; warnings.simplefilter('error')\n"
             f"import xarray as xr; ds = xr.open_zarr({str(reference_store)!r}); print(float(ds.loss.sum()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -169,14 +169,14 @@ def test_cli_run_and_status(tmp_path):
                          '[axes.decimals]\nvalues = ["none", 1]\n[execution]\nblock = 4\n')
     store = tmp_path / "s.zarr"
     env = {**os.environ, "DASK_SCHEDULER_ADDRESS": ""}
-    out = subprocess.run([sys.executable, "-m", "sweep", "run", str(spec_file), "--store", str(store), "--workers", "2"],
+    out = subprocess.run([sys.executable, "-m", "xorsweep", "run", str(spec_file), "--store", str(store), "--workers", "2"],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert "blocks 3/3 (100%)" in out.stderr
-    st = subprocess.run([sys.executable, "-m", "sweep", "status", str(store)], capture_output=True, text=True, timeout=60)
+    st = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(store)], capture_output=True, text=True, timeout=60)
     assert st.returncode == 0, st.stderr
     assert "3/3 done" in st.stdout and "start 5 x decimals 2" in st.stdout
-    again = subprocess.run([sys.executable, "-m", "sweep", "run", str(spec_file), "--store", str(store)],
+    again = subprocess.run([sys.executable, "-m", "xorsweep", "run", str(spec_file), "--store", str(store)],
                            capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0 and "already done" in again.stderr
     assert Grid(Spec.from_toml(spec_file)).cells == 10

@@ -5,10 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweep import blog
-from sweep.errors import UserError
-from sweep.grid import Grid
-from sweep.spec import Spec
+from xorsweep.kernels.vocab import published_cases
+
+
+class blog:  # the published start, as nested lists
+    W1 = published_cases()["init"]["W1"]
+    W2 = published_cases()["init"]["W2"]
+from xorsweep.sweep.errors import UserError
+from xorsweep.sweep.grid import Grid
+from xorsweep.sweep.spec import Spec
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
 

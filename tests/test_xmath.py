@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from mpmath.libmp import fzero, from_float, mpf_abs, mpf_exp, mpf_log, mpf_shift, mpf_sub, to_float
 from numba import njit
 
-from kernels import xmath as X
-from kernels.xmath import exp_f32, exp_f64, log_f32, log_f64, xexp, xlog
+from xorsweep.kernels import xmath as X
+from xorsweep.kernels.xmath import exp_f32, exp_f64, log_f32, log_f64, xexp, xlog
 
 PREC = 200
 F64 = dict(p=53, emin=-1022, emax=1024)

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 from matplotlib.figure import Figure
 
-from analysis.figures.style import axes as _axes
+from xorsweep.analysis.figures.style import axes as _axes
 
 #: the polylines of each group: (label, selection) pairs
 PATHS = {

@@ -6,9 +6,9 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
-from analysis.figures.style import axes as _axes
-from analysis.figures.style import RARE_COLOR, class_colors, keep_common, rare_label
-from analysis.labels import display_names
+from xorsweep.analysis.figures.style import axes as _axes
+from xorsweep.analysis.figures.style import RARE_COLOR, class_colors, keep_common, rare_label
+from xorsweep.analysis.labels import display_names
 
 
 def _digits(se):

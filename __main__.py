@@ -1,0 +1,5 @@
+import sys
+
+from xorsweep.sweep.cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""``train``: the one batched entry point of the kernels."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
+from xorsweep.kernels import evaluate, gd, seed
+from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
+from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DEFAULT_RULE, DTYPES, GROUP_DIMS,
+                                    GROUPS, RULE_DEFAULTS, RULES, X, n_params, split_groups)
+
+_RULE_KERNELS = {"seed": seed.train_chunks, "gd": gd.train_chunks}
+assert set(_RULE_KERNELS) == set(RULE_DEFAULTS)
+# numba's default (workqueue) threading layer aborts the process when two Python threads
+# enter parallel regions at once, e.g. tasks of a multi-threaded Dask worker: take turns
+_PARALLEL = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Parameters, loss and accuracy at ``steps`` (0, k, 2k, ...); arrays shaped (B, T, ...)."""
+
+    steps: np.ndarray
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Final state of B networks.
+
+    ``z1`` (B, 4, H) hidden activations and ``y`` (B, 4, 2) softmax outputs at the final
+    parameters, on the inputs [[0,0],[1,0],[0,1],[1,1]]; ``predicted`` (B, 4) their argmax;
+    ``diverged`` marks networks whose parameters or loss became non-finite.
+    """
+
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+    predicted: np.ndarray
+    z1: np.ndarray
+    y: np.ndarray
+    diverged: np.ndarray
+    trajectory: Trajectory | None = None
+
+    def to_dataset(self):
+        """The result as an xarray Dataset over dims network, input, hidden, output, row
+        (and step when a trajectory was recorded)."""
+        import xarray as xr
+
+        net = ("network",)
+        v = {g: (net + GROUP_DIMS[g], getattr(self, g)) for g in GROUPS}
+        v.update(loss=(net, self.loss), accuracy=(net, self.accuracy), predicted=(net + ("row",), self.predicted),
+                 z1=(net + ("row", "hidden"), self.z1), y=(net + ("row", "output"), self.y),
+                 diverged=(net, self.diverged))
+        coords = {"network": np.arange(self.W1.shape[0]), "row": np.arange(4), "x1": ("row", X[:, 0]),
+                  "x2": ("row", X[:, 1])}
+        t = self.trajectory
+        if t is not None:
+            coords["step"] = t.steps
+            for g in GROUPS:
+                v[f"{g}_traj"] = (net + ("step",) + GROUP_DIMS[g], getattr(t, g))
+            v["loss_traj"] = (net + ("step",), t.loss)
+            v["accuracy_traj"] = (net + ("step",), t.accuracy)
+        return xr.Dataset(v, coords)
+
+
+def _real_array(name, a):
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a
+
+
+def _as_batch(name, a, shape, dtype, single):
+    a = _real_array(name, a)
+    if single:
+        a = a[None]
+    if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
+        want = ", ".join(map(str, shape))
+        raise ValueError(f"{name} must be shaped (B, {want}) or ({want}), got {a.shape[1:] if single else a.shape}")
+    return a.astype(dtype, copy=False)
+
+
+def _check_int(name, v, minimum, maximum=None):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum or (maximum and v > maximum):
+        bound = f">= {minimum}" + (f" and <= {maximum}" if maximum else "")
+        raise ValueError(f"{name} must be an integer {bound}, got {v!r}")
+    return int(v)
+
+
+@contextlib.contextmanager
+def _numba_threads(n):
+    if n is None:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAULT_DTYPE,
+          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None) -> TrainResult:
+    """Train B independent XOR networks from the given starts.
+
+    W1 (B, 2, H), b1 (B, H), W2 (B, H, 2), b2 (B, 2) with H >= 1 and B >= 0; or one
+    network's arrays W1 (2, H), b1 (H,), W2 (H, 2), b2 (2,), trained as a batch of one.
+    ``rule`` is one of ``vocab.RULES`` (``"seed"``, the blog author's numerical-gradient
+    rule, or ``"gd"``, analytic backprop); lr and steps default to the rule's
+    ``vocab.RULE_DEFAULTS``. ``arith`` names the exp/log variant (``vocab.ARITHS``).
+    ``h`` is the numerical gradient's finite-difference step. A network's result is
+    bit-identical whatever the batch size, its position in the batch and ``threads``.
+    ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
+    """
+    if rule not in RULE_DEFAULTS:
+        raise ValueError(f"rule must be one of {list(RULES)}, got {rule!r}")
+    if arith not in ARITHS:
+        raise ValueError(f"arith must be one of {list(ARITHS)}, got {arith!r}")
+    dtype_name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if dtype_name not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    dt = DTYPES[dtype_name]
+    lr = RULE_DEFAULTS[rule]["lr"] if lr is None else float(lr)
+    if not np.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+    steps = _check_int("steps", RULE_DEFAULTS[rule]["steps"] if steps is None else steps, 0)
+    every = 0 if record_every is None else _check_int("record_every", record_every, 1, max(steps, 1))
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) or not (
+            np.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a finite number > 0, got {h!r}")
+
+    W1 = _real_array("W1", W1)
+    single = W1.ndim == 2
+    if single:
+        W1 = W1[None]
+    if W1.ndim != 3 or W1.shape[1] != 2 or W1.shape[2] < 1:
+        raise ValueError(f"W1 must be shaped (B, 2, H) or (2, H) with H >= 1, got {W1.shape}")
+    B, _, H = W1.shape
+    W1 = W1.astype(dt, copy=False)
+    b1 = _as_batch("b1", b1, (H,), dt, single)
+    W2 = _as_batch("W2", W2, (H, 2), dt, single)
+    b2 = _as_batch("b2", b2, (2,), dt, single)
+    for name, a in (("b1", b1), ("W2", W2), ("b2", b2)):
+        if a.shape[0] != B:
+            raise ValueError(f"{name} has {a.shape[0]} networks, W1 has {B}")
+    T = steps // every + 1 if every else 0
+    if B * T * (n_params(H) + 2) * np.dtype(dt).itemsize > 2**34:
+        raise ValueError(f"recording {T} steps of {B} networks needs more than 16 GiB: "
+                         "record less often or train fewer networks per call")
+
+    P = pack(W1, b1, W2, b2, dt)
+    chunks, nP = P.shape[0], n_params(H)
+    c = constants(dt, lr, h)
+    traj = np.zeros((chunks, T, nP, LANES), dt)
+    tloss = np.zeros((chunks, T, LANES), dt)
+    tacc = np.zeros((chunks, T, LANES), dt)
+    Z = np.empty((chunks, 4, H, LANES), dt)
+    Y = np.empty((chunks, 4, 2, LANES), dt)
+    loss = np.empty((chunks, LANES), dt)
+    acc = np.empty((chunks, LANES), dt)
+    libm = arith == "libm"
+    with _PARALLEL, _numba_threads(threads):
+        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, libm)
+        evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, libm)
+
+    final = split_groups(unpack_lanes(P, B), H)
+    loss = unpack_lanes(loss, B)
+    y = unpack_lanes(Y, B)
+    finite = np.all(np.isfinite(unpack_lanes(P, B)), axis=1) & np.isfinite(loss)
+    trajectory = None
+    if every:
+        tflat = unpack_lanes(traj, B)  # (B, T, P)
+        trajectory = Trajectory(steps=np.arange(T) * every, **split_groups(tflat, H),
+                                loss=unpack_lanes(tloss, B), accuracy=unpack_lanes(tacc, B))
+    return TrainResult(
+        **final,
+        loss=loss,
+        accuracy=unpack_lanes(acc, B),
+        predicted=(y[..., 1] > y[..., 0]).astype(np.int8),
+        z1=unpack_lanes(Z, B),
+        y=y,
+        diverged=~finite,
+        trajectory=trajectory,
+    )

@@ -1,0 +1,134 @@
+"""The project's vocabulary, spelled once: the XOR data, the parameter layout and names,
+the training rules with their defaults, dtypes and arithmetic variants, and the blog
+author's published start. Every other module (sweep, analysis, tests, benchmarks)
+imports these names instead of repeating them.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+
+import numpy as np
+
+# ---- the XOR task --------------------------------------------------------------------
+#: input rows in this order, and their labels
+X = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.int8)
+LABELS = np.array([0, 1, 1, 0], dtype=np.int8)
+LOSS_GUARD = 1e-7  # loss = mean(-log(y[row, label] + LOSS_GUARD))
+
+# ---- parameters ----------------------------------------------------------------------
+#: parameter groups in the flat layout's order; each flattened row-major
+GROUPS = ("W1", "b1", "W2", "b2")
+#: the xarray dims of each group's array
+GROUP_DIMS = {"W1": ("input", "hidden"), "b1": ("hidden",), "W2": ("hidden", "output"), "b2": ("output",)}
+GROUP_LONG_NAMES = {"W1": "input-to-hidden weights", "b1": "hidden biases",
+                    "W2": "hidden-to-output weights", "b2": "output biases"}
+#: the groups np.round touches in a rounding study unless biases are asked for too
+WEIGHT_GROUPS = ("W1", "W2")
+HIDDEN_DEFAULT = 3
+
+
+def n_params(H: int) -> int:
+    """P = 5H + 2 parameters for hidden width H."""
+    return 5 * H + 2
+
+
+def group_shapes(H: int) -> dict[str, tuple[int, ...]]:
+    return {"W1": (2, H), "b1": (H,), "W2": (H, 2), "b2": (2,)}
+
+
+def group_slices(H: int) -> dict[str, slice]:
+    out, o = {}, 0
+    for g, shape in group_shapes(H).items():
+        n = int(np.prod(shape))
+        out[g] = slice(o, o + n)
+        o += n
+    return out
+
+
+def split_groups(flat: np.ndarray, H: int) -> dict[str, np.ndarray]:
+    """(..., P) -> {'W1': (..., 2, H), ...}."""
+    lead = flat.shape[:-1]
+    return {g: flat[..., s].reshape(lead + group_shapes(H)[g]) for g, s in group_slices(H).items()}
+
+
+def join_groups(W1, b1, W2, b2) -> np.ndarray:
+    """Group arrays with the same leading dims -> (..., P) flat parameters."""
+    W1 = np.asarray(W1)
+    lead = W1.shape[:-2]
+    return np.concatenate([np.asarray(a).reshape(lead + (-1,)) for a in (W1, b1, W2, b2)], axis=-1)
+
+
+def weight_columns(H: int) -> np.ndarray:
+    """Flat indices of the weights (W1 and W2), the entries a rounding study rounds."""
+    s = group_slices(H)
+    return np.r_[s["W1"], s["W2"]]
+
+
+_PARAM_RE = re.compile(r"^(W1|b1|W2|b2)\[(\d+)(?:,(\d+))?\]$")
+
+
+def param_index(name: str, H: int) -> int:
+    """'W1[0,2]' (spaces allowed) -> flat index into the P parameters; ValueError if not a
+    parameter of a 2-H-2 network."""
+    m = _PARAM_RE.match(name.replace(" ", "")) if isinstance(name, str) else None
+    if not m:
+        raise ValueError(f"{name!r} is not a parameter name like 'W1[0,2]' or 'b2[1]'")
+    group, i, j = m.group(1), int(m.group(2)), m.group(3)
+    shape = group_shapes(H)[group]
+    idx = (i,) if j is None else (i, int(j))
+    if len(idx) != len(shape) or any(k >= n for k, n in zip(idx, shape)):
+        raise ValueError(f"{name!r} is out of range for {group} shaped {shape}")
+    flat = idx[0] if len(idx) == 1 else idx[0] * shape[1] + idx[1]
+    return group_slices(H)[group].start + flat
+
+
+def param_name(index: int, H: int) -> str:
+    """The canonical spelling of flat parameter ``index``: 'W1[0,2]', 'b2[1]'."""
+    for g, s in group_slices(H).items():
+        if s.start <= index < s.stop:
+            k = index - s.start
+            shape = group_shapes(H)[g]
+            return f"{g}[{k}]" if len(shape) == 1 else f"{g}[{k // shape[1]},{k % shape[1]}]"
+    raise ValueError(f"parameter index {index} is out of range for H = {H}")
+
+
+def canonical_param(name: str, H: int) -> str:
+    return param_name(param_index(name, H), H)
+
+
+# ---- training settings ---------------------------------------------------------------
+#: rule -> defaults used when not given (the blog author's: lr 5.0, 100 iterations)
+RULE_DEFAULTS = {"seed": {"lr": 5.0, "steps": 100}, "gd": {"lr": 5.0, "steps": 100}}
+RULES = tuple(RULE_DEFAULTS)
+RULE_DESCRIPTIONS = {
+    "seed": "the blog author's: the book's numerical gradient (step h), groups W1, b1, W2, b2 updated in turn",
+    "gd": "textbook full-batch gradient descent: analytic gradient, all groups updated together",
+}
+DEFAULT_RULE = "seed"
+DTYPES = {"float64": np.float64, "float32": np.float32}
+DEFAULT_DTYPE = "float64"
+#: arithmetic variant -> what it guarantees
+ARITHS = {
+    "exact": "exp/log: xorsweep's own, built from IEEE basic operations (same bits on any IEEE-754 machine)",
+    "libm": "exp/log: the platform's libm (bits may differ between machines)",
+}
+DEFAULT_ARITH = "exact"
+DEFAULT_H = 1e-4  # the book's finite-difference step
+INIT_STD = 0.1  # the author's 0.1 * N(0, 1) initial weights
+
+
+# ---- the published start -------------------------------------------------------------
+@functools.cache
+def published_cases() -> dict:
+    """The blog entry's published numbers (part 7 of the series), as stored in
+    ``xorsweep/kernels/data/part7-cases.json``."""
+    return json.loads(resources.files("xorsweep.kernels").joinpath("data/part7-cases.json").read_text())
+
+
+def published_start() -> dict[str, np.ndarray]:
+    """The author's published 2-3-2 start: W1, b1, W2, b2 (biases zero), float64."""
+    init = published_cases()["init"]
+    return {g: np.array(init[g], dtype=np.float64) for g in GROUPS}

@@ -1,3 +1,0 @@
-from sweep.cli import main
-
-raise SystemExit(main())
