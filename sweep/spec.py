@@ -137,6 +137,10 @@ class Start:
     @classmethod
     def from_dict(cls, d, H):
         w = "start"
+        if d.get("published") is True:  # interim: the typed spec keeps the flag
+            from xorsweep.kernels.vocab import published_start
+            pub = published_start()
+            d = {**{k: v for k, v in d.items() if k != "published"}, "W1": pub["W1"].tolist(), "W2": pub["W2"].tolist()}
         _known(d, [f.name for f in cls.__dataclass_fields__.values()], w)
         if "count" in d:
             extra = sorted(set(d) & {"W1", "W2", "b1", "b2", "scale"})
