@@ -69,3 +69,35 @@ def bernoulli_store(p_of_eps, S=400, ndir=16, eps=None, seed=0, spread=None):
 
     eps_ = np.concatenate([[0.0], np.logspace(-12, -1, 12)]) if eps is None else np.asarray(eps, float)
     return perturbation_store(label, S, ndir, eps_, seed)
+
+
+def grid_map(fn, n=512, lim=1.0):
+    """Classes fn(A, B) (ints from 1) on an n x n grid over [-lim, lim]², dims (a, b)."""
+    a = np.linspace(-lim, lim, n)
+    A, B = np.meshgrid(a, a, indexing="ij")
+    return classes(np.asarray(fn(A, B), int), ("a", "b"), {"a": a, "b": a})
+
+
+def koch_snowflake(depth):
+    """Vertices (k, 2) of the Koch snowflake of circumradius 1 centred at 0."""
+    t = np.pi / 2 + np.array([0, -2, -4]) * np.pi / 3
+    pts = np.stack([np.cos(t), np.sin(t)], 1)
+    rot = np.array([[0.5, -np.sqrt(3) / 2], [np.sqrt(3) / 2, 0.5]])  # +60 degrees
+    for _ in range(depth):
+        p, q = pts, np.roll(pts, -1, axis=0)
+        d = (q - p) / 3
+        a, b = p + d, p + 2 * d
+        c = a + d @ rot.T
+        pts = np.stack([p, a, c, b], 1).reshape(-1, 2)
+    return pts
+
+
+def koch_map(n=1024, depth=7):
+    """Two classes, inside (2) and outside (1) the Koch snowflake, rasterised on n x n."""
+    from PIL import Image, ImageDraw
+
+    pts = (koch_snowflake(depth) * 0.95 + 1) / 2 * (n - 1)
+    img = Image.new("L", (n, n), 0)
+    ImageDraw.Draw(img).polygon([tuple(p) for p in pts], fill=1)
+    a = np.linspace(-1, 1, n)
+    return classes(1 + np.asarray(img, int).T, ("a", "b"), {"a": a, "b": a})
