@@ -179,8 +179,11 @@ def moving_dimensions(H: int) -> int:
 
 
 def partition(ds, name=None) -> xr.DataArray:
-    """The class variable statistics are computed on: ``ds[name]``, else ``solution``,
-    else ``attractor`` (computed by ``labels.with_attractors`` when not stored)."""
+    """The class variable statistics are computed on: ``name`` itself when it is a
+    DataArray, ``ds[name]``, else ``solution``, else ``attractor`` (computed by
+    ``labels.with_attractors`` when not stored)."""
+    if isinstance(name, xr.DataArray):
+        return name
     if isinstance(ds, xr.DataArray):
         return ds
     for key in ([name] if name else ["solution", "attractor"]):
