@@ -235,14 +235,17 @@ def resampling_weights(n_clusters: int, n_boot=1000, seed=0) -> np.ndarray:
 
 
 def _percentile(samples, confidence, axis=0):
-    """Percentile interval, NaN where more than a tenth of the resamples are undefined."""
-    samples = np.asarray(samples, float)
+    """Percentile interval over the defined resamples; NaN where more than a tenth of the
+    resamples are undefined (e.g. log 0)."""
+    samples = np.moveaxis(np.asarray(samples, float), axis, 0)
     q = [50 * (1 - confidence), 50 * (1 + confidence)]
-    bad = np.isnan(samples).mean(axis=axis) > 0.1
-    with np.errstate(all="ignore"):
-        full = np.where(np.isnan(samples), np.inf, samples)  # nanpercentile warns on all-NaN
-        lo, hi = np.percentile(np.sort(full, axis=axis), q, axis=axis)
-    lo, hi = np.where(bad | ~np.isfinite(lo), np.nan, lo), np.where(bad | ~np.isfinite(hi), np.nan, hi)
+    bad = np.isnan(samples).mean(axis=0) > 0.1
+    lo, hi = np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
+    for idx in zip(*np.nonzero(~bad)) if samples.ndim > 1 else [()]:
+        col = samples[(slice(None),) + idx]
+        col = col[~np.isnan(col)]
+        if col.size and not bad[idx]:
+            lo[idx], hi[idx] = np.percentile(col, q)
     return lo, hi
 
 
@@ -355,7 +358,7 @@ def local_slopes(x, f, fb=None, confidence=0.95) -> list:
 
 def _agree(slopes):
     """Whether all the slopes' intervals share a common point (no interval: no agreement)."""
-    if any(s["ci"][0] is None for s in slopes):
+    if not slopes or any(None in s["ci"] for s in slopes):
         return False
     return max(s["ci"][0] for s in slopes) <= min(s["ci"][1] for s in slopes)
 
@@ -373,16 +376,16 @@ def _runs(slopes):
     return [[slopes[a]["from"], slopes[b]["to"]] for a, b in runs]
 
 
-def _floor(slopes, flat_slope):
+def _floor(slopes, flat_slope, min_plateau=2):
     """Upper end of the leading run of flat slopes (interval reaching 0, or slope below
-    ``flat_slope``) at the smallest distances, or None."""
-    floor = None
+    ``flat_slope``) at the smallest distances, or None. A plateau spans at least
+    ``min_plateau`` slopes: one noisy slope where f counts a handful of events is none."""
+    run = 0
     for s in slopes:
-        flat = s["slope"] <= flat_slope or (s["ci"][0] is not None and s["ci"][0] <= 0)
-        if not flat:
+        if not (s["slope"] <= flat_slope or (s["ci"][0] is not None and s["ci"][0] <= 0)):
             break
-        floor = s["to"]
-    return floor
+        run += 1
+    return slopes[run - 1]["to"] if run >= min_plateau else None
 
 
 def _fit(lx, ly):
@@ -391,7 +394,7 @@ def _fit(lx, ly):
 
 
 def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_boot=1000, seed=0,
-                confidence=0.95, flat_slope=0.01, H=None) -> dict:
+                confidence=0.95, flat_slope=0.01, min_events=10, H=None) -> dict:
     """f(ε), its local slopes, the roundoff floor and the uncertainty exponent α of a store
     with an ``eps`` axis, as a JSON-safe dict (see ``analysis.report`` for the keys).
 
@@ -400,6 +403,7 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     such). The abscissa is the realised distance to the reference (stored ``distance`` or
     computed from the stored starts); inert cells (distance 0) are left out and counted.
     Intervals are a bootstrap over starts (over directions when there is one start).
+    Points with fewer than ``min_events`` changes (or non-changes) are not fitted.
     α is fitted above the floor, within ``fit_range`` (distances), only when the local
     slopes there agree within their intervals; otherwise ``alpha`` is None with a reason.
     """
@@ -481,7 +485,8 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
         "boundary_dimension": None, "agreeing_ranges": _runs(slopes),
         "design_effect": _num(np.nanmedian(sh["design_effect"])) if np.isfinite(sh["design_effect"]).any() else None,
     }
-    use = np.isfinite(xs) & (fs > 0) & (fs < 1)
+    events = (sh["n"] * sh["share"])[order]
+    use = np.isfinite(xs) & (fs > 0) & (fs < 1) & (events >= min_events) & (sh["n"][order] - events >= min_events)
     if floor is not None:
         use &= xs >= floor
     if fit_range is not None:
@@ -492,7 +497,7 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     if fit_range is not None:
         where += f" within the fit range {fit_range[0]:g} to {fit_range[1]:g}"
     if len(idx) < 3:
-        out["reason"] = f"fewer than 3 points with 0 < f < 1 {where}"
+        out["reason"] = f"fewer than 3 points with at least {min_events} changes and non-changes {where}"
         return out
     if not _agree(inside):
         s = sorted(v["slope"] for v in inside)
