@@ -249,7 +249,7 @@ def _ball_entropy(a, valid, p, radius):
     return float(-(q * np.log(q)).sum())
 
 
-def fractal_test(att: xr.DataArray, radius=20, n_balls=1000, seed=0, dims=None, max_draws=200_000) -> dict:
+def fractal_test(att: xr.DataArray, radius=20, n_balls=1000, seed=0, dims=None, max_draws=None) -> dict:
     """The fractality test of Puy, Daza, Wagemakers, Sanjuán (2021), as in Attractors.jl's
     ``basins_fractal_test``: draw ball centres uniformly (seeded) until ``n_balls`` balls of
     ``radius`` cells hold more than one class; their mean entropy Ŝbb, with σ = std/√n, is
@@ -260,6 +260,9 @@ def fractal_test(att: xr.DataArray, radius=20, n_balls=1000, seed=0, dims=None, 
     rng = np.random.default_rng(seed)
     shape = np.array(a.shape, float)
     ent, draws = [], 0
+    max_draws = 50 * n_balls if max_draws is None else max_draws
+    if len(np.unique(a[valid])) < 2:
+        max_draws = 0  # one class: no ball can hold two
     while len(ent) < n_balls and draws < max_draws:
         draws += 1
         # Julia draws rand()*(sz-ε)+ε on 1-based indices: [ε-1, sz-1] here

@@ -1,12 +1,14 @@
 """Honest statistics on synthetic controls of known answer: f(ε) from the unperturbed
 start, bootstrap over starts, local slopes, floors and refusals; box counts with their
 mixed shares and shuffled control; the fractality test; partial stores; the report."""
+import io
 import json
 import math
 
 import numpy as np
 import pytest
 import xarray as xr
+from matplotlib.figure import Figure
 
 from synthetic import (bernoulli_store, classes, grid_map, koch_map, line_label, perturbation_store)
 from xorsweep.analysis import basins, report, stats
@@ -214,7 +216,16 @@ def test_figures_return_artists():
 
     unc = stats.uncertainty(bernoulli_store(lambda e: 1e-3 + np.sqrt(e), S=100, ndir=8), n_boot=100)
     assert S.plot_f_distance(unc) and S.plot_local_slopes(unc)
+    never = stats.uncertainty(bernoulli_store(lambda e: 0 * e, S=20, ndir=2), n_boot=20)
+    for fn in (S.plot_f_distance, S.plot_local_slopes):
+        fig = Figure()
+        fn(never, ax=fig.add_subplot())
+        fig.savefig(io.BytesIO(), format="png", dpi=30)  # no log scale of nothing
     assert S.plot_box_count_controls(basins.box_count_report(grid_map(line, 96), n_balls=50))
+    one = basins.box_count_report(grid_map(lambda A, B: 1 + 0 * A, 12), n_balls=10, radius=2)
+    fig = Figure()
+    S.plot_box_count_controls(one, ax=fig.add_subplot())
+    fig.savefig(io.BytesIO(), format="png", dpi=30)  # a map of one class: nothing to count
     assert S.plot_zoom_sequence(basins.zoom_sequence([grid_map(line, 64, w) for w in (1, 0.5)]))
     m = grid_map(line, 32)
     done = xr.DataArray(np.arange(32 * 32).reshape(32, 32) < 500, dims=("a", "b"))

@@ -211,8 +211,12 @@ def plot_f_distance(unc, ax=None):
         artists.append(ax.text(0.98, 0.03, "no α: " + (unc.get("reason") or ""), transform=ax.transAxes, ha="right",
                                va="bottom", fontsize=7, wrap=True,
                                bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9}))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if len(x) and (x > 0).any():
+        ax.set_xscale("log")
+    if pos.any():
+        ax.set_yscale("log")
+    else:
+        artists.append(ax.text(0.5, 0.5, "f = 0 at every distance", transform=ax.transAxes, ha="center"))
     ref = "ε = 0 start" if unc["reference_is_eps0"] else "smallest-ε start (no ε = 0 cell)"
     ax.set_xlabel(f"realised distance to the {ref}")
     ax.set_ylabel("f: share of perturbed starts in another class")
@@ -239,7 +243,10 @@ def plot_local_slopes(unc, ax=None):
         x0, x1 = unc["fit_range"]
         artists.append(ax.plot([x0, x1], [unc["alpha"]] * 2, "-", color="#d62728", lw=1.5,
                                label=f"α = {unc['alpha']:.3f} over the fit range")[0])
-    ax.set_xscale("log")
+    if len(sl):
+        ax.set_xscale("log")
+    else:
+        artists.append(ax.text(0.5, 0.5, "no two neighbouring ε with f > 0", transform=ax.transAxes, ha="center"))
     ax.set_xlabel("realised distance (geometric middle of the two ε)")
     ax.set_ylabel("d log f / d log distance")
     ax.set_title(f"local slopes ({_partition_text(unc['partition'])})" +
@@ -268,7 +275,8 @@ def plot_box_count_controls(rep, ax=None):
                                fontsize=7, va="bottom", wrap=True,
                                bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9}))
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    if (n > 0).any() or (nc > 0).any():
+        ax.set_yscale("log")
     ax.set_xlabel("box side s (cells)")
     ax.set_ylabel("N(s): boxes holding two or more classes")
     tw = ax.twinx()
