@@ -57,12 +57,17 @@ def decimals_report(ds, part, cell=None, confidence=0.95, n_boot=1000, seed=0) -
 
     names = dict(zip(part.attrs.get("flag_values", []), stats.display_names(part)))
     present = [int(v) for v in np.unique(sub.values[valid.values]) if int(v) not in stats.pending_values(part)]
-    n = arr(valid).astype(float)
+    seen = arr(valid).any(axis=1)  # starts with no trained cell are not resampled
+
+    def arr_seen(da):
+        return arr(da)[seen]
+
+    n = arr_seen(valid).astype(float)
     W = stats.resampling_weights(n.shape[0], n_boot, seed)
     digits = [int(d) for d in sub["decimals"].values]
     shares = {}
     for v in present:
-        r = stats.clustered_share(arr((sub == v) & valid).astype(float), n, W, confidence)
+        r = stats.clustered_share(arr_seen((sub == v) & valid).astype(float), n, W, confidence)
         shares[str(names.get(v, v))] = [{"decimals": d, "share": r["share"][i], "ci": [r["lo"][i], r["hi"][i]]}
                                         for i, d in enumerate(digits)]
     out = {"fixed": fixed, "partition": stats.partition_info(sub, valid), "shares": shares,
@@ -71,7 +76,8 @@ def decimals_report(ds, part, cell=None, confidence=0.95, n_boot=1000, seed=0) -
     if -1 in digits and len(digits) > 1:
         ref = sub.sel(decimals=-1)
         both = valid & valid.sel(decimals=-1)
-        r = stats.clustered_share(arr((sub != ref) & both).astype(float), arr(both).astype(float), W, confidence)
+        r = stats.clustered_share(arr_seen((sub != ref) & both).astype(float), arr_seen(both).astype(float), W,
+                                confidence)
         out["flip_rate"] = [{"decimals": d, "rate": r["share"][i], "ci": [r["lo"][i], r["hi"][i]], "n": r["n"][i]}
                             for i, d in enumerate(digits) if d != -1]
         out["flip_interval"] = r["method"]

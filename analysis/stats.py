@@ -445,6 +445,8 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     n = _cluster_arrays(compared, cluster, eps_dim)[:, others]
     n_inert = (_cluster_arrays(inert & both, cluster, eps_dim)[:, others]).sum((0, 2))
     dist_a = _cluster_arrays(dist.broadcast_like(sub), cluster, eps_dim)[:, others]
+    seen = n.sum((1, 2)) > 0  # starts with no trained pair (pending) are not resampled
+    k, n, n_inert, dist_a = k[seen], n[seen], n_inert, dist_a[seen]
     comp_a = n.astype(bool)
     x = np.array([np.median(dist_a[:, e][comp_a[:, e]]) if comp_a[:, e].any() else np.nan
                   for e in range(len(others))])

@@ -230,3 +230,15 @@ def test_figures_return_artists():
     m = grid_map(line, 32)
     done = xr.DataArray(np.arange(32 * 32).reshape(32, 32) < 500, dims=("a", "b"))
     assert S.plot_attractor_map(m, done=done)
+
+
+def test_settings_axes_are_fixed_and_named():
+    ds = perturbation_store(line_label, S=200, ndir=4)
+    two = xr.concat([ds, ds.assign(solution=ds["solution"].where(ds["eps"] == 0, 1))],
+                    dim=xr.DataArray([1.0, 5.0], dims="lr", name="lr"))
+    two["solution"].attrs = ds["solution"].attrs
+    r = stats.uncertainty(two, cell={"lr": 5.0}, n_boot=50)
+    assert r["fixed"] == {"lr": 5.0}
+    r1 = stats.uncertainty(two, n_boot=50)
+    assert r1["fixed"] == {"lr": 1.0}
+    assert [p["f"] for p in r1["points"]] == [p["f"] for p in stats.uncertainty(ds, n_boot=50)["points"]]
