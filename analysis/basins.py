@@ -7,9 +7,12 @@ with the flag attributes of ``analysis.labels``; ``pending`` cells are left out.
   cells along each dim, sharing its edge cells with its neighbours, so the boxes tile
   the sampled plane without gaps (s = 1, 2, 4, …; boxes at the far edge may be cut
   short). N(s) counts the boxes holding more than one attractor.
-  N(s) ∝ s^−d; d is fitted in log-log over a range of s (default: 1 up to an eighth of
-  the shorter side, so at least 8 × 8 boxes) and reported with that range. A smooth
-  boundary gives d = 1, a space-filling one d → 2 (cf. Sohl-Dickstein 2024).
+  N(s) ∝ s^−d; d is fitted in log-log over s >= 2 up to an eighth of the shorter side,
+  and only where fewer than half of the boxes are mixed: a map mixed nearly everywhere
+  gives N ∝ s^−2 whatever its geometry, so it is flagged ``saturated`` and gets no d.
+  Counts are the smallest over shifted box grids, at sizes growing by √2. A smooth
+  boundary gives d = 1, a space-filling one d → 2 (cf. Sohl-Dickstein 2024). The same
+  statistics on the shuffled map (same class shares, no geometry) are the control.
 - Basin entropy (Daza, Wagemakers, Georgeot, Guéry-Odelin, Sanjuán 2016): boxes of
   ``box`` × ``box`` cells (the paper: 5 × 5), S_i = −Σ_j p_ij ln p_ij over the shares
   of the attractors in box i; S_b is the mean of S_i over all boxes, S_bb the mean

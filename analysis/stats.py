@@ -1,15 +1,23 @@
-"""Statistics over attractor labels: shares per rounding digit, flip rates, f(ε) and the
-uncertainty exponent. Functions take and return xarray objects; none trains.
+"""Statistics over class partitions: shares per rounding digit, flip rates, f(ε) and the
+uncertainty exponent. Functions take and return xarray objects or JSON-safe dicts; none
+trains.
 
-Confidence intervals are Wilson score intervals for a binomial share (95 % by default):
-they stay inside [0, 1] and behave at 0 and n successes, where counts here often sit.
+The partition is an argument: an integer DataArray with CF ``flag_values`` /
+``flag_meanings`` (default ``ds["solution"]``, else the attractor variable), and every
+result names it with its number of classes.
 
-f(ε) (Grebogi, McDonald, Ott, Yorke 1983): the share of pairs of starts a distance ε
-apart that land in different attractors. A store holds x₀ + ε·u for a grid of ε > 0 (a
-spec cannot hold ε = 0), so the pair used here is (x₀ + ε_min·u, x₀ + ε·u) along the
-same direction: its separation is ε − ε_min, and x₀ + ε_min·u is as random a base
-point as x₀. f is reported at every ε above ε_min, with that separation as coordinate,
-and α is fitted against the separation. No start is re-trained.
+Intervals: Wilson score intervals only where observations are independent (one cell per
+start and group). Cells that share a start (ε × direction, decimals, settings) are
+correlated, so their intervals and fit errors come from a seeded bootstrap over starts
+(``clustered_share``), reported with the design effect var_boot / var_binomial.
+
+``uncertainty`` is f(ε) as the issue asks for it: the reference is the ε = 0 cell of the
+same start and direction, the abscissa the realised distance, inert cells (start
+bit-identical to the reference) left out and counted; local slopes with bootstrap
+intervals, a roundoff floor, α only where the slopes agree, D = 4H + 1.
+
+``uncertainty_fraction`` / ``uncertainty_exponent`` are the earlier estimate (pair
+(ε_min, ε), Wilson intervals, one straight line through every ε) kept for comparison.
 """
 from __future__ import annotations
 
