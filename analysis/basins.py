@@ -160,6 +160,8 @@ def box_dimension(counts: xr.Dataset, fit_range=None, min_side=2, max_mixed=0.5)
     if saturated:
         reason = (f"saturated: {100 * share[first[0]]:.1f}% of the boxes of side {int(s[first[0]])} already hold "
                   f"two or more classes, so N(s) follows s^-2 whatever the boundary")
+    elif not (counts["count"].values > 0).any():
+        reason = "no boundary: no box holds two classes"
     elif m < 3:
         reason = f"only {m} box sides with a mixed share below {max_mixed:g} in {lo_s:g} to {hi_s:g} cells"
     d = -slope if not reason else np.nan

@@ -114,6 +114,10 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
             out[key] = {**bc[key], "used": bc["used"], "fixed": fixed}
         out["slice_partition"] = bc["partition"]
         out["distinct_starts"] = distinct_starts(ds, fixed)
+        if out["distinct_starts"] and out["distinct_starts"]["share"] < 0.99:
+            d = out["distinct_starts"]
+            out["notes"].append(f"the slice holds only {d['distinct']} distinct starts in {d['cells']} cells: it is "
+                                "finer than the float spacing, and its map repeats the same starts")
     return _jsonable(out)
 
 
