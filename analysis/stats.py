@@ -242,12 +242,12 @@ def resampling_weights(n_clusters: int, n_boot=1000, seed=0) -> np.ndarray:
     return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot).astype(float)
 
 
-def _percentile(samples, confidence, axis=0):
-    """Percentile interval over the defined resamples; NaN where more than a tenth of the
-    resamples are undefined (e.g. log 0)."""
+def _percentile(samples, confidence, axis=0, max_undefined=0.1):
+    """Percentile interval over the defined resamples; NaN where more than
+    ``max_undefined`` of the resamples are undefined (e.g. log 0)."""
     samples = np.moveaxis(np.asarray(samples, float), axis, 0)
     q = [50 * (1 - confidence), 50 * (1 + confidence)]
-    bad = np.isnan(samples).mean(axis=0) > 0.1
+    bad = np.isnan(samples).mean(axis=0) > max_undefined
     lo, hi = np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
     for idx in zip(*np.nonzero(~bad)) if samples.ndim > 1 else [()]:
         col = samples[(slice(None),) + idx]
@@ -384,16 +384,33 @@ def _runs(slopes):
     return [[slopes[a]["from"], slopes[b]["to"]] for a, b in runs]
 
 
-def _floor(slopes, flat_slope, min_plateau=2):
-    """Upper end of the leading run of flat slopes (interval reaching 0, or slope below
-    ``flat_slope``) at the smallest distances, or None. A plateau spans at least
-    ``min_plateau`` slopes: one noisy slope where f counts a handful of events is none."""
-    run = 0
-    for s in slopes:
-        if not (s["slope"] <= flat_slope or (s["ci"][0] is not None and s["ci"][0] <= 0)):
+def _floor(x, f, fb, flat_slope, confidence, min_points=3):
+    """The roundoff floor: the largest distance x_j such that f is flat over every leading
+    range [x_0, x_k], k <= j (least-squares slope of log f below ``flat_slope`` or its
+    bootstrap interval reaching 0), over at least ``min_points`` points; else None.
+    Whole leading ranges, not single neighbour slopes: one noisy slope makes no plateau
+    and breaks none. Points given as NaN (too few events to measure f) are skipped."""
+    ok = np.isfinite(x) & (x > 0) & (f > 0)
+    idx = np.flatnonzero(ok)
+    floor = None
+    for j in range(min_points - 1, len(idx)):
+        use = idx[:j + 1]
+        if not np.all(ok[idx[0]:idx[j] + 1]):
             break
-        run += 1
-    return slopes[run - 1]["to"] if run >= min_plateau else None
+        lx = np.log(x[use])
+        w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
+        slope = float(np.log(f[use]) @ w)
+        low = None
+        if fb is not None:
+            with np.errstate(all="ignore"):
+                lb = np.log(fb[:, use])
+            sb = np.where(np.isfinite(lb).all(1), np.nan_to_num(lb, neginf=0.0) @ w, np.nan)
+            # few events on a floor: judge the resamples where every f > 0
+            low = _percentile(sb[:, None], confidence, max_undefined=0.5)[0][0]
+        if not (slope <= flat_slope or (low is not None and np.isfinite(low) and low <= 0)):
+            break
+        floor = float(x[idx[j]])
+    return floor
 
 
 def _fit(lx, ly):
@@ -466,7 +483,9 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     xs, fs = x[order], sh["share"][order]
     fbs = fb[:, order] if fb is not None else None
     slopes = local_slopes(xs, fs, fbs, confidence)
-    floor = _floor(slopes, flat_slope)
+    events = (sh["n"] * sh["share"])[order]
+    measured = (events >= min_events) & (sh["n"][order] - events >= min_events)
+    floor = _floor(np.where(measured, xs, np.nan), fs, fbs, flat_slope, confidence)
     H = H if H is not None else (int(ds.sizes["hidden"]) if isinstance(ds, xr.Dataset) and "hidden" in ds.dims else None)
     D = moving_dimensions(H) if H is not None else None
     total = int(np.asarray(done.values, bool).sum()) if done is not None else int(sub.size)
@@ -495,8 +514,7 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
         "boundary_dimension": None, "agreeing_ranges": _runs(slopes),
         "design_effect": _num(np.nanmedian(sh["design_effect"])) if np.isfinite(sh["design_effect"]).any() else None,
     }
-    events = (sh["n"] * sh["share"])[order]
-    use = np.isfinite(xs) & (fs > 0) & (fs < 1) & (events >= min_events) & (sh["n"][order] - events >= min_events)
+    use = np.isfinite(xs) & (fs > 0) & (fs < 1) & measured
     if floor is not None:
         use &= xs >= floor
     if fit_range is not None:
