@@ -518,7 +518,8 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     if floor is not None:
         use &= xs >= floor
     if fit_range is not None:
-        use &= (xs >= fit_range[0]) & (xs <= fit_range[1])
+        # inclusive up to a relative 1e-6: a realised distance sits within rounding of its ε
+        use &= (xs >= fit_range[0] * (1 - 1e-6)) & (xs <= fit_range[1] * (1 + 1e-6))
     idx = np.flatnonzero(use)
     inside = [s for s in slopes if s["i"] in idx and s["j"] in idx]
     where = "above the floor" if floor is not None else "over all distances"
