@@ -164,10 +164,10 @@ def format_report(rep: dict) -> str:
         d = rep["decimals"]
         L.append("")
         L.append(f"shares per rounding digit ({d['interval']}; {d['partition']['classes']} classes):")
-        L.append("  " + "class".ljust(28) + "".join(("none" if x == -1 else str(x)).rjust(18) for x in d["decimals"]))
+        L.append("  " + "class".ljust(28) + "".join(("none" if x == -1 else str(x)).rjust(20) for x in d["decimals"]))
         for name, row in d["shares"].items():
             L.append("  " + name[:27].ljust(28) + "".join(
-                f"{_g(r['share'], '.3f')} {_ci(r['ci'], '.2f')}".rjust(18) for r in row))
+                f"{_g(r['share'], '.3f')} {_ci(r['ci'], '.2f')}".rjust(20) for r in row))
         if "flip_rate" in d:
             L.append(f"flip rate against the unrounded start ({d['flip_interval']}):")
             for r in d["flip_rate"]:

@@ -242,3 +242,17 @@ def test_settings_axes_are_fixed_and_named():
     r1 = stats.uncertainty(two, n_boot=50)
     assert r1["fixed"] == {"lr": 1.0}
     assert [p["f"] for p in r1["points"]] == [p["f"] for p in stats.uncertainty(ds, n_boot=50)["points"]]
+
+
+def test_cluster_bootstrap_agrees_with_scipy_on_equal_clusters():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(5)
+    p = rng.beta(0.3, 2.7, 400)  # clustered: each start its own flip probability
+    k = rng.binomial(16, p)[:, None].astype(float)
+    n = np.full_like(k, 16.0)
+    mine = stats.clustered_share(k, n, n_boot=4000, seed=1)
+    # equal cluster sizes: the pooled share is the mean of the per-start shares
+    ref = bootstrap((k[:, 0] / 16,), np.mean, n_resamples=4000, method="percentile", random_state=2).confidence_interval
+    assert mine["lo"][0] == pytest.approx(ref.low, abs=0.004) and mine["hi"][0] == pytest.approx(ref.high, abs=0.004)
+    assert mine["design_effect"][0] > 3
