@@ -317,5 +317,5 @@ def plot_zoom_sequence(zoom, ax=None):
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = tw.get_legend_handles_labels()
     artists.append(ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left"))
-    ax.set_xticks(lv)
+    ax.set_xticks(lv, [f"{k}\nwidth {w:.0e}" for k, w in zip(lv, zoom["width"].values)], fontsize=7)
     return artists
