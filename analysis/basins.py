@@ -342,6 +342,12 @@ def box_count_report(att: xr.DataArray, done=None, fit_range=None, seed=0, entro
         "S_bb_by_box": {str(s): _f(basin_entropy(att, s)["Sbb"]) for s in sizes},
         "shuffled_S_bb_by_box": {str(s): _f(basin_entropy(ctrl, s)["Sbb"]) for s in sizes},
     }
+    e = out["basin_entropy"]
+    e["ln2_criterion"] = e["S_bb"] is not None and e["S_bb"] > np.log(2)
+    e["shuffled_ln2_criterion"] = e["shuffled_S_bb"] is not None and e["shuffled_S_bb"] > np.log(2)
+    trend = [v for v in e["S_bb_by_box"].values() if v is not None]
+    e["S_bb_trend"] = None if len(trend) < 2 else (
+        "grows with box size (as noise does)" if trend[-1] > trend[0] else "falls with box size (as a resolved boundary does)")
     r = min(radius, max(2, min(a.shape) // 8))
     out["fractality"] = fractal_test(att, r, n_balls, seed)
     out["fractality"]["shuffled_verdict"] = fractal_test(ctrl, r, min(n_balls, 200), seed)["verdict"]

@@ -222,6 +222,8 @@ def format_report(rep: dict) -> str:
         L.append(f"  basin entropy ({e['box']}×{e['box']} boxes, {e['classes']} classes, ln {e['classes']} = "
                  f"{_g(e['ln_classes'])}): S_b = {_g(e['S_b'])}, S_bb = {_g(e['S_bb'])}; shuffled S_b = "
                  f"{_g(e['shuffled_S_b'])}, S_bb = {_g(e['shuffled_S_bb'])}")
+        L.append(f"  S_bb > ln 2: {e['ln2_criterion']} (shuffled: {e['shuffled_ln2_criterion']}); S_bb "
+                 f"{e['S_bb_trend'] or 'trend unknown'}")
         L.append("  S_bb by box size: " + ", ".join(f"{k}: {_g(v)} (shuffled {_g(e['shuffled_S_bb_by_box'][k])})"
                                                     for k, v in e["S_bb_by_box"].items()))
         L.append(f"  fractality test (Puy et al. 2021, radius {f['radius']}, {f['balls']} boundary balls): "
