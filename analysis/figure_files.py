@@ -192,13 +192,50 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
     sel = T.parse_cell(ds, cell)
     w = _Writer(out, f"{store} · spec {ds.attrs.get('spec_hash', '?')}", formats)
     notes = []
+    done_share = float(ds["done"].mean())
+    if done_share < 1:
+        notes.append(f"partial store: {100 * done_share:.1f}% of the cells are done; figures use those only")
     dims = labels.sweep_dims(ds)
     with rc_context(RC):
         notes += network_figures(w, ds, sel)
         if "decimals" in dims and ds.sizes["decimals"] > 1:
             notes += rounding_figures(w, ds, sel)
         if "eps" in dims and ds.sizes["eps"] > 2:
-            notes += uncertainty_figures(w, ds, sel, eps_range)
+            notes += honest_uncertainty_figures(w, ds, sel, eps_range)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
+            notes += box_count_control_figures(w, ds, sel)
     return w.files, notes
+
+
+def _used(ds):
+    share = float(ds["done"].mean()) if "done" in ds else 1.0
+    return "" if share == 1 else f"; PARTIAL: {100 * share:.1f}% of cells done"
+
+
+def honest_uncertainty_figures(w, ds, cell, fit_range=None):
+    """f(ε) against the realised distance from the ε = 0 start and its local slopes;
+    ``fit_range`` filters on that distance, the coordinate α is fitted on."""
+    unc = stats.uncertainty(ds, cell=cell, fit_range=fit_range)
+    fig, axes = w.new((12.0, 4.6), ncols=2)
+    S.plot_f_distance(unc, ax=axes[0])
+    S.plot_local_slopes(unc, ax=axes[1])
+    fig.suptitle(f"f(ε) against the realised distance ({unc['partition']['name']}, {unc['partition']['classes']} "
+                 f"classes; {unc['inert']} inert cells left out{_used(ds)})", fontsize=9)
+    w.save(fig, "uncertainty-f-distance")
+    return [] if unc["alpha"] is not None else [f"f(ε): no α ({unc.get('reason')})"]
+
+
+def box_count_control_figures(w, ds, cell):
+    """Box counts of the slice beside its shuffled control, with mixed shares."""
+    sub = T.select(ds, cell, keep=("a", "b"))
+    part = stats.partition(sub)
+    rep = basins.box_count_report(part.transpose("a", "b"), sub["done"].transpose("a", "b") if "done" in sub else None,
+                                  n_balls=200)
+    fig, ax = w.new((6.8, 4.6))
+    S.plot_box_count_controls(rep, ax=ax)
+    p = rep["partition"]
+    ax.set_title(f"box counting with its shuffled control ({p['name']}, {p['classes']} classes{_used(ds)})",
+                 fontsize=9)
+    w.save(fig, "slice-box-count-controls")
+    return []

@@ -142,8 +142,8 @@ NETWORK = ["accuracy-loss", "W1-path-3d", "W1-path-projections", "b1-path-3d", "
 
 @pytest.mark.parametrize("name, cell, tag, sweep_figures", [
     ("rounding", ["decimals=7"], "network-decimals=7", ["attractor-share-by-decimals", "flip-rate-by-decimals"]),
-    ("slice", [], "network-a=-0.02-b=-0.02", ["slice-attractor-map", "slice-box-count"]),
-    ("eps", ["start=2"], "network-start=2-eps=1e-06-direction=0", ["uncertainty-f-eps"]),
+    ("slice", [], "network-a=-0.02-b=-0.02", ["slice-attractor-map", "slice-box-count", "slice-box-count-controls"]),
+    ("eps", ["start=2"], "network-start=2-eps=1e-06-direction=0", ["uncertainty-f-distance"]),
 ])
 def test_figures_command_end_to_end(stores, tmp_path, name, cell, tag, sweep_figures):
     out = figures(stores[name], tmp_path / "fig", *cell)
