@@ -130,18 +130,6 @@ def rounding_figures(w, ds, cell):
     return []
 
 
-def uncertainty_figures(w, ds, cell, eps_range=None):
-    sub = T.select(ds, cell, keep=("eps", "start", "direction"))
-    att = sub["attractor"]
-    frac = stats.uncertainty_fraction(att, over=[d for d in ("start", "direction") if d in att.dims])
-    fit = stats.uncertainty_exponent(frac, D=stats.n_params(ds), eps_range=eps_range)
-    fig, ax = w.new((6.6, 4.6))
-    S.plot_uncertainty(frac, fit, ax=ax)
-    ax.set_title(f"f(ε): perturbations that change the attractor ({int(frac['n'].max())} pairs per ε)", fontsize=9)
-    w.save(fig, "uncertainty-f-eps")
-    return [] if np.isfinite(float(fit["alpha"])) else ["f(ε): no ε with 0 < f < 1, no exponent fitted"]
-
-
 def _slice_labels(ds, att):
     import json
 
@@ -201,7 +189,7 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
         if "decimals" in dims and ds.sizes["decimals"] > 1:
             notes += rounding_figures(w, ds, sel)
         if "eps" in dims and ds.sizes["eps"] > 2:
-            notes += honest_uncertainty_figures(w, ds, sel, eps_range)
+            notes += uncertainty_figures(w, ds, sel, eps_range)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
             notes += box_count_control_figures(w, ds, sel)
@@ -213,7 +201,7 @@ def _used(ds):
     return "" if share == 1 else f"; PARTIAL: {100 * share:.1f}% of cells done"
 
 
-def honest_uncertainty_figures(w, ds, cell, fit_range=None):
+def uncertainty_figures(w, ds, cell, fit_range=None):
     """f(ε) against the realised distance from the ε = 0 start and its local slopes;
     ``fit_range`` filters on that distance, the coordinate α is fitted on."""
     unc = stats.uncertainty(ds, cell=cell, fit_range=fit_range)

@@ -34,6 +34,9 @@ VERIFY_EPILOG = """examples:
   xorsweep verify blog-rounding.zarr --repair   # mark them not done; then run again to recompute them"""
 PLAN_EPILOG = """example:
   xorsweep plan examples/slice.toml --store slice.zarr"""
+STATS_EPILOG = """examples:
+  xorsweep stats perturbation.zarr
+  xorsweep stats slice.zarr --json | python -m json.tool"""
 FIGURES_EPILOG = """examples:
   xorsweep figures blog-rounding.zarr --out figures
   xorsweep figures slice.zarr --out figures --cell a=0.1 --cell b=-0.2
@@ -162,8 +165,11 @@ def _cmd_run(args):
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     from xorsweep.sweep.engine import _reporter
 
+    from xorsweep.sweep.lock import refuse_if_held
+
     sw = _sweep(args)
     grid, done = sw.check()  # spec and store, before any cluster starts
+    refuse_if_held(sw.path)
     print(f"{_safe(sw.path)}: {grid.cells:,} networks in {grid.n_blocks:,} blocks, {int(done.sum()):,} already done",
           file=sys.stderr)
     if done.all() and sw.exists():
@@ -189,6 +195,10 @@ def _cmd_run(args):
                    dashboard=f"127.0.0.1:{args.dashboard_port}")
     except KeyboardInterrupt:
         p = state.get("p")
+        if p is not None and p.blocks_done == p.blocks_total:
+            print("\nxorsweep run: interrupted while stopping the cluster; every block was done: the store is "
+                  "complete", file=sys.stderr)
+            return 128 + state.get("signal", signal.SIGINT)
         done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
         print(f"\nxorsweep run: stopped; {done_text}the store is consistent. Resume with: "
               f"xorsweep run {_safe(args.spec)} --store {_safe(args.store)}", file=sys.stderr)
@@ -338,6 +348,27 @@ def _cmd_figures(args):
     return 0
 
 
+def _cmd_stats(args):
+    from xorsweep.analysis import labels, report
+    from xorsweep.analysis import trajectory as T
+    from xorsweep.sweep import store
+
+    store.stored_spec(args.store)  # a clear error for anything that is not a sound sweep store
+    ds = store.open_dataset(args.store)
+    if args.partition is None and "solution" not in ds:
+        ds = labels.with_attractors(ds)
+    elif args.partition is not None and args.partition not in ds:
+        if args.partition in labels.NEW_VARIABLES:
+            ds = labels.with_attractors(ds)
+        else:
+            raise UserError(f"--partition {args.partition}: the store has no such class variable")
+    cell = T.parse_cell(ds, args.cell)
+    rep = report.stats_report(ds, partition=args.partition, cell=cell,
+                              fit_range=tuple(args.fit_range) if args.fit_range else None, seed=args.seed)
+    print(report.to_json(rep) if args.json else report.format_report(rep))
+    return 0
+
+
 def _cmd_examples(args):
     from importlib import resources
 
@@ -455,9 +486,25 @@ def build_parser():
                    help="the network drawn, and the value of dims a figure does not summarise "
                         "(repeatable; default: the first cell; decimals=none is the unrounded start)")
     f.add_argument("--eps-fit", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                   help="fit the uncertainty exponent only over LOW <= eps <= HIGH "
-                        "(default: every eps with 0 < f < 1)")
+                   help="fit the uncertainty exponent only over realised distances LOW … HIGH "
+                        "(default: above the roundoff floor, where the local slopes agree)")
     f.set_defaults(func=_cmd_figures)
+
+    st = sub.add_parser("stats", parents=[common], help="every statistic a store supports, as a table or JSON",
+                        description="Print every statistic the store supports, each with its control and an "
+                                    "interval that respects how the cells were drawn: shares and flip rates per "
+                                    "rounding digit, f(eps) against the realised distance with local slopes, the "
+                                    "roundoff floor and alpha (or why it is refused), box counts with mixed shares "
+                                    "and a shuffled control, basin entropies, a fractality test, completeness.",
+                        epilog=STATS_EPILOG, formatter_class=raw)
+    st.add_argument("store", metavar="STORE")
+    st.add_argument("--json", action="store_true", help="one JSON object (keys: see the README)")
+    st.add_argument("--partition", metavar="NAME", help="class variable (default: solution if stored, else attractor)")
+    st.add_argument("--cell", action="append", metavar="DIM=VALUE", help="value of dims a statistic does not summarise")
+    st.add_argument("--fit-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                    help="fit alpha only over realised distances LOW … HIGH (the fit's own coordinate)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the shuffled controls")
+    st.set_defaults(func=_cmd_stats)
 
     e = sub.add_parser("examples", parents=[common], help="list the example specs shipped with xorsweep, or copy them",
                        description="List the example specs installed with xorsweep; --copy DIR copies them "

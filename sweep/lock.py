@@ -55,6 +55,18 @@ def _read(fd) -> dict:
         return {}
 
 
+def refuse_if_held(store):
+    """The refusal ``store_lock`` would give, without taking anything."""
+    info = holder(store)
+    if info:
+        raise UserError(_busy(store, info))
+
+
+def _busy(store, info):
+    return (f"store {store} is being written by pid {info.get('pid', '?')} on {info.get('host', '?')} since "
+            f"{info.get('since', '?')}; wait for it, or stop it first")
+
+
 @contextlib.contextmanager
 def store_lock(store: str | os.PathLike, command: str = ""):
     """Hold the store's lock for the duration of the block; refuse if a live run holds it."""
@@ -71,9 +83,7 @@ def store_lock(store: str | os.PathLike, command: str = ""):
         except BlockingIOError:
             info = _read(fd)
             os.close(fd)
-            raise UserError(f"store {store} is being written by pid {info.get('pid', '?')} on "
-                            f"{info.get('host', '?')} since {info.get('since', '?')}; wait for it, or stop it "
-                            "first") from None
+            raise UserError(_busy(store, info)) from None
         except OSError as e:
             os.close(fd)
             raise UserError(f"store {store}: the filesystem of {path} does not support file locks "

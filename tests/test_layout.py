@@ -131,7 +131,7 @@ def test_a_plain_install_claims_no_bare_name_and_runs_beside_a_users_own_package
     own analysis/ and kernels/ packages, the CLI and `import xorsweep.sweep` work, and from
     a neutral folder `import kernels` (or sweep, analysis) fails."""
     site = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                         "--target", str(site), str(ROOT)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".egg-info"))
