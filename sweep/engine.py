@@ -143,24 +143,30 @@ class Sweep:
     def exists(self) -> bool:
         return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
 
-    def check(self) -> tuple[Grid, np.ndarray]:
-        """Check the store against the spec and the filesystem; write nothing. Returns the
-        grid (with the store's own chunking when it exists) and each block's done flag."""
+    def check(self, write=True) -> tuple[Grid, np.ndarray]:
+        """Check the store against the spec and the filesystem (and, with ``write``, that a
+        run could write it); write nothing. Returns the grid (with the store's own
+        chunking when it exists) and each block's done flag."""
         p = self.path
         if p.exists() and not p.is_dir():
             raise UserError(f"store {p} exists and is not a directory")
         if self.exists():
             old = store.check_same_spec(p, self.spec)
             grid = Grid(old)  # the store's own block size decides the chunks
-            return grid, store.done_blocks(p, grid)
+            done = store.done_blocks(p, grid)
+            if write and not done.all():
+                _writable_dir(p, "store")
+            return grid, done
         if not p.parent.is_dir():
             raise UserError(f"store {p}: folder {p.parent} does not exist")
-        _writable_dir(p.parent, "folder")
         grid = Grid(self.spec)
+        if write:
+            _writable_dir(p.parent, "folder")
+            store.check_room(p, grid)
         return grid, np.zeros(grid.n_blocks, dtype=bool)
 
     def plan(self) -> Plan:
-        grid, done = self.check()
+        grid, done = self.check(write=False)
         rate = None
         if self.exists():
             rate = store.stored_attrs(self.path).get("last_rate_networks_per_s") or None

@@ -144,8 +144,7 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
         coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object),
                                     COORD_ATTRS["direction_name"])
     for name in coords:
-        if name not in ("x1", "x2", "direction_name"):
-            encoding[name] = {"compressors": CODECS}
+        encoding[name] = {"compressors": CODECS}
     return xr.Dataset(data_vars, coords, attrs), encoding
 
 
@@ -174,14 +173,20 @@ def remove_creation_debris(path: Path):
                 continue
 
 
-def create(path, spec: Spec, command: str) -> Grid:
-    """Write the template of a new store at ``path`` (an empty folder, or none)."""
+def check_room(path, grid: Grid):
+    """Refuse a grid larger than the free space where its store would go."""
     path = Path(path)
-    grid = Grid(spec)
     need, free = estimated_bytes(grid), shutil.disk_usage(path.parent).free
     if need > free:
         raise UserError(f"store {path} would need about {need / 1e9:,.1f} GB ({grid.cells:,} networks) "
                         f"but only {free / 1e9:,.1f} GB are free there: shrink the grid or use another disk")
+
+
+def create(path, spec: Spec, command: str) -> Grid:
+    """Write the template of a new store at ``path`` (an empty folder, or none)."""
+    path = Path(path)
+    grid = Grid(spec)
+    check_room(path, grid)
     now = _now()
     attrs = {
         "title": f"xorsweep {spec.name or 'sweep'}",
@@ -423,7 +428,7 @@ def verify(path, grid: Grid, *, repair=False, progress=None) -> list[int]:
     present = _chunks_present(path, grid, _mask(marked, grid.n_blocks))
     for i, k in enumerate(marked):
         region = grid.block(int(k)).region
-        bad = not present[k]
+        bad = not present[k] or _read_ok(lambda: arr[region]) is None
         for name in names if not bad else ():
             if _read_ok(lambda: g[name][region]) is None:
                 bad = True
