@@ -26,8 +26,8 @@ from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from xorsweep.kernels import vocab
 from xorsweep.sweep.spec_axes import (MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Axes, DecimalsAxis, EpsAxis,  # noqa: F401
-                                      SeedDirection, SeededDirections, SliceAxis, canonical)
-from xorsweep.sweep.spec_base import Bad, Integer, Model, Number, SpecError, join  # noqa: F401
+                                      Seed, SeedDirection, SeededDirections, SliceAxis, canonical)
+from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError, join  # noqa: F401
 
 MAX_CELLS = 2**36
 MAX_SPEC_BYTES = 2**20  # a spec is a page of TOML; anything bigger is a mistake (or /dev/zero)
@@ -40,17 +40,17 @@ class Training(Model):
     _at = "training"
     rule: Literal[vocab.RULES] = Field(vocab.DEFAULT_RULE, description=" | ".join(
         f"{k}: {v}" for k, v in vocab.RULE_DESCRIPTIONS.items()))
-    lr: Number = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["lr"], gt=0, description="learning rate")
-    steps: Integer = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["steps"], ge=0, le=MAX_STEPS,
-                           description="training steps (full-batch iterations)")
+    lr: Num(gt=0) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["lr"], description="learning rate")
+    steps: Int(ge=0, le=MAX_STEPS) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["steps"],
+                                           description="training steps (full-batch iterations)")
     dtype: Literal[tuple(vocab.DTYPES)] = Field(vocab.DEFAULT_DTYPE, description="floating-point type")
     arith: Literal[tuple(vocab.ARITHS)] = Field(vocab.DEFAULT_ARITH, description=" | ".join(
         f"{k}: {v}" for k, v in vocab.ARITHS.items()))
-    hidden: Integer = Field(vocab.HIDDEN_DEFAULT, ge=1, le=MAX_HIDDEN, description="hidden units H")
-    record_every: Integer = Field(0, ge=0, le=MAX_STEPS, description="keep the parameters every k steps (0: never)")
+    hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
+    record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
     # the seed rule's central difference (f(v+h) - f(v-h)) / 2h: below 1e-12 it is pure roundoff
     # (the loss is ~0.7, its ulp ~1e-16) and soon v ± h == v; above 1 it is no derivative at all
-    h: Number = Field(vocab.DEFAULT_H, ge=1e-12, le=1.0, description="finite-difference step of the seed rule")
+    h: Num(ge=1e-12, le=1.0) = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule")
 
     @classmethod
     def _prepare(cls, d):
@@ -73,9 +73,9 @@ class Start(Model):
     b2: Optional[Vector] = Field(None, description="output biases, 2 (default zeros)")
     scale: Number = Field(1.0, description="multiply the literal start by this")
     published: StrictBool = Field(False, description="the blog author's published 2-3-2 start")
-    count: Optional[Integer] = Field(None, ge=1, le=MAX_CELLS, description="number of random starts")
-    init_std: Number = Field(vocab.INIT_STD, ge=0, le=1e300, description="std of the random weights")
-    seed: Integer = Field(0, ge=0, le=2**63 - 1, description="seed of the random starts")
+    count: Optional[Int(ge=1, le=MAX_CELLS)] = Field(None, description="number of random starts")
+    init_std: Num(ge=0, le=1e300) = Field(vocab.INIT_STD, description="std of the random weights")
+    seed: Seed = Field(0, description="seed of the random starts")
 
     @classmethod
     def _prepare(cls, d):
@@ -155,7 +155,7 @@ def _shape(a):
 
 class Execution(Model):
     _at = "execution"
-    block: Integer = Field(4096, ge=1, le=2**24, description="networks per block (one Dask task, whole Zarr chunks)")
+    block: Int(ge=1, le=2**24) = Field(4096, description="networks per block (one Dask task, whole Zarr chunks)")
 
 
 class Spec(Model):
@@ -243,7 +243,22 @@ class Spec(Model):
     @classmethod
     def json_schema(cls) -> dict:
         """JSON Schema of a spec file (for editors completing TOML specs)."""
-        return cls.model_json_schema(mode="validation")
+        return _without_nulls(cls.model_json_schema(mode="validation"))
+
+
+def _without_nulls(schema):
+    """TOML has no null: an optional table or value is simply left out."""
+    if isinstance(schema, list):
+        return [_without_nulls(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    options = schema.get("anyOf", ())
+    if {"type": "null"} in options:
+        rest = [s for s in schema.pop("anyOf") if s != {"type": "null"}]
+        schema.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+    if isinstance(schema.get("default"), dict) or ("default" in schema and schema["default"] is None):
+        del schema["default"]  # a table's default is its fields' defaults
+    return {k: _without_nulls(v) for k, v in schema.items()}
 
 
 def _check_width(spec):
@@ -306,13 +321,18 @@ def read_toml(path) -> dict:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise SpecError(f"cannot read spec {path}: {e.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise SpecError(f"cannot read spec {path}: not a regular file")
         if st.st_size > MAX_SPEC_BYTES:
             raise SpecError(f"cannot read spec {path}: {st.st_size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")
-        raw = f.read(MAX_SPEC_BYTES + 1)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read spec {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(f"cannot read spec {path}: more than the {MAX_SPEC_BYTES:,} bytes a spec may have")
     try:

@@ -11,13 +11,13 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BeforeValidator, Field, StrictBool, ValidationError, model_validator
 
 from xorsweep.kernels import vocab
-from xorsweep.sweep.spec_base import Bad, Integer, Model, Number, first_error, integer, join, number, table_value
+from xorsweep.sweep.spec_base import Bad, Int, Model, Num, first_error, integer, join, number, table_value
 
 MAX_HIDDEN = 64
 MAX_STEPS = 10**9
 MAX_DECIMALS = 20  # np.round's useful range for float64 (and today's stored specs)
 MIN_EPS = 1e-300  # smallest nonzero eps: eps·u stays a normal number
-SEED = Field(0, ge=0, le=2**63 - 1, description="seed of numpy's default_rng")
+Seed = Int(ge=0, le=2**63 - 1)
 SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps")  # outermost dims, one block each
 
 
@@ -67,8 +67,8 @@ class _Values(Model):
 Rule = Literal[vocab.RULES]
 Dtype = Literal[tuple(vocab.DTYPES)]
 Arith = Literal[tuple(vocab.ARITHS)]
-Lr = Annotated[Number, Field(gt=0)]
-Steps = Annotated[Integer, Field(ge=0, le=MAX_STEPS)]
+Lr = Num(gt=0)
+Steps = Int(ge=0, le=MAX_STEPS)
 
 
 class RuleAxis(_Values):
@@ -128,11 +128,8 @@ class EpsAxis(_Values):
     ``max``, ``num`` for a log-spaced grid."""
     _at = "axes.eps"
     _aliases = ("min", "max", "num")
-    model_config = {"json_schema_extra": lambda schema: schema["properties"].update(
-        min={"type": "number", "exclusiveMinimum": 0, "description": "smallest eps of a log-spaced grid"},
-        max={"type": "number", "exclusiveMinimum": 0, "description": "largest eps of a log-spaced grid"},
-        num={"type": "integer", "minimum": 1, "maximum": 10**6, "description": "number of log-spaced values"})}
-    values: tuple[Annotated[Number, Field(ge=0), BeforeValidator(_eps)], ...] = Field(
+    model_config = {"json_schema_extra": lambda schema: _grid_keys(schema)}
+    values: tuple[Annotated[float, Field(ge=0), BeforeValidator(_eps), BeforeValidator(number)], ...] = Field(
         min_length=1, description="perturbation sizes (or give min, max and num)")
 
     @classmethod
@@ -155,6 +152,15 @@ class EpsAxis(_Values):
         return {"values": values}
 
 
+def _grid_keys(schema):
+    """The schema also offers min/max/num (``_prepare`` turns them into values)."""
+    schema.pop("required")
+    schema["properties"].update(
+        min={"type": "number", "exclusiveMinimum": 0, "description": "smallest eps of a log-spaced grid"},
+        max={"type": "number", "exclusiveMinimum": 0, "description": "largest eps of a log-spaced grid"},
+        num={"type": "integer", "minimum": 1, "maximum": 10**6, "description": "number of log-spaced values"})
+
+
 def logspace(lo, hi, num):
     """num values from lo to hi, evenly spaced in log10 (the same bits as every stored spec)."""
     if num == 1:
@@ -166,11 +172,11 @@ def logspace(lo, hi, num):
 class SeededDirections(Model):
     """``count`` seeded random unit directions in parameter space."""
     _at = "axes.direction"
-    count: Integer = Field(ge=1, le=10**7, description="number of random unit directions")
-    seed: Integer = SEED
+    count: Int(ge=1, le=10**7) = Field(description="number of random unit directions")
+    seed: Seed = Field(0, description="seed of numpy's default_rng")
 
 
-class _Names(Model):  # only the schema's picture of [axes.direction] names = [...]
+class NamedDirections(Model):  # only the schema's picture of [axes.direction] names = [...]
     names: list[str] = Field(min_length=1, description="parameter names like 'W1[0,2]'")
 
 
@@ -195,14 +201,13 @@ def _directions(v):
 
 #: named parameters (a tuple of names, as the store's direction_name coordinate) or seeded ones
 Directions = Annotated[Union[tuple[str, ...], SeededDirections],
-                       BeforeValidator(_directions, json_schema_input_type=Union[_Names, SeededDirections])]
+                       BeforeValidator(_directions, json_schema_input_type=Union[NamedDirections, SeededDirections])]
 
 
 # ---- the 2-D slice -----------------------------------------------------------------------------
 class SeedDirection(Model):
-    """A seeded random unit direction (the slice's ``u = {seed = 1}``)."""
-    _at = "axes.slice.u"
-    seed: Integer = SEED
+    """A seeded random unit direction (the slice's ``u = {seed = 1}``; used for u and v)."""
+    seed: Seed = Field(0, description="seed of numpy's default_rng")
 
 
 def _source(v):

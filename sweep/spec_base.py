@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from xorsweep.sweep.errors import UserError
 
@@ -97,6 +97,9 @@ class Model(BaseModel):
             where, message = first_error(e)
             raise SpecError(join(self._at, where), message) from None
 
+    # nested models are still built by pydantic's core, so errors keep their full path
+    __init__.__pydantic_base_init__ = True
+
     @classmethod
     def model_validate(cls, obj, **kwargs):
         try:
@@ -167,5 +170,14 @@ def table_value(d: dict, key: str, convert, lo=None, hi=None, lo_open=False):
     return v
 
 
-Number = Annotated[float, BeforeValidator(number)]
-Integer = Annotated[int, BeforeValidator(integer)]
+def Num(**bounds):
+    """A finite float with pydantic bounds (gt, ge, le), e.g. ``Num(gt=0)``."""
+    return Annotated[float, Field(**bounds), BeforeValidator(number)]
+
+
+def Int(**bounds):
+    """An int (no bool, no float) with pydantic bounds, e.g. ``Int(ge=1, le=64)``."""
+    return Annotated[int, Field(**bounds), BeforeValidator(integer)]
+
+
+Number, Integer = Num(), Int()
