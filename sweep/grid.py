@@ -194,10 +194,12 @@ class Grid:
         """(distance, inert), each block.shape: the Euclidean distance from each cell's start
         to its reference start (``references``), and whether the two are bit-identical.
 
-        No cancellation: each x - r is one IEEE subtraction of two stored doubles, correctly
-        rounded (relative error <= 2^-53; exact whenever r/2 <= x <= 2r, by Sterbenz), and the
-        squares are summed with math.fsum after an exact power-of-two rescaling, so distances
-        down to the smallest subnormal neither underflow nor lose digits (a few ulps in all).
+        Nothing cancels: each x - r is one IEEE subtraction of two exact doubles, so it is
+        correctly rounded (relative error <= 2^-53, and exact whenever r/2 <= x <= 2r, by
+        Sterbenz); the squares, all positive, are summed with math.fsum after a power-of-two
+        rescaling (exact, but for terms 2^-1000 below the largest, which cannot matter), so a
+        distance as small as a subnormal neither underflows nor loses digits. A few ulps in
+        all, checked against exact rational arithmetic in tests/test_sweep_spec.py.
         """
         x = self.starts(block) if starts is None else np.asarray(starts, dtype=np.float64)
         ref = self.references(block)
@@ -208,6 +210,6 @@ class Grid:
             m = np.max(np.abs(d))
             if m > 0:
                 e = math.frexp(m)[1]
-                s = np.ldexp(d, -e)  # exact: a power-of-two scaling of finite doubles into [0.5, 1)
+                s = np.ldexp(d, -e)  # now max |s| is in [0.5, 1)
                 dist[i] = math.ldexp(math.sqrt(math.fsum(s * s)), e)
         return dist.reshape(block.shape), inert

@@ -19,15 +19,19 @@ import stat
 import sys
 import tomllib
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from xorsweep.kernels import vocab
-from xorsweep.sweep.spec_axes import (MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Axes, DecimalsAxis, EpsAxis,  # noqa: F401
-                                      Seed, SeedDirection, SeededDirections, SliceAxis, canonical)
-from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError, join  # noqa: F401
+from xorsweep.sweep.spec_axes import (MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Arith, Axes, DecimalsAxis,
+                                      Dtype, EpsAxis, Rule, Seed, SeedDirection, SeededDirections, SliceAxis)
+from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError
+
+__all__ = ["Spec", "Training", "Start", "Execution", "Axes", "DecimalsAxis", "EpsAxis", "SeededDirections",
+           "SeedDirection", "SliceAxis", "SpecError", "SETTING_AXES", "MAX_CELLS", "spec_differences", "read_toml",
+           "write_schema"]
 
 MAX_CELLS = 2**36
 MAX_SPEC_BYTES = 2**20  # a spec is a page of TOML; anything bigger is a mistake (or /dev/zero)
@@ -38,13 +42,13 @@ RANDOM_REACH = 40  # |N(0,1)| draws beyond 40 never happen: random weights stay 
 class Training(Model):
     """How every network is trained (settings swept as axes override these)."""
     _at = "training"
-    rule: Literal[vocab.RULES] = Field(vocab.DEFAULT_RULE, description=" | ".join(
+    rule: Rule = Field(vocab.DEFAULT_RULE, description=" | ".join(
         f"{k}: {v}" for k, v in vocab.RULE_DESCRIPTIONS.items()))
     lr: Num(gt=0) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["lr"], description="learning rate")
     steps: Int(ge=0, le=MAX_STEPS) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["steps"],
                                            description="training steps (full-batch iterations)")
-    dtype: Literal[tuple(vocab.DTYPES)] = Field(vocab.DEFAULT_DTYPE, description="floating-point type")
-    arith: Literal[tuple(vocab.ARITHS)] = Field(vocab.DEFAULT_ARITH, description=" | ".join(
+    dtype: Dtype = Field(vocab.DEFAULT_DTYPE, description="floating-point type")
+    arith: Arith = Field(vocab.DEFAULT_ARITH, description=" | ".join(
         f"{k}: {v}" for k, v in vocab.ARITHS.items()))
     hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
     record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
@@ -90,7 +94,7 @@ class Start(Model):
                 raise Bad(k, "only applies to random starts (start.count)")
         if not isinstance(d.get("published", False), bool):
             raise Bad("published", f"must be true or false, got {d['published']!r}")
-        if d["published"] if "published" in d else False:
+        if d.get("published", False):
             for g, a in vocab.published_start().items():
                 value = a.tolist() if a.any() or g in ("W1", "W2") else None
                 if g in d and d[g] is not None and _floats(d[g]) != _floats(value):
@@ -110,11 +114,13 @@ class Start(Model):
         for g, shape in GROUP_SHAPES:
             a = getattr(self, g)
             if a is not None and (H < 1 or _shape(a) != expect[g]):
-                raise Bad(g, f"must be shaped {shape}: 2 rows of H >= 1 numbers for W1, H rows of 2 for W2")
+                raise Bad(g, "must be 2 rows of H >= 1 numbers" if g == "W1" else
+                          f"must be shaped {shape.replace('H', str(H))} to match W1")
         for g, _ in GROUP_SHAPES:
             a = getattr(self, g)
-            if a is not None and not np.all(np.isfinite(self.scale * np.array(a))):
-                raise Bad("scale", f"scale {self.scale!r} makes start.{g} overflow to infinity")
+            with np.errstate(over="ignore"):
+                if a is not None and not np.all(np.isfinite(self.scale * np.array(a))):
+                    raise Bad("scale", f"scale {self.scale!r} makes start.{g} overflow to infinity")
         return self
 
     @property
@@ -301,11 +307,10 @@ def _check_rounding(spec):
     groups = vocab.GROUPS if dec.biases else vocab.WEIGHT_GROUPS
     if s.random:
         big, what = np.array([s.init_std * RANDOM_REACH]), f"random weights ({RANDOM_REACH}·init_std)"
-    else:
-        parts = [s.scale * np.ravel(getattr(s, g)) for g in groups if getattr(s, g) is not None]
-        big = np.concatenate(parts)
+    else:  # the start as grid.py rounds it: scaled first (finite, checked by Start)
+        big = np.concatenate([s.scale * np.ravel(getattr(s, g)) for g in groups if getattr(s, g) is not None])
         what = f"start {'/'.join(g for g in groups if getattr(s, g) is not None)}"
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # np.round(x, d) computes x·10^d
         for i, d in enumerate(dec.values):
             if d != "none" and not np.all(np.isfinite(np.round(big, d))):
                 worst = float(np.max(np.abs(big)))

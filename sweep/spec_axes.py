@@ -52,15 +52,10 @@ class _Values(Model):
 
     @model_validator(mode="after")
     def _distinct(self):
-        seen = {}
         for i, v in enumerate(self.values):
-            if self._key(v) in seen:
-                raise Bad("values", f"has repeated values ({seen[self._key(v)]!r} and {v!r} at [{i}])")
-            seen[self._key(v)] = v
+            if v in self.values[:i]:
+                raise Bad("values", f"has repeated values ({v!r} at [{self.values.index(v)}] and [{i}])")
         return self
-
-    def _key(self, v):
-        return v
 
 
 # ---- the training settings as axes ---------------------------------------------------------
