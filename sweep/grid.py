@@ -120,10 +120,9 @@ class Grid:
 
     def _base(self):
         s = self.spec.start
-        z = (0.0,) * self.H
-        parts = [np.array(s.W1).ravel(), np.array(s.b1 if s.b1 else z), np.array(s.W2).ravel(),
-                 np.array(s.b2 if s.b2 else (0.0, 0.0))]
-        return s.scale * np.concatenate(parts)
+        b1 = np.zeros(self.H) if s.b1 is None else np.array(s.b1)
+        b2 = np.zeros(2) if s.b2 is None else np.array(s.b2)
+        return s.scale * vocab.join_groups(np.array(s.W1), b1, np.array(s.W2), b2)
 
     def directions(self, region_slice):
         d = self.spec.axes.direction

@@ -118,12 +118,21 @@ def _eps(v):
     return v
 
 
+def _grid_keys(schema):
+    """The schema also offers min/max/num (``_prepare`` turns them into values)."""
+    schema.pop("required")
+    schema["properties"].update(
+        min={"type": "number", "exclusiveMinimum": 0, "description": "smallest eps of a log-spaced grid"},
+        max={"type": "number", "exclusiveMinimum": 0, "description": "largest eps of a log-spaced grid"},
+        num={"type": "integer", "minimum": 1, "maximum": 10**6, "description": "number of log-spaced values"})
+
+
 class EpsAxis(_Values):
     """Perturbation sizes: ``values`` (0 allowed: the unperturbed reference), or ``min``,
     ``max``, ``num`` for a log-spaced grid."""
     _at = "axes.eps"
     _aliases = ("min", "max", "num")
-    model_config = {"json_schema_extra": lambda schema: _grid_keys(schema)}
+    model_config = {"json_schema_extra": _grid_keys}
     values: tuple[Annotated[float, Field(ge=0), BeforeValidator(_eps), BeforeValidator(number)], ...] = Field(
         min_length=1, description="perturbation sizes (or give min, max and num)")
 
@@ -145,15 +154,6 @@ class EpsAxis(_Values):
             raise Bad("", f"min {lo!r}, max {hi!r} and num {num} give repeated values"
                       + (" (min = max needs num = 1)" if lo == hi else ""))
         return {"values": values}
-
-
-def _grid_keys(schema):
-    """The schema also offers min/max/num (``_prepare`` turns them into values)."""
-    schema.pop("required")
-    schema["properties"].update(
-        min={"type": "number", "exclusiveMinimum": 0, "description": "smallest eps of a log-spaced grid"},
-        max={"type": "number", "exclusiveMinimum": 0, "description": "largest eps of a log-spaced grid"},
-        num={"type": "integer", "minimum": 1, "maximum": 10**6, "description": "number of log-spaced values"})
 
 
 def logspace(lo, hi, num):
