@@ -7,9 +7,12 @@ with the flag attributes of ``analysis.labels``; ``pending`` cells are left out.
   cells along each dim, sharing its edge cells with its neighbours, so the boxes tile
   the sampled plane without gaps (s = 1, 2, 4, …; boxes at the far edge may be cut
   short). N(s) counts the boxes holding more than one attractor.
-  N(s) ∝ s^−d; d is fitted in log-log over a range of s (default: 1 up to an eighth of
-  the shorter side, so at least 8 × 8 boxes) and reported with that range. A smooth
-  boundary gives d = 1, a space-filling one d → 2 (cf. Sohl-Dickstein 2024).
+  N(s) ∝ s^−d; d is fitted in log-log over s >= 2 up to an eighth of the shorter side,
+  and only where fewer than half of the boxes are mixed: a map mixed nearly everywhere
+  gives N ∝ s^−2 whatever its geometry, so it is flagged ``saturated`` and gets no d.
+  Counts are the smallest over shifted box grids, at sizes growing by √2. A smooth
+  boundary gives d = 1, a space-filling one d → 2 (cf. Sohl-Dickstein 2024). The same
+  statistics on the shuffled map (same class shares, no geometry) are the control.
 - Basin entropy (Daza, Wagemakers, Georgeot, Guéry-Odelin, Sanjuán 2016): boxes of
   ``box`` × ``box`` cells (the paper: 5 × 5), S_i = −Σ_j p_ij ln p_ij over the shares
   of the attractors in box i; S_b is the mean of S_i over all boxes, S_bb the mean
@@ -77,12 +80,13 @@ def _boxes(a, valid, s):
     return blocks(a), blocks(valid)
 
 
-def _edge_boxes(a, valid, s):
-    """(n_boxes_a, n_boxes_b, (s+1)**2) boxes of side s sharing their edge cells; boxes
-    reaching past the far edge hold copies of the edge cells (no new mixing)."""
+def _edge_boxes(a, valid, s, offset=(0, 0)):
+    """(n_boxes_a, n_boxes_b, (s+1)**2) boxes of side s sharing their edge cells, the box
+    grid shifted back by ``offset`` cells; boxes reaching past an edge hold copies of the
+    edge cells (no new mixing)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    pad = [(0, (-(n - 1)) % s) for n in a.shape]
+    pad = [(o, (-(n + o - 1)) % s) for n, o in zip(a.shape, offset)]
 
     def view(x):
         w = sliding_window_view(np.pad(x, pad, mode="edge"), (s + 1, s + 1))[::s, ::s]
@@ -99,18 +103,32 @@ def _mixed(a, valid):
     return valid.any(axis=-1) & (lo != hi)
 
 
-def box_counts(att: xr.DataArray, sizes=None, dims=None) -> xr.Dataset:
-    """Number of s x s boxes on the boundary for each box size s (in cells)."""
+def box_counts(att: xr.DataArray, sizes=None, dims=None, offsets=2) -> xr.Dataset:
+    """Number of boxes of side s (in cells) on the boundary, for each s: by default
+    s = 1 and sides growing by √2 (dense sizes damp the log-periodic wobble of self-similar
+    boundaries) up to half the shorter side. Each count is the smallest over ``offsets`` ×
+    ``offsets`` shifts of the box grid (a box cover is the smallest one), and
+    ``mixed_share`` is the share of mixed boxes among the boxes of that cover."""
     a, valid, dims = _grid(att, dims)
     if sizes is None:
-        sizes = [2**k for k in range(0, 31) if 2**k <= (min(a.shape) - 1) // 2]
+        top = (min(a.shape) - 1) // 2
+        sizes = sorted({int(round(2 ** (k / 2))) for k in range(0, 64) if round(2 ** (k / 2)) <= top})
     counts, totals = [], []
     for s in sizes:
-        ba, bv = _edge_boxes(a, valid, s)
-        counts.append(int(_mixed(ba, bv).sum()))
-        totals.append(int(bv.any(axis=-1).sum()))
+        shifts = sorted({(s * i) // offsets for i in range(offsets)})
+        best = None
+        for oa in shifts:
+            for ob in shifts:
+                ba, bv = _edge_boxes(a, valid, s, (oa, ob))
+                c = (int(_mixed(ba, bv).sum()), int(bv.any(axis=-1).sum()))
+                best = c if best is None or c[0] < best[0] else best
+        counts.append(best[0])
+        totals.append(best[1])
+    share = np.divide(counts, totals, out=np.full(len(counts), np.nan), where=np.array(totals) > 0)
     ds = xr.Dataset({"count": ("box", counts, {"long_name": "boxes holding more than one attractor"}),
-                     "boxes": ("box", totals, {"long_name": "boxes with trained cells"})},
+                     "boxes": ("box", totals, {"long_name": "boxes with trained cells"}),
+                     "mixed_share": ("box", share, {"long_name": "share of boxes holding more than one class",
+                                                    "units": "1"})},
                     coords={"box": ("box", list(sizes), {"long_name": "box side", "units": "cells"})})
     for d, axis in zip(dims, (0, 1)):
         if d in att.coords and att.sizes[d] > 1:
@@ -121,21 +139,41 @@ def box_counts(att: xr.DataArray, sizes=None, dims=None) -> xr.Dataset:
     return ds
 
 
-def box_dimension(counts: xr.Dataset, fit_range=None) -> xr.Dataset:
-    """Box-counting dimension d from N(s) ∝ s^-d over box sides ``fit_range`` = (low,
-    high) in cells (default: 1 to an eighth of the shorter side)."""
+def box_dimension(counts: xr.Dataset, fit_range=None, min_side=2, max_mixed=0.5) -> xr.Dataset:
+    """Box-counting dimension d from N(s) ∝ s^-d, fitted only over box sides s >= ``min_side``
+    (s = 1 is the grid itself) whose mixed share is below ``max_mixed``: where most boxes
+    are mixed, N(s) ∝ s^-2 whatever the geometry. Default upper end: an eighth of the
+    shorter side (at least 8 × 8 boxes); ``fit_range`` = (low, high) in cells narrows it.
+    A map mixed in at least half of its smallest boxes is flagged ``saturated`` and gets
+    no dimension (NaN), nor does a fit with fewer than 3 box sides; ``reason`` says why."""
     s = counts["box"].values
-    if fit_range is None:
-        fit_range = (1, max(2, min(counts.attrs.get("shape", [s.max() * 8])) // 8))
-    use = (s >= fit_range[0]) & (s <= fit_range[1]) & (counts["count"].values > 0)
+    share = counts["mixed_share"].values if "mixed_share" in counts else counts["count"].values / counts["boxes"].values
+    high = max(min_side, min(counts.attrs.get("shape", [s.max() * 8])) // 8)
+    lo_s, hi_s = (min_side, high) if fit_range is None else (max(min_side, fit_range[0]), fit_range[1])
+    window = (s >= lo_s) & (s <= hi_s)
+    first = np.flatnonzero(s >= min_side)
+    saturated = bool(len(first) and share[first[0]] >= max_mixed)
+    use = window & (share < max_mixed) & (counts["count"].values > 0)
     slope, se, intercept, lo, hi, m = loglog_fit(s, counts["count"].values, use)
+    raw = loglog_fit(s, counts["count"].values, window & (counts["count"].values > 0))[0]
+    reason = ""
+    if saturated:
+        reason = (f"saturated: {100 * share[first[0]]:.1f}% of the boxes of side {int(s[first[0]])} already hold "
+                  f"two or more classes, so N(s) follows s^-2 whatever the boundary")
+    elif not (counts["count"].values > 0).any():
+        reason = "no boundary: no box holds two classes"
+    elif m < 3:
+        reason = f"only {m} box sides with a mixed share below {max_mixed:g} in {lo_s:g} to {hi_s:g} cells"
+    d = -slope if not reason else np.nan
     return xr.Dataset({
-        "dimension": ((), -slope, {"long_name": "box-counting dimension of the boundary"}),
-        "dimension_se": ((), se, {"long_name": "standard error of the dimension"}),
+        "dimension": ((), d, {"long_name": "box-counting dimension of the boundary"}),
+        "dimension_se": ((), se if not reason else np.nan, {"long_name": "standard error of the dimension (residuals)"}),
+        "raw_slope": ((), -raw, {"long_name": "-slope of log N over the box-side window, mixed shares ignored"}),
         "log10_prefactor": ((), intercept),
         "fit_min": ((), lo, {"long_name": "smallest box side in the fit", "units": "cells"}),
         "fit_max": ((), hi, {"long_name": "largest box side in the fit", "units": "cells"}),
-        "fit_points": ((), m)})
+        "fit_points": ((), m)}, attrs={"saturated": int(saturated), "reason": reason, "max_mixed": max_mixed,
+                                       "min_side": min_side})
 
 
 def basin_entropy(att: xr.DataArray, box=5, dims=None) -> xr.Dataset:
@@ -162,3 +200,191 @@ def basin_entropy(att: xr.DataArray, box=5, dims=None) -> xr.Dataset:
         "log2_criterion": ((), bool(sbb > np.log(2)) if nb else False,
                            {"long_name": "Sbb > ln 2: sufficient for a fractal boundary"})},
         attrs={"box": box})
+
+
+# ---- controls, the fractality test, partial maps, zoom sequences ----------------------
+
+#: boundary basin entropy of a smooth boundary seen through a ball, by dimension (Puy et al. 2021)
+SMOOTH_SBB = (0.499999, 0.4395093, 0.39609176, 0.36319428, 0.33722572)
+
+
+def mark_pending(att: xr.DataArray, done=None) -> xr.DataArray:
+    """The map with cells not ``done`` set to the ``pending`` class (added to the flags
+    when the partition has none), so that every measure leaves them out."""
+    if done is None:
+        return att
+    names = display_names(att)
+    values = list(att.attrs["flag_values"])
+    attrs = dict(att.attrs)
+    if "pending" in names:
+        code = values[names.index("pending")]
+    else:
+        code = min(values) - 1
+        attrs["flag_values"] = [code] + values
+        attrs["flag_meanings"] = "pending " + attrs["flag_meanings"]
+        if "flag_display_names" in attrs:
+            attrs["flag_display_names"] = ["pending"] + list(attrs["flag_display_names"])
+        if "flag_families" in attrs:
+            attrs["flag_families"] = ["pending"] + list(attrs["flag_families"])
+    out = att.where(done.astype(bool), code).astype(att.dtype)
+    out.attrs = attrs
+    return out
+
+
+def shuffled(att: xr.DataArray, seed=0, dims=None) -> xr.DataArray:
+    """The map with its trained cells permuted (seeded): the same class shares, no geometry."""
+    a, valid, dims = _grid(att, dims)
+    out = a.copy()
+    rng = np.random.default_rng(seed)
+    out[valid] = rng.permutation(a[valid])
+    return att.transpose(*dims).copy(data=out.astype(att.dtype))
+
+
+def _ball_entropy(a, valid, p, radius):
+    """Entropy of the classes of the valid cells within ``radius`` of the point ``p``."""
+    lo = np.maximum(np.floor(p - radius).astype(int), 0)
+    hi = np.minimum(np.ceil(p + radius).astype(int) + 1, a.shape)
+    ii, jj = np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), indexing="ij")
+    inside = ((ii - p[0]) ** 2 + (jj - p[1]) ** 2 <= radius**2) & valid[ii, jj]
+    vals = a[ii, jj][inside]
+    if vals.size == 0:
+        return 0.0
+    _, c = np.unique(vals, return_counts=True)
+    q = c / vals.size
+    return float(-(q * np.log(q)).sum())
+
+
+def fractal_test(att: xr.DataArray, radius=20, n_balls=1000, seed=0, dims=None, max_draws=None) -> dict:
+    """The fractality test of Puy, Daza, Wagemakers, Sanjuán (2021), as in Attractors.jl's
+    ``basins_fractal_test``: draw ball centres uniformly (seeded) until ``n_balls`` balls of
+    ``radius`` cells hold more than one class; their mean entropy Ŝbb, with σ = std/√n, is
+    compared with the value of a smooth boundary (0.4395 in 2-D): 'smooth' when
+    S_smooth − σ ≤ Ŝbb ≤ S_smooth + σ + 0.224·radius^−1.006 (the ball's systematic
+    bias), else 'fractal'. Unlike the Julia code, no zero entry is averaged in."""
+    a, valid, dims = _grid(att, dims)
+    rng = np.random.default_rng(seed)
+    shape = np.array(a.shape, float)
+    ent, draws = [], 0
+    max_draws = 50 * n_balls if max_draws is None else max_draws
+    if len(np.unique(a[valid])) < 2:
+        max_draws = 0  # one class: no ball can hold two
+    while len(ent) < n_balls and draws < max_draws:
+        draws += 1
+        # Julia draws rand()*(sz-ε)+ε on 1-based indices: [ε-1, sz-1] here
+        p = rng.random(2) * (shape - radius) + radius - 1
+        e = _ball_entropy(a, valid, p, radius)
+        if e > 0:
+            ent.append(e)
+    n = len(ent)
+    smooth = SMOOTH_SBB[1]
+    bias = 0.224 * radius**-1.006
+    out = {"radius": radius, "balls": n, "draws": draws, "seed": seed, "smooth_Sbb": smooth,
+           "upper": None, "Sbb": None, "sigma": None, "verdict": None, "warning": None}
+    if min(a.shape) / radius < 50:
+        out["warning"] = f"the grid is coarse for this radius ({min(a.shape)} / {radius} < 50 balls across)"
+    if n < 2:
+        out["verdict"] = "no boundary" if n == 0 else "too few boundary balls"
+        return out
+    mean, sigma = float(np.mean(ent)), float(np.std(ent, ddof=1) / np.sqrt(n))
+    smooth_ok = smooth - sigma <= mean <= smooth + sigma + bias
+    out.update(Sbb=mean, sigma=sigma, upper=smooth + sigma + bias, verdict="smooth" if smooth_ok else "fractal")
+    if n < n_balls:
+        out["warning"] = (out["warning"] + "; " if out["warning"] else "") + f"only {n} boundary balls in {draws} draws"
+    return out
+
+
+def _f(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def box_count_report(att: xr.DataArray, done=None, fit_range=None, seed=0, entropy_box=5, radius=20,
+                     n_balls=1000) -> dict:
+    """Box counts with mixed shares, the dimension or the reason there is none, basin
+    entropies and the fractality test, each beside the same statistic of the shuffled map
+    (same class shares, seeded), as a JSON-safe dict."""
+    from xorsweep.analysis.stats import partition_info
+
+    att = mark_pending(att, done)
+    a, valid, dims = _grid(att, None)
+    ctrl = shuffled(att, seed)
+    out = {"partition": partition_info(att, valid),
+           "shape": list(a.shape), "used": float(valid.mean()) if valid.size else 0.0}
+
+    def boxes(m):
+        counts = box_counts(m)
+        dim = box_dimension(counts, fit_range)
+        return counts, dim
+
+    counts, dim = boxes(att)
+    c_counts, c_dim = boxes(ctrl)
+    same = box_dimension(c_counts, (float(dim["fit_min"]), float(dim["fit_max"]))) \
+        if np.isfinite(float(dim["fit_min"])) else c_dim
+    out["box_count"] = {
+        "dimension": _f(dim["dimension"]), "dimension_se": _f(dim["dimension_se"]),
+        "fit_range": [_f(dim["fit_min"]), _f(dim["fit_max"])] if np.isfinite(float(dim["dimension"])) else None,
+        "saturated": bool(dim.attrs["saturated"]), "reason": dim.attrs["reason"] or None,
+        "box": [int(s) for s in counts["box"].values],
+        "count": [int(c) for c in counts["count"].values],
+        "mixed_share": [_f(x) for x in counts["mixed_share"].values],
+        "shuffled_dimension": _f(c_dim["dimension"]), "shuffled_saturated": bool(c_dim.attrs["saturated"]),
+        "shuffled_mixed_share": [_f(x) for x in c_counts["mixed_share"].values],
+        "shuffled_count": [int(c) for c in c_counts["count"].values],
+        "shuffled_slope_same_window": _f(same["raw_slope"]),
+        "rule": f"fit over box sides >= {dim.attrs['min_side']} with mixed share < {dim.attrs['max_mixed']:g}",
+    }
+    ent, c_ent = basin_entropy(att, entropy_box), basin_entropy(ctrl, entropy_box)
+    sizes = [s for s in (3, 5, 9, 17, 33) if s <= min(a.shape) // 4]
+    out["basin_entropy"] = {
+        "S_b": _f(ent["Sb"]), "S_bb": _f(ent["Sbb"]), "box": entropy_box, "classes": out["partition"]["classes"],
+        "ln_classes": float(np.log(out["partition"]["classes"])) if out["partition"]["classes"] else None,
+        "shuffled_S_b": _f(c_ent["Sb"]), "shuffled_S_bb": _f(c_ent["Sbb"]),
+        "S_bb_by_box": {str(s): _f(basin_entropy(att, s)["Sbb"]) for s in sizes},
+        "shuffled_S_bb_by_box": {str(s): _f(basin_entropy(ctrl, s)["Sbb"]) for s in sizes},
+    }
+    e = out["basin_entropy"]
+    e["ln2_criterion"] = e["S_bb"] is not None and e["S_bb"] > np.log(2)
+    e["shuffled_ln2_criterion"] = e["shuffled_S_bb"] is not None and e["shuffled_S_bb"] > np.log(2)
+    trend = [v for v in e["S_bb_by_box"].values() if v is not None]
+    e["S_bb_trend"] = None if len(trend) < 2 else (
+        "grows with box size (as noise does)" if trend[-1] > trend[0] else "falls with box size (as a resolved boundary does)")
+    r = min(radius, max(2, min(a.shape) // 8))
+    out["fractality"] = fractal_test(att, r, n_balls, seed)
+    out["fractality"]["shuffled_verdict"] = fractal_test(ctrl, r, min(n_balls, 200), seed)["verdict"]
+    if out["fractality"]["verdict"] == out["fractality"]["shuffled_verdict"] == "fractal":
+        out["fractality"]["note"] = "the shuffled map (no geometry) gets the same verdict: the test sees noise here"
+    return out
+
+
+def zoom_sequence(maps, done=None, fit_range=None, dims=("a", "b")) -> xr.Dataset:
+    """Local box dimension and mixed shares of nested slices (outermost first), one entry
+    per zoom level: the way to check a claim of a fractal boundary over many decades."""
+    rows = []
+    for k, m in enumerate(maps):
+        if isinstance(m, xr.Dataset):
+            from xorsweep.analysis.stats import partition
+
+            d = m["done"] if "done" in m else None
+            m = mark_pending(partition(m), d)
+        elif done is not None:
+            m = mark_pending(m, done[k])
+        m = attractor_map(m, dims=dims)
+        counts = box_counts(m)
+        dim = box_dimension(counts, fit_range)
+        s = counts["box"].values
+        width = float(abs(m[dims[0]].values[-1] - m[dims[0]].values[0])) if dims[0] in m.coords else np.nan
+        share2 = counts["mixed_share"].values[s == 2]
+        rows.append((width, float(dim["dimension"]), bool(dim.attrs["saturated"]), float(dim["fit_min"]),
+                     float(dim["fit_max"]), float(share2[0]) if len(share2) else np.nan,
+                     float(counts["mixed_share"].values[-1]), dim.attrs["reason"]))
+    cols = list(zip(*rows)) if rows else [[]] * 8
+    return xr.Dataset({
+        "width": ("level", np.array(cols[0], float), {"long_name": f"slice width along {dims[0]}"}),
+        "dimension": ("level", np.array(cols[1], float), {"long_name": "local box-counting dimension"}),
+        "saturated": ("level", np.array(cols[2], bool)),
+        "fit_min": ("level", np.array(cols[3], float)), "fit_max": ("level", np.array(cols[4], float)),
+        "mixed_share_2": ("level", np.array(cols[5], float), {"long_name": "mixed share of boxes of side 2"}),
+        "mixed_share_largest": ("level", np.array(cols[6], float),
+                                {"long_name": "mixed share of the largest boxes"}),
+        "reason": ("level", np.array(cols[7], dtype=object))},
+        coords={"level": np.arange(len(rows))})

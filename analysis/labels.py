@@ -10,8 +10,6 @@ xarray can decode them.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import xarray as xr
 
@@ -96,15 +94,6 @@ def with_attractors(ds: xr.Dataset) -> xr.Dataset:
     return ds.drop_vars([v for v in NEW_VARIABLES if v in ds]).merge(attractors(ds))
 
 
-def _quiet():
-    w = warnings.catch_warnings()
-    w.__enter__()
-    import zarr
-
-    warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)
-    return w
-
-
 def add_to_store(path) -> xr.Dataset:
     """Compute the attractor variables of the store at ``path`` and write them into it.
 
@@ -121,25 +110,14 @@ def add_to_store(path) -> xr.Dataset:
 
 
 def _add_locked(path):
-    import zarr
+    from xorsweep.sweep import store
 
-    from xorsweep.sweep.store import append_history
-
-    w = _quiet()
-    try:
-        ds = xr.open_zarr(path)
-        new = attractors(ds)
-        dims = sweep_dims(ds)
-        chunks = ds["done"].encoding.get("chunks") or tuple(ds.sizes[d] for d in dims)
-        H = ds.sizes["hidden"]
-        ds.close()
-        group = zarr.open_group(path, mode="r+", use_consolidated=False)
-        for name in NEW_VARIABLES:
-            if name in group:
-                del group[name]
-        encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in NEW_VARIABLES}
-        new.drop_vars(list(new.coords)).to_zarr(path, mode="a", encoding=encoding, consolidated=True)
-        append_history(path, "attractor variables added by analysis")
-    finally:
-        w.__exit__(None, None, None)
+    ds = store.open_dataset(path)
+    new = attractors(ds)
+    dims = sweep_dims(ds)
+    chunks = ds["done"].encoding.get("chunks") or tuple(ds.sizes[d] for d in dims)
+    H = ds.sizes["hidden"]
+    ds.close()
+    encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in NEW_VARIABLES}
+    store.add_variables(path, new[list(NEW_VARIABLES)], encoding, "attractor variables added by analysis")
     return new

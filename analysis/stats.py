@@ -1,15 +1,23 @@
-"""Statistics over attractor labels: shares per rounding digit, flip rates, f(ε) and the
-uncertainty exponent. Functions take and return xarray objects; none trains.
+"""Statistics over class partitions: shares per rounding digit, flip rates, f(ε) and the
+uncertainty exponent. Functions take and return xarray objects or JSON-safe dicts; none
+trains.
 
-Confidence intervals are Wilson score intervals for a binomial share (95 % by default):
-they stay inside [0, 1] and behave at 0 and n successes, where counts here often sit.
+The partition is an argument: an integer DataArray with CF ``flag_values`` /
+``flag_meanings`` (default ``ds["solution"]``, else the attractor variable), and every
+result names it with its number of classes.
 
-f(ε) (Grebogi, McDonald, Ott, Yorke 1983): the share of pairs of starts a distance ε
-apart that land in different attractors. A store holds x₀ + ε·u for a grid of ε > 0 (a
-spec cannot hold ε = 0), so the pair used here is (x₀ + ε_min·u, x₀ + ε·u) along the
-same direction: its separation is ε − ε_min, and x₀ + ε_min·u is as random a base
-point as x₀. f is reported at every ε above ε_min, with that separation as coordinate,
-and α is fitted against the separation. No start is re-trained.
+Intervals: Wilson score intervals only where observations are independent (one cell per
+start and group). Cells that share a start (ε × direction, decimals, settings) are
+correlated, so their intervals and fit errors come from a seeded bootstrap over starts
+(``clustered_share``), reported with the design effect var_boot / var_binomial.
+
+``uncertainty`` is f(ε) as the issue asks for it: the reference is the ε = 0 cell of the
+same start and direction, the abscissa the realised distance, inert cells (start
+bit-identical to the reference) left out and counted; local slopes with bootstrap
+intervals, a roundoff floor, α only where the slopes agree, D = 4H + 1.
+
+``uncertainty_fraction`` / ``uncertainty_exponent`` are the earlier estimate (pair
+(ε_min, ε), Wilson intervals, one straight line through every ε) kept for comparison.
 """
 from __future__ import annotations
 
@@ -160,3 +168,387 @@ def uncertainty_exponent(frac: xr.Dataset, D=None, eps_range=None) -> xr.Dataset
         ds["boundary_dimension"] = D - ds["alpha"]
         ds["boundary_dimension"].attrs["long_name"] = "dimension of the basin boundary, D - alpha"
     return ds
+
+
+# ---- honest statistics: partitions, completeness, bootstrap over starts ---------------
+#
+# Cells that share a start (ε × direction, decimals, settings) are not independent: the
+# unit of resampling is the start ("cluster"). Every interval below comes from one seeded
+# set of multinomial resampling weights over the clusters, so the intervals of f, of the
+# local slopes and of α are computed from the same resamples and are reproducible.
+
+PENDING_NAMES = ("pending",)
+
+
+def moving_dimensions(H: int) -> int:
+    """D = 4H + 1: the dims training moves in. The two row sums of W2 and the sum of b2
+    shift both logits alike, so their gradient is zero and they never change."""
+    return 4 * int(H) + 1
+
+
+def partition(ds, name=None) -> xr.DataArray:
+    """The class variable statistics are computed on: ``name`` itself when it is a
+    DataArray, ``ds[name]``, else ``solution``, else ``attractor`` (computed by
+    ``labels.with_attractors`` when not stored)."""
+    if isinstance(name, xr.DataArray):
+        return name
+    if isinstance(ds, xr.DataArray):
+        return ds
+    for key in ([name] if name else ["solution", "attractor"]):
+        if key in ds:
+            return ds[key]
+    if name:
+        raise ValueError(f"the dataset has no partition variable {name!r}")
+    from xorsweep.analysis.labels import with_attractors
+
+    return with_attractors(ds)["attractor"]
+
+
+def pending_values(part: xr.DataArray) -> list:
+    names = display_names(part) if "flag_values" in part.attrs else []
+    return [v for v, nm in zip(part.attrs.get("flag_values", []), names) if nm in PENDING_NAMES]
+
+
+def valid_cells(part: xr.DataArray, done=None) -> xr.DataArray:
+    """Cells trained (``done``) whose class is not ``pending``."""
+    pend = pending_values(part)
+    ok = ~part.isin(pend) if pend else xr.ones_like(part, dtype=bool)
+    if done is not None:
+        ok = ok & done.astype(bool)
+    return ok
+
+
+def partition_info(part: xr.DataArray, valid=None) -> dict:
+    """Name of the partition and the number of classes present among the valid cells."""
+    values = part.values if valid is None else part.values[np.asarray(valid, bool)]
+    present = np.unique(values[~np.isin(values, pending_values(part))])
+    names = dict(zip(part.attrs.get("flag_values", []), display_names(part))) if "flag_values" in part.attrs else {}
+    return {"name": str(part.name), "classes": int(len(present)),
+            "class_names": [str(names.get(int(v), v)) for v in present]}
+
+
+def completeness(ds) -> dict:
+    """Share of cells done (1.0 for a store without ``done``)."""
+    if "done" not in ds:
+        return {"done": None, "cells": None, "share": 1.0, "complete": True}
+    done = np.asarray(ds["done"].values, bool)
+    return {"done": int(done.sum()), "cells": int(done.size), "share": float(done.mean()) if done.size else 0.0,
+            "complete": bool(done.all())}
+
+
+def resampling_weights(n_clusters: int, n_boot=1000, seed=0) -> np.ndarray:
+    """(n_boot, n_clusters) counts: how often each cluster is drawn in each resample."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot).astype(float)
+
+
+def _percentile(samples, confidence, axis=0, max_undefined=0.1):
+    """Percentile interval over the defined resamples; NaN where more than
+    ``max_undefined`` of the resamples are undefined (e.g. log 0)."""
+    samples = np.moveaxis(np.asarray(samples, float), axis, 0)
+    q = [50 * (1 - confidence), 50 * (1 + confidence)]
+    bad = np.isnan(samples).mean(axis=0) > max_undefined
+    lo, hi = np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
+    for idx in zip(*np.nonzero(~bad)) if samples.ndim > 1 else [()]:
+        col = samples[(slice(None),) + idx]
+        col = col[~np.isnan(col)]
+        if col.size and not bad[idx]:
+            lo[idx], hi[idx] = np.percentile(col, q)
+    return lo, hi
+
+
+def clustered_share(k, n, weights=None, confidence=0.95, n_boot=1000, seed=0) -> dict:
+    """Share Σk/Σn per column of ``k``, ``n`` (clusters × groups) with its interval.
+
+    With one observation per cluster and group the observations are independent: Wilson.
+    Otherwise a bootstrap over clusters (percentile), and the design effect
+    var_boot / var_binomial is reported."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    K, N = k.sum(0), n.sum(0)
+    with np.errstate(all="ignore"):
+        p = np.where(N > 0, K / N, np.nan)
+    independent = bool(np.all(n <= 1))
+    if independent:
+        lo, hi = wilson(K, N, confidence)
+        return {"share": p, "lo": np.asarray(lo, float), "hi": np.asarray(hi, float), "n": N,
+                "method": f"{round(100 * confidence)}% Wilson (independent observations)",
+                "design_effect": np.ones_like(p)}
+    W = resampling_weights(k.shape[0], n_boot, seed) if weights is None else weights
+    with np.errstate(all="ignore"):
+        pb = (W @ k) / (W @ n)
+        naive = p * (1 - p) / N
+        deff = np.where(naive > 0, np.nanvar(pb, axis=0) / naive, np.nan)
+    lo, hi = _percentile(pb, confidence)
+    # no event in any cluster: the percentile interval collapses to 0, Wilson does not
+    wl, wh = wilson(K, N, confidence)
+    lo, hi = np.where(K == 0, wl, lo), np.where(K == 0, wh, hi)
+    return {"share": p, "lo": lo, "hi": hi, "n": N, "boot": pb, "design_effect": deff,
+            "method": f"{round(100 * confidence)}% bootstrap over {k.shape[0]} clusters ({len(W)} resamples)"}
+
+
+def _num(x, digits=None):
+    """JSON-safe float: None for NaN/inf."""
+    if x is None:
+        return None
+    x = float(x)
+    if not np.isfinite(x):
+        return None
+    return round(x, digits) if digits else x
+
+
+def _fixed_dims(part, keep, cell):
+    """Select the dims not in ``keep`` at ``cell`` or their first value; returns the
+    selection as a JSON-safe dict."""
+    cell, fixed = dict(cell or {}), {}
+    for d in list(part.dims):
+        if d in keep:
+            continue
+        if d in cell:
+            part = part.sel({d: cell[d]}, method="nearest" if part[d].dtype.kind == "f" else None)
+        else:
+            part = part.isel({d: 0})
+        v = part[d].item() if d in part.coords else 0
+        fixed[d] = v.item() if hasattr(v, "item") else v
+    return part, fixed
+
+
+# ---- f(ε) against the realised distance ----------------------------------------------
+
+def realised_distance(ds, eps_dim="eps", reference=0.0) -> xr.DataArray:
+    """Euclidean distance of every cell's stored start to the start at ``eps_dim =
+    reference`` of the same start and direction. Elementwise differences of nearby
+    floats are exact (Sterbenz); the sum is scaled so that 1e-17 does not underflow."""
+    from xorsweep.kernels.vocab import GROUP_DIMS, GROUPS
+
+    parts = []
+    for g in GROUPS:
+        x = ds[f"{g}_start"]
+        d = (x - x.sel({eps_dim: reference})).astype(np.float64)
+        parts.append(d.stack(_p=list(GROUP_DIMS[g])).drop_vars(["_p"] + list(GROUP_DIMS[g]), errors="ignore"))
+    diff = xr.concat(parts, "_p")
+    scale = abs(diff).max("_p")
+    safe = xr.where(scale > 0, scale, 1.0)
+    out = scale * np.sqrt(((diff / safe) ** 2).sum("_p"))
+    out.attrs = {"long_name": f"realised distance of the start to the {eps_dim} = {reference:g} start",
+                 "units": "1"}
+    return out
+
+
+def _cluster_arrays(da, cluster, eps_dim):
+    """(clusters, eps, rest) numpy array of ``da``."""
+    rest = [d for d in da.dims if d not in (cluster, eps_dim)]
+    a = da.transpose(*([cluster] if cluster else []), eps_dim, *rest).values
+    if cluster is None:
+        a = a[None]
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def local_slopes(x, f, fb=None, confidence=0.95) -> list:
+    """Slopes of log f against log x between neighbouring points (both f > 0), with
+    bootstrap intervals from the resampled ``fb`` (resamples × points) when given."""
+    out = []
+    x, f = np.asarray(x, float), np.asarray(f, float)
+    for i in range(len(x) - 1):
+        j = i + 1
+        if not (x[i] > 0 and x[j] > x[i] and f[i] > 0 and f[j] > 0):
+            continue
+        dl = np.log(x[j]) - np.log(x[i])
+        slope = (np.log(f[j]) - np.log(f[i])) / dl
+        ci = [None, None]
+        if fb is not None:
+            with np.errstate(all="ignore"):
+                sb = np.where((fb[:, i] > 0) & (fb[:, j] > 0), np.log(fb[:, j]) - np.log(fb[:, i]), np.nan) / dl
+            lo, hi = _percentile(sb[:, None], confidence)
+            ci = [_num(lo[0]), _num(hi[0])]
+        out.append({"from": float(x[i]), "to": float(x[j]), "slope": float(slope), "ci": ci, "i": i, "j": j})
+    return out
+
+
+def _agree(slopes):
+    """Whether all the slopes' intervals share a common point (no interval: no agreement)."""
+    if not slopes or any(None in s["ci"] for s in slopes):
+        return False
+    return max(s["ci"][0] for s in slopes) <= min(s["ci"][1] for s in slopes)
+
+
+def _runs(slopes):
+    """Maximal runs of consecutive slopes (sharing points) whose intervals agree, as
+    [low, high] distance ranges holding at least two slopes."""
+    runs, n = [], len(slopes)
+    for a in range(n):
+        b = a
+        while b + 1 < n and slopes[b + 1]["i"] == slopes[b]["j"] and _agree(slopes[a:b + 2]):
+            b += 1
+        if b > a and _agree(slopes[a:b + 1]) and not any(r[0] <= a and b <= r[1] for r in runs):
+            runs.append((a, b))
+    return [[slopes[a]["from"], slopes[b]["to"]] for a, b in runs]
+
+
+def _floor(x, f, fb, flat_slope, confidence, min_points=3):
+    """The roundoff floor: the largest distance x_j such that f is flat over every leading
+    range [x_0, x_k], k <= j (least-squares slope of log f below ``flat_slope`` or its
+    bootstrap interval reaching 0), over at least ``min_points`` points; else None.
+    Whole leading ranges, not single neighbour slopes: one noisy slope makes no plateau
+    and breaks none. Points given as NaN (too few events to measure f) are skipped."""
+    ok = np.isfinite(x) & (x > 0) & (f > 0)
+    idx = np.flatnonzero(ok)
+    floor = None
+    for j in range(min_points - 1, len(idx)):
+        use = idx[:j + 1]
+        if not np.all(ok[idx[0]:idx[j] + 1]):
+            break
+        lx = np.log(x[use])
+        w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
+        slope = float(np.log(f[use]) @ w)
+        low = None
+        if fb is not None:
+            with np.errstate(all="ignore"):
+                lb = np.log(fb[:, use])
+            sb = np.where(np.isfinite(lb).all(1), np.nan_to_num(lb, neginf=0.0) @ w, np.nan)
+            # few events on a floor: judge the resamples where every f > 0
+            low = _percentile(sb[:, None], confidence, max_undefined=0.5)[0][0]
+        if not (slope <= flat_slope or (low is not None and np.isfinite(low) and low <= 0)):
+            break
+        floor = float(x[idx[j]])
+    return floor
+
+
+def _fit(lx, ly):
+    A = np.vstack([lx, np.ones_like(lx)]).T
+    return np.linalg.lstsq(A, ly, rcond=None)[0]
+
+
+def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_boot=1000, seed=0,
+                confidence=0.95, flat_slope=0.01, min_events=10, H=None) -> dict:
+    """f(ε), its local slopes, the roundoff floor and the uncertainty exponent α of a store
+    with an ``eps`` axis, as a JSON-safe dict (see ``analysis.report`` for the keys).
+
+    f(ε) is the share of perturbed starts whose class differs from the reference start:
+    the ``eps = 0`` cell of the same start and direction (else the smallest ε, labelled as
+    such). The abscissa is the realised distance to the reference (stored ``distance`` or
+    computed from the stored starts); inert cells (distance 0) are left out and counted.
+    Intervals are a bootstrap over starts (over directions when there is one start).
+    Points with fewer than ``min_events`` changes (or non-changes) are not fitted.
+    α is fitted above the floor, within ``fit_range`` (distances), only when the local
+    slopes there agree within their intervals; otherwise ``alpha`` is None with a reason.
+    """
+    part = partition(ds, part)
+    sweep = [d for d in part.dims]
+    cluster = "start" if "start" in sweep else ("direction" if "direction" in sweep else None)
+    keep = [d for d in (eps_dim, "start", "direction") if d in sweep]
+    sub, fixed = _fixed_dims(part, keep, cell)
+    sel = {d: sub[d].item() if d in sub.coords else 0 for d in fixed}
+
+    def pick(v):
+        return v.sel({d: val for d, val in sel.items() if d in v.dims and d in v.coords}) \
+            .isel({d: 0 for d in fixed if d in v.dims and d not in v.coords})
+
+    done = pick(ds["done"]) if isinstance(ds, xr.Dataset) and "done" in ds else None
+    eps = sub[eps_dim].values
+    has_zero = bool((eps == 0).any())
+    ref_eps = 0.0 if has_zero else float(eps.min())
+    reference = (f"{eps_dim} = 0 cell of the same start and direction" if has_zero else
+                 f"smallest {eps_dim} = {ref_eps:g} of the same start and direction: the store has no "
+                 f"{eps_dim} = 0 cell, so f counts changes against a perturbed start")
+    if isinstance(ds, xr.Dataset) and "distance" in ds and has_zero:
+        dist, dist_source = pick(ds["distance"]), "stored distance"
+    elif isinstance(ds, xr.Dataset) and "W1_start" in ds:
+        dist, dist_source = realised_distance(pick(ds), eps_dim, ref_eps), "computed from the stored starts"
+    else:
+        dist = abs(sub[eps_dim] - ref_eps).broadcast_like(sub)
+        dist_source = f"nominal |{eps_dim} - {ref_eps:g}| (no stored starts)"
+    inert = dist == 0
+    if isinstance(ds, xr.Dataset) and "inert" in ds and has_zero:
+        inert = pick(ds["inert"]).astype(bool)
+    valid = valid_cells(sub, done)
+    ref = sub.sel({eps_dim: ref_eps})
+    both = valid & valid.sel({eps_dim: ref_eps})
+    changed = (sub != ref) & both & ~inert
+    compared = both & ~inert
+    others = [i for i, e in enumerate(eps) if e != ref_eps]
+    k = _cluster_arrays(changed, cluster, eps_dim)[:, others]
+    n = _cluster_arrays(compared, cluster, eps_dim)[:, others]
+    n_inert = (_cluster_arrays(inert & both, cluster, eps_dim)[:, others]).sum((0, 2))
+    dist_a = _cluster_arrays(dist.broadcast_like(sub), cluster, eps_dim)[:, others]
+    seen = n.sum((1, 2)) > 0  # starts with no trained pair (pending) are not resampled
+    k, n, n_inert, dist_a = k[seen], n[seen], n_inert, dist_a[seen]
+    comp_a = n.astype(bool)
+    x = np.array([np.median(dist_a[:, e][comp_a[:, e]]) if comp_a[:, e].any() else np.nan
+                  for e in range(len(others))])
+    W = resampling_weights(k.shape[0], n_boot, seed)
+    sh = clustered_share(k.sum(2), n.sum(2), W, confidence)
+    lo_w, hi_w = wilson(sh["n"] * sh["share"], sh["n"], confidence)
+    fb = sh.get("boot")
+    order = np.argsort(np.where(np.isfinite(x), x, np.inf))
+    xs, fs = x[order], sh["share"][order]
+    fbs = fb[:, order] if fb is not None else None
+    slopes = local_slopes(xs, fs, fbs, confidence)
+    events = (sh["n"] * sh["share"])[order]
+    measured = (events >= min_events) & (sh["n"][order] - events >= min_events)
+    floor = _floor(np.where(measured, xs, np.nan), fs, fbs, flat_slope, confidence)
+    H = H if H is not None else (int(ds.sizes["hidden"]) if isinstance(ds, xr.Dataset) and "hidden" in ds.dims else None)
+    D = moving_dimensions(H) if H is not None else None
+    total = int(np.asarray(done.values, bool).sum()) if done is not None else int(sub.size)
+    out = {
+        "partition": partition_info(sub, valid),
+        "fixed": fixed,
+        "reference": reference,
+        "reference_is_eps0": has_zero,
+        "distance": dist_source,
+        "clusters": {"dim": cluster, "count": int(k.shape[0])},
+        "used": {"cells": int(n.sum()), "cells_done": total, "share_of_cells": _num(
+            float(valid.sum()) / sub.size if sub.size else 0.0)},
+        "inert": int(n_inert.sum()),
+        "points": [{"eps": float(eps[others[o]]), "distance": _num(x[o]), "f": _num(sh["share"][o]),
+                    "ci": [_num(sh["lo"][o]), _num(sh["hi"][o])],
+                    "wilson": [_num(lo_w[o]), _num(hi_w[o])], "n": int(sh["n"][o]),
+                    "inert": int(n_inert[o]), "design_effect": _num(sh["design_effect"][o])} for o in order],
+        "interval": sh["method"],
+        "local_slopes": [{k_: v for k_, v in s.items() if k_ not in ("i", "j")} for s in slopes],
+        "floor": floor,
+        "flat_slope": flat_slope,
+        "dimensions": D,
+        "dimensions_note": (f"D = 4H + 1 = {D}: the dims training moves in (5H + 2 = {5 * H + 2} parameters; "
+                            "the row sums of W2 and the sum of b2 never change)") if D else "H unknown",
+        "alpha": None, "alpha_ci": None, "alpha_se": None, "fit_range": None, "fit_points": 0,
+        "boundary_dimension": None, "agreeing_ranges": _runs(slopes),
+        "design_effect": _num(np.nanmedian(sh["design_effect"])) if np.isfinite(sh["design_effect"]).any() else None,
+    }
+    use = np.isfinite(xs) & (fs > 0) & (fs < 1) & measured
+    if floor is not None:
+        use &= xs >= floor
+    if fit_range is not None:
+        # inclusive up to a relative 1e-6: a realised distance sits within rounding of its ε
+        use &= (xs >= fit_range[0] * (1 - 1e-6)) & (xs <= fit_range[1] * (1 + 1e-6))
+    idx = np.flatnonzero(use)
+    inside = [s for s in slopes if s["i"] in idx and s["j"] in idx]
+    where = "above the floor" if floor is not None else "over all distances"
+    if fit_range is not None:
+        where += f" within the fit range {fit_range[0]:g} to {fit_range[1]:g}"
+    if len(idx) < 3:
+        out["reason"] = f"fewer than 3 points with at least {min_events} changes and non-changes {where}"
+        return out
+    if not _agree(inside):
+        s = sorted(v["slope"] for v in inside)
+        out["reason"] = (f"local slopes {where} disagree beyond their intervals (from {s[0]:.3g} to {s[-1]:.3g}): "
+                         "no single exponent; see agreeing_ranges and pass one as fit_range")
+        return out
+    lx, ly = np.log(xs[idx]), np.log(fs[idx])
+    alpha = _fit(lx, ly)[0]
+    out.update(alpha=float(alpha), fit_range=[float(xs[idx].min()), float(xs[idx].max())], fit_points=int(len(idx)))
+    if fbs is not None:
+        with np.errstate(all="ignore"):
+            lyb = np.log(fbs[:, idx])
+        ok = np.isfinite(lyb).all(1)
+        ab = np.full(len(lyb), np.nan)
+        w = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
+        ab[ok] = (lyb[ok] - lyb[ok].mean(1, keepdims=True)) @ w
+        lo, hi = _percentile(ab[:, None], confidence)
+        out["alpha_ci"] = [_num(lo[0]), _num(hi[0])] if np.isfinite(lo[0]) else None
+        out["alpha_se"] = _num(np.nanstd(ab))
+        f_i, n_i = fs[idx], sh["n"][order][idx]
+        naive = float((w ** 2 * (1 - f_i) / (n_i * f_i)).sum())
+        out["alpha_design_effect"] = _num(np.nanvar(ab) / naive) if naive > 0 else None
+    if D is not None:
+        out["boundary_dimension"] = float(D - alpha)
+    return out

@@ -1,10 +1,11 @@
 """One network of a store: pick its cell, and get its training trajectory.
 
 The trajectory comes from the store (``*_traj`` variables, when the spec had
-``record_every``) or, when the store holds none, from re-training that one stored start
-with ``kernels.train(record_every=1)`` and the cell's settings: the only training the
-analysis ever does. The kernels are deterministic, so the re-trained finals equal the
-stored ones bit for bit (``attrs["matches_store"]`` says whether they do).
+``record_every``) or, when the store holds none, from re-training that one cell through
+``xorsweep.sweep.cells.train_cell`` (the same path a sweep's blocks take, with
+``record_every=1``): the only training the analysis ever does. The start and settings
+come from the stored spec and the cell's index, so the re-trained network is the stored
+one by construction (``attrs["matches_store"]`` records the check of the finals).
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import numpy as np
 import xarray as xr
 
 from xorsweep.analysis.labels import sweep_dims
-
-SETTINGS = ("rule", "dtype", "arith", "lr", "steps")
-GROUPS = ("W1", "b1", "W2", "b2")
+from xorsweep.errors import UserError
+from xorsweep.kernels.vocab import GROUP_DIMS, GROUPS
+from xorsweep.sweep.spec import SETTING_AXES
 
 
 def _typed(ds, dim, text):
@@ -28,7 +29,7 @@ def _typed(ds, dim, text):
     try:
         return int(text) if coord.dtype.kind in "iu" else float(text)
     except ValueError:
-        raise ValueError(f"--cell {dim}={text}: not a number (the {dim} values are {coord[:6].tolist()}…)") from None
+        raise UserError(f"--cell {dim}={text}: not a number (the {dim} values are {coord[:6].tolist()}…)") from None
 
 
 def parse_cell(ds, items) -> dict:
@@ -38,9 +39,9 @@ def parse_cell(ds, items) -> dict:
     for item in items or ():
         dim, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"--cell {item!r}: expected dim=value")
+            raise UserError(f"--cell {item!r}: expected dim=value")
         if dim not in dims:
-            raise ValueError(f"--cell {item!r}: the store has no sweep dim {dim!r} "
+            raise UserError(f"--cell {item!r}: the store has no sweep dim {dim!r} "
                              f"(its dims: {', '.join(dims) or 'none'})")
         out[dim] = _typed(ds, dim, text)
     return out
@@ -60,14 +61,14 @@ def select(ds, cell=None, keep=()) -> xr.Dataset:
         if ds[dim].dtype.kind == "f":
             ds = ds.sel({dim: v}, method="nearest")
         elif v not in ds[dim].values:
-            raise ValueError(f"--cell {dim}={v}: not among the store's {dim} values "
+            raise UserError(f"--cell {dim}={v}: not among the store's {dim} values "
                              f"{ds[dim].values[:8].tolist()}")
         else:
             ds = ds.sel({dim: v})
     return ds
 
 
-DIM_ORDER = SETTINGS + ("start", "decimals", "eps", "direction", "a", "b")
+DIM_ORDER = SETTING_AXES + ("start", "decimals", "eps", "direction", "a", "b")
 
 
 def cell_coords(cell_ds) -> list:
@@ -87,17 +88,6 @@ def describe(cell_ds) -> str:
     return ", ".join(parts)
 
 
-def _settings(cell_ds) -> dict:
-    spec = json.loads(cell_ds.attrs["spec"]) if "spec" in cell_ds.attrs else {}
-    t = spec.get("training", {})
-    s = {k: t[k] for k in SETTINGS + ("h",) if k in t}
-    for k in SETTINGS:
-        if k in cell_ds.coords:
-            v = cell_ds[k].item()
-            s[k] = v.decode() if isinstance(v, bytes) else v
-    return s
-
-
 def trajectory(cell_ds: xr.Dataset) -> xr.Dataset:
     """Parameters, loss and accuracy per training step of one selected cell: variables
     W1 (step, input, hidden), b1, W2, b2, loss, accuracy over dim ``step``."""
@@ -107,19 +97,27 @@ def trajectory(cell_ds: xr.Dataset) -> xr.Dataset:
         out = out.isel(step=np.flatnonzero(np.isfinite(out["loss"].values)))
         out.attrs["source"] = "stored trajectory"
         return out
-    from xorsweep import kernels
+    from xorsweep.sweep import cells
+    from xorsweep.sweep.grid import Grid
+    from xorsweep.sweep.spec import Spec
 
-    s = _settings(cell_ds)
-    starts = [cell_ds[f"{g}_start"].values[None] for g in GROUPS]
-    r = kernels.train(*starts, rule=s.get("rule", "seed"), lr=s.get("lr"), steps=s.get("steps"),
-                      dtype=s.get("dtype", "float64"), arith=s.get("arith", "exact"), record_every=1,
-                      h=s.get("h", 1e-4))
+    if "spec" not in cell_ds.attrs:
+        raise UserError("the dataset has no stored spec: cannot re-train its start")
+    spec = Spec.from_dict(json.loads(cell_ds.attrs["spec"]))
+    coords = Grid(spec).coords()
+    index = {}
+    for d, values in coords.items():
+        v = cell_ds[d].values
+        hits = np.flatnonzero(values == v)
+        if v.ndim or not len(hits):
+            raise UserError(f"select one cell first: {d} is not fixed to one stored value")
+        index[d] = int(hits[0])
+    _, r = cells.train_cell(spec, index, record_every=1)
     t = r.trajectory
-    dims = {"W1": ("input", "hidden"), "b1": ("hidden",), "W2": ("hidden", "output"), "b2": ("output",)}
-    out = xr.Dataset({g: (("step",) + dims[g], getattr(t, g)[0].astype(np.float64)) for g in GROUPS},
+    out = xr.Dataset({g: (("step",) + GROUP_DIMS[g], getattr(t, g)[0].astype(np.float64)) for g in GROUPS},
                      coords={"step": t.steps})
     out["loss"] = ("step", t.loss[0].astype(np.float64))
     out["accuracy"] = ("step", t.accuracy[0].astype(np.float64))
     same = all(np.array_equal(getattr(r, g)[0].astype(np.float64), cell_ds[g].values) for g in GROUPS)
-    out.attrs.update(source="re-trained from the stored start", matches_store=int(same))
+    out.attrs.update(source="re-trained from the stored spec and cell", matches_store=int(same))
     return out

@@ -20,8 +20,7 @@ from xorsweep.sweep.cluster import client_for
 from xorsweep.sweep.grid import Grid
 from xorsweep.sweep.spec import Spec
 
-START = {"W1": [[-0.00420782, -0.04331233, 0.12136818], [-0.00953556, 0.01987206, 0.02593997]],
-         "W2": [[0.08212653, -0.04860534], [-0.17150817, -0.30326033], [-0.003902, -0.0539731]]}
+START = {"published": True}
 
 
 def slice_spec(side, steps, block):

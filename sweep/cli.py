@@ -1,22 +1,46 @@
-"""The ``xorsweep`` command line."""
+"""The ``xorsweep`` command line: the only module that knows argparse.
+
+Each verb parses its arguments and calls the library (``Sweep``, ``store``, ``cells``,
+``xorsweep.analysis``). A ``UserError`` becomes one line and exit status 2; any other
+exception is a bug and says so, with a hint to ``--debug`` for its traceback.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 import numpy as np
 
+from xorsweep.errors import UserError
 from xorsweep.kernels import vocab
-from xorsweep.sweep.errors import UserError
 
-TRAIN_EPILOG = """example (the blog's published start, rounded to 7 decimals, the author's rule):
+TRAIN_EPILOG = """examples (the blog's published start, rounded to 7 decimals, the author's rule):
   xorsweep train --published --decimals 7
   xorsweep train --W1 '[[-0.0042,-0.0433,0.1214],[-0.0095,0.0199,0.0259]]' \\
                  --W2 '[[0.0821,-0.0486],[-0.1715,-0.3033],[-0.0039,-0.054]]' --rule gd --steps 2000 --json
 """
+RUN_EPILOG = """examples:
+  xorsweep run examples/blog-rounding.toml --store blog-rounding.zarr
+  xorsweep run examples/slice.toml --store slice.zarr --workers 2
+  xorsweep run examples/random-rounding.toml --store /shared/rr.zarr --address tcp://10.0.0.5:8786
+Running the same spec on the same store again trains only the blocks not yet done."""
+STATUS_EPILOG = """example:
+  xorsweep status blog-rounding.zarr"""
+VERIFY_EPILOG = """examples:
+  xorsweep verify blog-rounding.zarr            # report damaged blocks
+  xorsweep verify blog-rounding.zarr --repair   # mark them not done; then run again to recompute them"""
+PLAN_EPILOG = """example:
+  xorsweep plan examples/slice.toml --store slice.zarr"""
+FIGURES_EPILOG = """examples:
+  xorsweep figures blog-rounding.zarr --out figures
+  xorsweep figures slice.zarr --out figures --cell a=0.1 --cell b=-0.2
+Writes PNG and SVG files named after what they show and prints their paths."""
 
 
+# ---- train -----------------------------------------------------------------------------
 def _array_arg(name, text, ndim):
     try:
         a = np.array(json.loads(text), dtype=np.float64)
@@ -29,49 +53,77 @@ def _array_arg(name, text, ndim):
     return a
 
 
-def _start_from_args(args):
+def _start_from_args(args) -> dict:
     if args.published == (args.W1 is not None):
         raise UserError("give either --published or --W1 and --W2")
     if args.published:
-        pub = vocab.published_start()
-        W1, W2 = pub["W1"], pub["W2"]
+        for name in ("W2", "b1", "b2"):
+            if getattr(args, name) is not None:
+                raise UserError(f"--{name} cannot be combined with --published")
+        start = {"published": True}
     else:
         if args.W2 is None:
             raise UserError("--W2 is required with --W1")
         W1, W2 = _array_arg("W1", args.W1, 2), _array_arg("W2", args.W2, 2)
-    H = W1.shape[1] if W1.ndim == 2 else 0
-    if W1.shape[0] != 2 or H < 1:
-        raise UserError(f"--W1 must be shaped (2, H) with H >= 1, got {W1.shape}")
-    if W2.shape != (H, 2):
-        raise UserError(f"--W2 must be shaped ({H}, 2) to match --W1, got {W2.shape}")
-    b1 = np.zeros(H) if args.b1 is None else _array_arg("b1", args.b1, 1)
-    b2 = np.zeros(2) if args.b2 is None else _array_arg("b2", args.b2, 1)
-    if b1.shape != (H,):
-        raise UserError(f"--b1 must have {H} entries, got shape {b1.shape}")
-    if b2.shape != (2,):
-        raise UserError(f"--b2 must have 2 entries, got shape {b2.shape}")
+        H = W1.shape[1] if W1.ndim == 2 else 0
+        if W1.shape[0] != 2 or H < 1:
+            raise UserError(f"--W1 must be shaped (2, H) with H >= 1, got {W1.shape}")
+        if W2.shape != (H, 2):
+            raise UserError(f"--W2 must be shaped ({H}, 2) to match --W1, got {W2.shape}")
+        start = {"W1": W1.tolist(), "W2": W2.tolist()}
+        if args.b1 is not None:
+            start["b1"] = _array_arg("b1", args.b1, 1).tolist()
+            if len(start["b1"]) != H:
+                raise UserError(f"--b1 must have {H} entries, got {len(start['b1'])}")
+        if args.b2 is not None:
+            start["b2"] = _array_arg("b2", args.b2, 1).tolist()
+            if len(start["b2"]) != 2:
+                raise UserError(f"--b2 must have 2 entries, got {len(start['b2'])}")
     if args.init_scale is not None:
-        if not np.isfinite(args.init_scale):
-            raise UserError("--init-scale must be finite")
-        W1, W2, b1, b2 = (args.init_scale * a for a in (W1, W2, b1, b2))
+        start["scale"] = args.init_scale
+    return start
+
+
+#: spec fields -> the train flags that set them, for messages in the user's words
+_TRAIN_FLAGS = {"training.lr": "--lr", "training.steps": "--steps", "training.h": "--h",
+                "start.scale": "--init-scale", "axes.decimals.values[0]": "--decimals", "start.W1": "--W1",
+                "start.W2": "--W2", "start.b1": "--b1", "start.b2": "--b2", "training.hidden": "--W1"}
+
+
+def train_spec(args):
+    """The one-cell spec that ``xorsweep train`` trains."""
+    from xorsweep.sweep.spec import Spec
+
+    start = _start_from_args(args)
+    training = {"rule": args.rule, "dtype": args.dtype, "arith": args.arith, "h": args.h}
+    H = len(start["W1"][0]) if "W1" in start else vocab.HIDDEN_DEFAULT
+    training["hidden"] = H
+    defaults = vocab.RULE_DEFAULTS[args.rule]
+    training["lr"] = defaults["lr"] if args.lr is None else args.lr
+    training["steps"] = defaults["steps"] if args.steps is None else args.steps
+    d = {"name": "xorsweep train", "training": training, "start": start}
     if args.decimals is not None:
-        W1, W2 = np.round(W1, args.decimals), np.round(W2, args.decimals)
-    return W1, b1, W2, b2
+        d["axes"] = {"decimals": {"values": [args.decimals]}}
+    try:
+        return Spec.from_dict(d)
+    except UserError as e:
+        text = str(e)
+        for field, flag in sorted(_TRAIN_FLAGS.items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(field, flag)
+        raise UserError(text.removeprefix("spec: ")) from None
 
 
 def _cmd_train(args):
-    from xorsweep import kernels
+    from xorsweep.analysis.attractors import classify_result
+    from xorsweep.sweep import cells
 
-    W1, b1, W2, b2 = _start_from_args(args)
-    r = kernels.train(W1[None], b1[None], W2[None], b2[None], rule=args.rule, lr=args.lr,
-                      steps=args.steps, dtype=args.dtype, arith=args.arith)
+    spec = train_spec(args)
+    _, r = cells.train_cell(spec)
     out = {
         "W1": r.W1[0], "b1": r.b1[0], "W2": r.W2[0], "b2": r.b2[0], "z1": r.z1[0], "y": r.y[0],
         "predicted": r.predicted[0], "accuracy": float(r.accuracy[0]), "loss": float(r.loss[0]),
         "diverged": bool(r.diverged[0]),
     }
-    from xorsweep.analysis.attractors import classify_result
-
     classes = classify_result(r)
     out["attractor"], out["attractor_nearest"] = classes.display()[0], classes.display("nearest")[0]
     if args.json:
@@ -88,17 +140,192 @@ def _cmd_train(args):
     return 0
 
 
-FIGURES_EPILOG = """examples:
-  xorsweep figures blog-rounding.zarr --out figures
-  xorsweep figures slice.zarr --out figures --cell a=0.1 --cell b=-0.2
-Writes PNG and SVG files named after what they show and prints their paths."""
+# ---- run, plan, status, verify -----------------------------------------------------------
+def _command_line():
+    return " ".join(["xorsweep"] + [_safe(a) for a in sys.argv[1:]])
 
 
+def _safe(text) -> str:
+    from xorsweep.sweep.store import printable
+
+    return printable(str(text))
+
+
+def _sweep(args):
+    from xorsweep.sweep.engine import Sweep
+
+    return Sweep(args.spec, args.store, block=args.block, command=_command_line())
+
+
+def _cmd_run(args):
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    from xorsweep.sweep.engine import _reporter
+
+    sw = _sweep(args)
+    grid, done = sw.check()  # spec and store, before any cluster starts
+    print(f"{_safe(sw.path)}: {grid.cells:,} networks in {grid.n_blocks:,} blocks, {int(done.sum()):,} already done",
+          file=sys.stderr)
+    if done.all() and sw.exists():
+        from xorsweep.sweep.lock import clear_stale
+
+        clear_stale(sw.path)
+        return 0
+    state = {}
+
+    def on_start(client, grid, done):
+        if client.dashboard_link:
+            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+
+    def progress(p):
+        if "bar" not in state:
+            state["bar"] = _reporter(True, p, grid)
+        state["p"] = p
+        state["bar"](p, final=p.blocks_done == p.blocks_total)
+
+    try:
+        with _interrupts_as_keyboard(state):
+            sw.run(progress=progress, address=args.address, workers=args.workers, on_start=on_start,
+                   dashboard=f"127.0.0.1:{args.dashboard_port}")
+    except KeyboardInterrupt:
+        p = state.get("p")
+        done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
+        print(f"\nxorsweep run: stopped; {done_text}the store is consistent. Resume with: "
+              f"xorsweep run {_safe(args.spec)} --store {_safe(args.store)}", file=sys.stderr)
+        return 128 + state.get("signal", signal.SIGINT)
+    p = state.get("p")
+    if p is not None:
+        rate = f", {p.rate:,.1f} networks/s of training" if p.rate else ""
+        print(f"blocks {p.blocks_done:,}/{p.blocks_total:,} done: {p.cells_this_run:,} networks trained in "
+              f"{engine_fmt(p.elapsed)}{rate}", file=sys.stderr)
+    return 0
+
+
+def engine_fmt(seconds):
+    from xorsweep.sweep.engine import fmt_duration
+
+    return fmt_duration(seconds)
+
+
+class _interrupts_as_keyboard:
+    """SIGTERM is handled like Ctrl-C (a clean stop, a history line, the lock released);
+    the worker processes of an embedded cluster ignore SIGINT, so that Ctrl-C in a
+    terminal (sent to the whole process group) reaches only this process."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __enter__(self):
+        self.old_term = signal.signal(signal.SIGTERM, self._term)
+        return self
+
+    def _term(self, signum, frame):
+        self.state["signal"] = signum
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.old_term)
+        return False
+
+
+def _cmd_plan(args):
+    sw = _sweep(args)
+    print(sw.plan())
+    return 0
+
+
+def _cmd_status(args):
+    from xorsweep.sweep import lock, store
+    from xorsweep.sweep.grid import Grid
+
+    spec = store.stored_spec(args.store)
+    grid = Grid(spec)
+    done = store.done_blocks(args.store, grid)
+    attrs = store.stored_attrs(args.store)
+    t = spec.training
+    name = f", {_safe(spec.name)}" if spec.name else ""
+    print(f"store      {_safe(args.store)}  (spec {spec.hash()}{name}, id {attrs.get('store_id', 'none (legacy)')})")
+    print(f"training   rule {t.rule}, lr {t.lr:g}, steps {t.steps:,}, {t.dtype}, arith {t.arith}, hidden {t.hidden}"
+          + (f", record every {t.record_every}" if t.record_every else ""))
+    print("start      " + (f"{spec.start.count:,} random starts, init_std {spec.start.init_std:g}, seed {spec.start.seed}"
+                           if spec.start.random else "literal W1, W2"))
+    print("grid       " + (" x ".join(f"{d} {n:,}" for d, n in zip(grid.dims, grid.shape)) or "one network")
+          + f" = {grid.cells:,} networks")
+    print(f"blocks     {int(done.sum()):,}/{grid.n_blocks:,} done ({100 * done.mean():.1f} %), "
+          f"{grid.spec.block:,} networks per block")
+    who = lock.holder(args.store)
+    if who:
+        print(f"writer     pid {who.get('pid')} on {_safe(who.get('host'))} since {who.get('since')}: "
+              f"{_safe(who.get('command', ''))}")
+        live = attrs.get("live") or {}
+        if live:
+            print(f"live       {live.get('rate', 0):,.1f} networks/s, ETA {live.get('eta', '?')} (at "
+                  f"{live.get('at', '?')})" + (f", dashboard {live['dashboard']}" if live.get("dashboard") else ""))
+    elif attrs.get("last_rate_networks_per_s"):
+        print(f"rate       {attrs['last_rate_networks_per_s']:,.1f} networks/s of training in the last run")
+    v = attrs.get("verified")
+    if not v:
+        print("integrity  never verified (xorsweep verify STORE reads every chunk)")
+    else:
+        print(f"integrity  verified {v.get('at')}: " + (f"{v['damaged']} damaged blocks"
+                                                      + (" (repaired: run again)" if v.get("repaired") else "")
+                                                      if v.get("damaged") else "no damage"))
+    print("history    " + _safe(attrs.get("history", "").strip().splitlines()[-1]))
+    return 0
+
+
+def _cmd_verify(args):
+    import datetime
+
+    from xorsweep.sweep import lock, store
+    from xorsweep.sweep.grid import Grid
+
+    spec = store.stored_spec(args.store)
+    grid = Grid(spec)
+    ctx = lock.store_lock(args.store, _command_line()) if args.repair else _nullcontext()
+    with ctx:
+        damaged = store.verify(args.store, grid, repair=args.repair)
+        if args.repair or not lock.holder(args.store):
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            with _suppress_readonly():
+                store.update_attrs(args.store, f"verified: {len(damaged)} damaged blocks"
+                                   + (" marked not done" if args.repair and damaged else ""),
+                                   verified={"at": now, "damaged": len(damaged), "repaired": bool(args.repair)})
+    if not damaged:
+        print(f"{_safe(args.store)}: every chunk of every done block reads back with a good checksum")
+        return 0
+    shown = ", ".join(map(str, damaged[:20])) + (" …" if len(damaged) > 20 else "")
+    if args.repair:
+        print(f"{_safe(args.store)}: {len(damaged)} damaged blocks ({shown}) marked not done; run the same spec "
+              "again to recompute them (same bits)")
+        return 0
+    print(f"{_safe(args.store)}: {len(damaged)} damaged blocks ({shown}); repair with: xorsweep verify "
+          f"{_safe(args.store)} --repair", file=sys.stderr)
+    return 1
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _suppress_readonly:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, e, tb):
+        return et is not None and issubclass(et, PermissionError)
+
+
+# ---- figures -----------------------------------------------------------------------------
 def _cmd_figures(args):
     import matplotlib
 
     matplotlib.use("Agg")
-    from xorsweep.analysis.cli import write_figures
+    from xorsweep.analysis.figure_files import write_figures
 
     if args.eps_fit is not None and not (0 < args.eps_fit[0] < args.eps_fit[1]):
         raise UserError(f"--eps-fit needs 0 < LOW < HIGH, got {args.eps_fit[0]} {args.eps_fit[1]}")
@@ -111,112 +338,33 @@ def _cmd_figures(args):
     return 0
 
 
-RUN_EPILOG = """examples:
-  xorsweep run examples/blog-rounding.toml --store blog-rounding.zarr
-  xorsweep run examples/slice.toml --store slice.zarr --workers 2
-  xorsweep run examples/random-rounding.toml --store /shared/rr.zarr --address tcp://10.0.0.5:8786
-Running the same spec on the same store again trains only the blocks not yet done."""
+def _cmd_examples(args):
+    from importlib import resources
 
-STATUS_EPILOG = """example:
-  xorsweep status blog-rounding.zarr"""
+    root = resources.files("xorsweep").joinpath("examples")
+    names = sorted(p.name for p in root.iterdir() if p.name.endswith((".toml", ".ipynb")))
+    if args.copy is None:
+        for n in names:
+            print(n)
+        return 0
+    import shutil
+    from pathlib import Path
 
-
-def _fmt_eta(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-class _Bar:
-    """One progress line on stderr: blocks, networks per second, ETA."""
-
-    def __init__(self, steps_per_network):
-        self.steps = steps_per_network
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def __call__(self, p):
-        import time
-
-        now = time.monotonic()
-        final = p.blocks_done == p.blocks_total
-        if not final and now - self.last < (0.2 if self.tty else 10.0):
-            return
-        self.last = now
-        left = (p.cells_total - p.cells_done) / p.rate if p.rate > 0 else 0
-        line = (f"blocks {p.blocks_done}/{p.blocks_total} ({100 * p.blocks_done / p.blocks_total:.0f}%)  "
-                f"{p.rate:,.4g} networks/s  {p.rate * self.steps:.3g} network-steps/s  "
-                f"ETA {_fmt_eta(left)}")
-        print(("\r" + line + " " * 4) if self.tty else line, end="\n" if (final or not self.tty) else "",
-              file=sys.stderr, flush=True)
-
-
-def _cmd_run(args):
-    from xorsweep.sweep import engine
-    from xorsweep.sweep.cluster import client_for
-    from xorsweep.sweep.lock import store_lock
-    from xorsweep.sweep.spec import Spec
-
-    spec = Spec.from_toml(args.spec)
-    if args.block is not None:
-        spec = Spec.from_dict({**spec.to_dict(), "execution": {"block": args.block}})
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
-    command = " ".join(["xorsweep"] + sys.argv[1:])
-    bar = _Bar(max(spec.axes.settings.get("steps", (spec.training.steps,))))
-    state = None
-
-    def progress(p):
-        nonlocal state
-        state = p
-        if p.cells_this_run:
-            bar(p)
-
-    try:
-        with store_lock(engine.open_for_writing(args.store), command):
-            # the store, new or resumed, is made or checked before a cluster is started
-            grid, done = engine.prepare(spec, args.store, command)
-            print(f"{args.store}: {grid.cells:,} networks in {grid.n_blocks} blocks, {int(done.sum())} already done",
-                  file=sys.stderr)
-            if done.all():
-                return 0
-            with client_for(args.address, args.workers) as client:
-                if client.dashboard_link:
-                    print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-                engine.run_locked(spec, args.store, client, progress=progress, command=command)
-    except KeyboardInterrupt:
-        done = f"{state.blocks_done}/{state.blocks_total} blocks done; " if state else ""
-        print(f"\nxorsweep run: interrupted; {done}the store is consistent. Resume with: "
-              f"xorsweep run {args.spec} --store {args.store}", file=sys.stderr)
-        return 130
+    dest = Path(args.copy)
+    if not dest.is_dir():
+        raise UserError(f"--copy {dest}: not a folder")
+    for n in names:
+        target = dest / n
+        if target.exists():
+            print(f"{target} exists: left as it is", file=sys.stderr)
+            continue
+        with resources.as_file(root.joinpath(n)) as src:
+            shutil.copyfile(src, target)
+        print(target)
     return 0
 
 
-def _cmd_status(args):
-    from xorsweep.sweep import store
-    from xorsweep.sweep.grid import Grid
-
-    spec = store.stored_spec(args.store)
-    grid = Grid(spec)
-    done = store.done_blocks(args.store, grid)
-    import zarr
-
-    attrs = zarr.open_group(args.store, mode="r", use_consolidated=False).attrs
-    t = spec.training
-    print(f"store      {args.store}  (spec {spec.hash()}{', ' + spec.name if spec.name else ''})")
-    print(f"training   rule {t.rule}, lr {t.lr}, steps {t.steps}, {t.dtype}, arith {t.arith}, hidden {t.hidden}"
-          + (f", record every {t.record_every}" if t.record_every else ""))
-    print("start      " + (f"{spec.start.count:,} random starts, init_std {spec.start.init_std}, seed {spec.start.seed}"
-                           if spec.start.random else "literal W1, W2"))
-    print("grid       " + (" x ".join(f"{d} {n}" for d, n in zip(grid.dims, grid.shape)) or "one network")
-          + f" = {grid.cells:,} networks")
-    print(f"blocks     {int(done.sum())}/{grid.n_blocks} done ({100 * done.mean():.1f}%), "
-          f"{grid.spec.block} networks per block")
-    if "last_rate_networks_per_s" in attrs:
-        print(f"rate       {attrs['last_rate_networks_per_s']:,} networks/s in the last run")
-    print("history    " + attrs.get("history", "").strip().splitlines()[-1])
-    return 0
-
-
+# ---- the parser ------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line naming the problem, exit status 2."""
 
@@ -225,58 +373,82 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    p = _Parser(prog="xorsweep", description="Map where XOR-network training lands from each start.")
-    p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
+    from xorsweep import __version__
 
-    t = sub.add_parser("train", help="train one network from a literal start and print the result",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show Python tracebacks on errors")
+    p = _Parser(prog="xorsweep", description="Map where XOR-network training lands from each start.",
+                parents=[common])
+    p.add_argument("--version", action="version", version=f"xorsweep {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    raw = argparse.RawDescriptionHelpFormatter
+
+    t = sub.add_parser("train", parents=[common], help="train one network from a literal start and print the result",
                        description="Train one 2-H-2 XOR network from a literal start and print its finals, "
-                                   "hidden activations Z1, softmax outputs, argmax, accuracy and loss.",
-                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   "hidden activations Z1, softmax outputs, argmax, accuracy, loss and attractor.",
+                       epilog=TRAIN_EPILOG, formatter_class=raw)
     t.add_argument("--W1", help="JSON array, shape (2, H)")
     t.add_argument("--W2", help="JSON array, shape (H, 2)")
     t.add_argument("--b1", help="JSON array, shape (H,) (default zeros)")
     t.add_argument("--b2", help="JSON array, shape (2,) (default zeros)")
     t.add_argument("--published", action="store_true", help="start from the blog author's published W1, W2")
     t.add_argument("--init-scale", type=float, metavar="S", help="multiply the start by S (before --decimals)")
-    t.add_argument("--decimals", type=int, metavar="N", help="np.round W1 and W2 to N decimals first")
-    t.add_argument("--rule", choices=["seed", "gd"], default="seed", help="training rule (default: seed)")
-    t.add_argument("--lr", type=float, help="learning rate (default 5.0)")
-    t.add_argument("--steps", type=int, help="iterations (default 100)")
-    t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    t.add_argument("--arith", choices=["exact", "libm"], default="exact",
-                   help="exp/log: the project's own, same bits everywhere (default), or the platform's")
+    t.add_argument("--decimals", type=int, metavar="N", help="np.round W1 and W2 to N decimals first (0 … 20)")
+    t.add_argument("--rule", choices=list(vocab.RULES), default=vocab.DEFAULT_RULE,
+                   help=f"training rule (default: {vocab.DEFAULT_RULE})")
+    t.add_argument("--lr", type=float, help="learning rate (default: the rule's, 5.0)")
+    t.add_argument("--steps", type=int, help="iterations (default: the rule's, 100)")
+    t.add_argument("--h", type=float, default=vocab.DEFAULT_H, help="numerical gradient step (default 1e-4)")
+    t.add_argument("--dtype", choices=list(vocab.DTYPES), default=vocab.DEFAULT_DTYPE)
+    t.add_argument("--arith", choices=list(vocab.ARITHS), default=vocab.DEFAULT_ARITH,
+                   help="exp/log variant: " + "; ".join(f"{k}: {v}" for k, v in vocab.ARITHS.items()))
     t.add_argument("--json", action="store_true", help="print one JSON object instead")
     t.set_defaults(func=_cmd_train)
 
-    r = sub.add_parser("run", help="run (or resume) a sweep into a Zarr store",
+    r = sub.add_parser("run", parents=[common], help="run (or resume) a sweep into a Zarr store",
                        description="Run the sweep described by SPEC (a TOML file) on Dask and write every "
                                    "network's start, finals and outcome into a Zarr store; resume if the "
-                                   "store exists.", epilog=RUN_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see examples/)")
-    r.add_argument("--store", required=True, metavar="PATH", help="Zarr store to create or resume")
+                                   "store exists.", epilog=RUN_EPILOG, formatter_class=raw)
+    _spec_and_store(r)
     r.add_argument("--address", metavar="ADDR",
                    help="scheduler of an existing Dask cluster, e.g. tcp://host:8786 "
                         "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
     r.add_argument("--workers", type=int, metavar="N", help="embedded cluster: N worker processes (default: cores)")
-    r.add_argument("--block", type=int, metavar="N", help="networks per block for a new store "
-                                                         "(default: the spec's execution.block)")
+    r.add_argument("--dashboard-port", type=int, default=8787, metavar="PORT",
+                   help="embedded cluster: dashboard on 127.0.0.1:PORT (default 8787; another if taken)")
     r.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("status", help="show a store's spec, blocks done and rate",
-                       description="Show the spec summary of a sweep store, how many blocks are done, and "
-                                   "the rate of its last run.", epilog=STATUS_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    pl = sub.add_parser("plan", parents=[common], help="print what a run would do: cells, blocks, bytes, time",
+                        description="Check SPEC against the store (nothing is written) and print the number of "
+                                    "networks and blocks, those already done, the store's size and, when a "
+                                    "previous run measured a rate, the time left.", epilog=PLAN_EPILOG,
+                        formatter_class=raw)
+    _spec_and_store(pl)
+    pl.set_defaults(func=_cmd_plan)
+
+    s = sub.add_parser("status", parents=[common], help="show a store's spec, blocks done, writer and rate",
+                       description="Show the spec summary of a sweep store, how many blocks are done, who writes "
+                                   "it now (pid, host, live rate, ETA), and when it was last verified.",
+                       epilog=STATUS_EPILOG, formatter_class=raw)
     s.add_argument("store", metavar="STORE")
     s.set_defaults(func=_cmd_status)
 
-    f = sub.add_parser("figures", help="write every figure a store supports (PNG and SVG)",
+    v = sub.add_parser("verify", parents=[common], help="read every chunk of a store; --repair marks damage for rerun",
+                       description="Read every chunk of every done block (each has a CRC32C checksum) and report "
+                                   "damaged or missing ones. --repair marks those blocks not done, so the next "
+                                   "run of the same spec recomputes them with the same bits.",
+                       epilog=VERIFY_EPILOG, formatter_class=raw)
+    v.add_argument("store", metavar="STORE")
+    v.add_argument("--repair", action="store_true", help="mark damaged blocks not done (holds the store's lock)")
+    v.set_defaults(func=_cmd_verify)
+
+    f = sub.add_parser("figures", parents=[common], help="write every figure a store supports (PNG and SVG)",
                        description="Write the figures of a store: one network's training (accuracy, loss, "
                                    "W1/b1/W2/b2 paths), attractor shares and flip rate per rounding digit, "
                                    "f(eps) with the uncertainty exponent, the attractor map and box count of "
                                    "a 2-D slice, as far as the store's axes allow.", epilog=FIGURES_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=raw)
     f.add_argument("store", metavar="STORE")
     f.add_argument("--out", required=True, metavar="DIR", help="folder for the figure files (created)")
     f.add_argument("--cell", action="append", metavar="DIM=VALUE",
@@ -286,31 +458,56 @@ def build_parser():
                    help="fit the uncertainty exponent only over LOW <= eps <= HIGH "
                         "(default: every eps with 0 < f < 1)")
     f.set_defaults(func=_cmd_figures)
+
+    e = sub.add_parser("examples", parents=[common], help="list the example specs shipped with xorsweep, or copy them",
+                       description="List the example specs installed with xorsweep; --copy DIR copies them "
+                                   "into DIR (existing files are left alone).")
+    e.add_argument("--copy", metavar="DIR", help="copy every example into DIR")
+    e.set_defaults(func=_cmd_examples)
     return p
+
+
+def _spec_and_store(sp):
+    sp.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see `xorsweep examples`)")
+    sp.add_argument("--store", required=True, metavar="PATH", help="Zarr store to create or resume")
+    sp.add_argument("--block", type=int, metavar="N", help="networks per block for a new store "
+                                                         "(default: the spec's execution.block)")
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    debug = getattr(args, "debug", False)
     try:
         return args.func(args)
-    except (UserError, ValueError) as e:
-        if args.debug:
+    except UserError as e:
+        if debug:
             raise
         print(f"xorsweep {args.verb}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away: end quietly, as other commands do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"\nxorsweep {args.verb}: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:
-        if args.debug:
+        if debug:
             raise
         print(f"xorsweep {args.verb}: error: {_one_line(e)}", file=sys.stderr)
         return 1
-    except Exception as e:  # noqa: BLE001 - no traceback reaches the user without --debug
-        if args.debug:
+    except Exception as e:  # noqa: BLE001 - a bug: one line, and how to see the traceback
+        if debug:
             raise
-        print(f"xorsweep {args.verb}: error: unexpected {type(e).__name__}: {_one_line(e)} "
-              "(run again with --debug for the traceback)", file=sys.stderr)
+        print(f"xorsweep {args.verb}: internal error (a bug, please report it): {type(e).__name__}: "
+              f"{_one_line(e)} (run again with --debug for the traceback)", file=sys.stderr)
         return 1
 
 
 def _one_line(e):
-    return " ".join(str(e).split()) or type(e).__name__
+    return _safe(" ".join(str(e).split()) or type(e).__name__)

@@ -32,20 +32,60 @@ class ExitWithParent(WorkerPlugin):
 
 
 @contextlib.contextmanager
-def client_for(address: str | None = None, workers: int | None = None):
+def client_for(address: str | None = None, workers: int | None = None, dashboard: str = "127.0.0.1:8787"):
     """A client on ``address`` (or $DASK_SCHEDULER_ADDRESS), else on a LocalCluster of
-    ``workers`` single-threaded processes (default: one per core)."""
+    ``workers`` single-threaded processes (default: one per core) listening on 127.0.0.1
+    only, its dashboard at ``dashboard`` (another free port when that one is taken)."""
     import dask
     from distributed import Client, LocalCluster
 
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
-        with Client(address, timeout="20s") as client:
+        try:
+            client = Client(address, timeout="20s")
+        except (OSError, TimeoutError) as e:
+            from xorsweep.errors import UserError
+
+            raise UserError(f"cannot reach the Dask scheduler at {address} ({type(e).__name__}: {e})") from None
+        with client:
             yield client
         return
     n = workers or len(os.sched_getaffinity(0))
     with dask.config.set({"distributed.worker.daemon": True, "logging.distributed": "error"}):
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          env=WORKER_ENV, silence_logs=40) as cluster, Client(cluster) as client:
+        with _sigint_ignored_in_children():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=_free(dashboard), env=WORKER_ENV, silence_logs=40)
+        with cluster, Client(cluster) as client:
             client.register_plugin(ExitWithParent())
             yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored_in_children():
+    """Processes started while SIGINT is ignored inherit that: Ctrl-C in a terminal, sent
+    to the whole process group, then stops only the ``xorsweep`` process (which stops its
+    cluster cleanly) instead of printing a traceback from every worker."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _free(address: str) -> str:
+    """``host:port`` if that port is free, else ``host:0`` (any free port)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    with socket.socket() as s:
+        try:
+            s.bind((host or "127.0.0.1", int(port)))
+        except OSError:
+            return f"{host}:0"
+    return address

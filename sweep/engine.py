@@ -1,78 +1,122 @@
-"""Run a sweep: one Dask task trains one block with one ``kernels.train`` call.
+"""``Sweep``: one object that owns check → lock → cluster → template → blocks → history.
 
-Library code takes a ``distributed.Client``; only the CLI makes one. Tasks receive the
-spec (a small dict) and a block index, recompute their starts, train, and write their own
-region of the store, so nothing large crosses the network.
+    sw = Sweep("examples/slice.toml", "slice.zarr")   # a path, a dict or a Spec
+    sw.plan()                                          # cells, blocks, bytes, time estimate
+    ds = sw.run(client=None, progress=True)            # resumable; returns the dataset
+
+The CLI and a notebook use it the same way. The store is checked before any cluster
+starts; a cluster is made (an embedded ``LocalCluster``) only when no client is given.
+One Dask task trains one block: it receives the store's absolute path and identity, the
+spec (a small dict) and a block index, recomputes its starts, trains, and writes its own
+region, so nothing large crosses the network and no task can write into another store.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from xorsweep.sweep import store
-from xorsweep.sweep.errors import UserError
-from xorsweep.sweep.grid import Block, Grid
-from xorsweep.sweep.lock import store_lock
+from xorsweep.errors import UserError
+from xorsweep.sweep import cells, store
+from xorsweep.sweep.grid import Grid
+from xorsweep.sweep.lock import clear_stale, store_lock
 from xorsweep.sweep.spec import Spec
 
-
-def compute_block(grid: Grid, block: Block, threads=None) -> dict:
-    """Train every cell of the block; name -> array shaped block.shape + variable dims."""
-    from xorsweep import kernels
-
-    H, shape = grid.H, block.shape
-    x = grid.starts(block).reshape(-1, grid.P)
-    n = x.shape[0]
-    W1, b1 = x[:, :2 * H].reshape(n, 2, H), x[:, 2 * H:3 * H]
-    W2, b2 = x[:, 3 * H:5 * H].reshape(n, H, 2), x[:, 5 * H:]
-    s, t = block.settings, grid.spec.training
-    r = kernels.train(W1, b1, W2, b2, rule=s["rule"], lr=s["lr"], steps=s["steps"], dtype=s["dtype"],
-                      arith=s["arith"], record_every=t.record_every or None, h=t.h, threads=threads)
-    out = {}
-    for g, a in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
-        out[f"{g}_start"] = a.reshape(shape + a.shape[1:])
-        f = getattr(r, g)
-        out[g] = f.astype(np.float64).reshape(shape + f.shape[1:])
-    out["loss"] = r.loss.astype(np.float64).reshape(shape)
-    out["accuracy"] = r.accuracy.astype(np.float64).reshape(shape)
-    out["predicted"] = r.predicted.reshape(shape + (4,))
-    out["z1"] = r.z1.astype(np.float64).reshape(shape + (4, H))
-    out["diverged"] = r.diverged.reshape(shape)
-    if r.trajectory is not None:
-        T = len(grid.record_steps)
-        for g in ("W1", "b1", "W2", "b2", "loss", "accuracy"):
-            a = getattr(r.trajectory, g).astype(np.float64)
-            full = np.full((n, T) + a.shape[2:], np.nan)
-            full[:, :a.shape[1]] = a  # shorter runs (a steps axis) leave NaN after their end
-            out[f"{g}_traj"] = full.reshape(shape + full.shape[1:])
-    return out
+#: a cluster with no worker for this long stops the run (the store stays resumable)
+NO_WORKER_TIMEOUT = 120.0
 
 
-def train_block(path: str, spec_dict: dict, index: int) -> dict:
-    """The Dask task: train block ``index`` and write it into the store at ``path``."""
+def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
+    """The Dask task: train block ``index`` and write it into the store ``store_id`` at ``path``."""
     t0 = time.perf_counter()
     grid = Grid(Spec.from_dict(spec_dict))
     block = grid.block(index)
-    store.write_block(path, grid, block, compute_block(grid, block, threads=1))
-    return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0}
+    values = cells.block_values(grid, block, threads=1)
+    t1 = time.perf_counter()
+    store.write_block(path, store_id, grid, block, values)
+    return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": t1 - t0}
 
 
 @dataclass
 class Progress:
+    """A run's progress. ``rate`` (networks/s) and ``eta`` (s) come from blocks finished
+    after the first one of the run (whose time includes compiling the kernels), so
+    compilation never shows as throughput; both are None until two blocks finished."""
+
     blocks_done: int
     blocks_total: int
     cells_done: int
     cells_total: int
     elapsed: float
     cells_this_run: int
+    first_done_at: float | None = None  # elapsed time when the run's first block finished
+    cells_after_first: int = 0
 
     @property
     def rate(self):
-        return self.cells_this_run / self.elapsed if self.elapsed > 0 else 0.0
+        span = self.elapsed - (self.first_done_at or 0.0)
+        if self.first_done_at is None or self.cells_after_first == 0 or span <= 0:
+            return None
+        return self.cells_after_first / span
+
+    @property
+    def eta(self):
+        r = self.rate
+        return None if r is None else (self.cells_total - self.cells_done) / r
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would do: ``seconds`` is None until a run of this store measured a rate."""
+
+    cells: int
+    blocks: int
+    blocks_done: int
+    cells_done: int
+    bytes: int
+    steps_per_network: int
+    rate: float | None  # networks/s measured by the last run on this store
+    seconds: float | None
+
+    def __str__(self):
+        eta = "unknown until the first blocks are timed" if self.seconds is None else fmt_duration(self.seconds)
+        return (f"{self.cells:,} networks in {self.blocks:,} blocks ({self.blocks_done:,} done), "
+                f"about {fmt_bytes(self.bytes)}, {self.steps_per_network:,} steps each; time left: {eta}")
+
+
+def fmt_duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+
+
+def as_spec(spec) -> Spec:
+    """A Spec from a Spec, a dict, or a path to a TOML file."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, dict):
+        return Spec.from_dict(spec)
+    if isinstance(spec, (str, os.PathLike)):
+        return Spec.from_toml(spec)
+    raise UserError(f"a spec must be a Spec, a dict or a path to a TOML file, not {type(spec).__name__}")
+
+
+def _store_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or str(path).strip() in ("", ".", "..", "/") or Path(
+            os.path.abspath(path)).name in ("", ".", ".."):
+        raise UserError(f"store path {str(path)!r} has no name: give a folder name such as out.zarr")
+    return Path(os.path.abspath(path))
 
 
 def _writable_dir(p: Path, what: str):
@@ -80,95 +124,246 @@ def _writable_dir(p: Path, what: str):
         raise UserError(f"{what} {p} is read-only")
 
 
-def prepare(spec: Spec, path, command="") -> tuple[Grid, np.ndarray]:
-    """Create the store from the spec, or check that it was made by the same spec.
-    Returns the grid (with the store's chunking) and the done flag of every block.
-    Call it holding the store's lock (``run`` does)."""
-    p = Path(path)
-    if p.exists() and any(p.iterdir()):
-        old = store.check_same_spec(p, spec)
-        _writable_dir(p, "store")
-        grid = Grid(old)  # the store's own block size decides the chunks
-        return grid, store.done_blocks(p, grid)
-    try:
-        grid = store.create(p, spec, command)
-    except BaseException:
-        if p.is_dir() and not any(p.iterdir()):
-            p.rmdir()  # leave no empty folder where there was none
-        raise
-    return grid, np.zeros(grid.n_blocks, dtype=bool)
+class Sweep:
+    """A sweep spec bound to a store. ``spec``: a Spec, a dict or a TOML path; ``store``: a
+    folder path (made absolute here, so workers anywhere write into the same store)."""
 
+    def __init__(self, spec, store_path, *, block: int | None = None, command: str = "xorsweep (library call)"):
+        self.spec = as_spec(spec)
+        if block is not None:
+            self.spec = Spec.from_dict({**self.spec.to_dict(), "execution": {"block": block}})
+        self.path = _store_path(store_path)
+        self.command = command
+        self.futures = []
 
-def open_for_writing(path) -> Path:
-    """Check the store path before anything is written; make the folder of a new store."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise UserError(f"store {path} exists and is not a directory")
-    if not p.exists():
+    def __repr__(self):
+        return f"Sweep({self.spec.name or self.spec.hash()!r}, {str(self.path)!r})"
+
+    # ---- checks (nothing written) ------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+
+    def check(self) -> tuple[Grid, np.ndarray]:
+        """Check the store against the spec and the filesystem; write nothing. Returns the
+        grid (with the store's own chunking when it exists) and each block's done flag."""
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise UserError(f"store {p} exists and is not a directory")
+        if self.exists():
+            old = store.check_same_spec(p, self.spec)
+            grid = Grid(old)  # the store's own block size decides the chunks
+            return grid, store.done_blocks(p, grid)
         if not p.parent.is_dir():
-            raise UserError(f"store {path}: folder {p.parent} does not exist")
+            raise UserError(f"store {p}: folder {p.parent} does not exist")
         _writable_dir(p.parent, "folder")
-        p.mkdir()
-    _writable_dir(p, "store")
-    return p
+        grid = Grid(self.spec)
+        return grid, np.zeros(grid.n_blocks, dtype=bool)
 
+    def plan(self) -> Plan:
+        grid, done = self.check()
+        rate = None
+        if self.exists():
+            rate = store.stored_attrs(self.path).get("last_rate_networks_per_s") or None
+        cells_done = int(sum(grid.block(int(k)).size for k in np.flatnonzero(done))) if done.any() else 0
+        steps = max(grid.spec.axes.settings.get("steps", (grid.spec.training.steps,)))
+        left = grid.cells - cells_done
+        return Plan(grid.cells, grid.n_blocks, int(done.sum()), cells_done, store.estimated_bytes(grid), steps,
+                    rate, left / rate if rate else None)
 
-def run(spec: Spec, path, client, *, progress=None, command="xorsweep (library call)") -> Progress:
-    """Train every block of the sweep not yet done in the store at ``path`` on ``client``.
+    # ---- running -------------------------------------------------------------------------
+    def run(self, client=None, *, progress=False, address=None, workers=None, on_start=None,
+            dashboard="127.0.0.1:8787"):
+        """Train every block not yet done and return the store as an xarray Dataset.
 
-    ``progress(Progress)`` is called once at the start and after each finished block.
-    Finished blocks are never rewritten; running the same spec again completes a partial
-    store. A second run on a store being written is refused (``sweep.lock``).
-    """
-    with store_lock(open_for_writing(path), command):
-        return run_locked(spec, path, client, progress=progress, command=command)
+        ``client``: a ``distributed.Client`` (else one is made on ``address`` or an
+        embedded LocalCluster of ``workers`` processes). ``progress``: True for a
+        progress bar (terminal or Jupyter), or a callable taking ``Progress``.
+        ``on_start(client, grid, done)`` is called once the cluster is up (the CLI
+        prints the dashboard link there); ``self.futures`` holds the blocks in flight
+        (for ``distributed.progress`` and other Dask diagnostics). Finished blocks are
+        never rewritten; a second writer on the same store is refused.
+        """
+        from xorsweep.sweep.cluster import client_for
 
+        grid, done = self.check()  # before any cluster starts
+        if done.all() and self.exists():
+            clear_stale(self.path)
+            return store.open_dataset(self.path)
+        with store_lock(self.path, self.command):
+            grid, done = self.check()  # again, now that no one else writes
+            ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers, dashboard)
+            with ctx as c:
+                grid, done = self._prepare(grid, done)
+                if on_start is not None:
+                    on_start(c, grid, done)
+                self._run_blocks(c, grid, done, progress)
+        return store.open_dataset(self.path)
 
-def run_locked(spec: Spec, path, client, *, progress=None, command="xorsweep (library call)") -> Progress:
-    """``run`` for a caller that already holds the store's lock (``sweep.lock.store_lock``)."""
-    from distributed import as_completed
+    def _prepare(self, grid, done):
+        """Make the template of a new store (only once a cluster is up: a failed cluster
+        leaves no store behind), or check an existing one is writable."""
+        p = self.path
+        if self.exists():
+            _writable_dir(p, "store")
+            return grid, done
+        made = not p.exists()
+        if made:
+            p.mkdir()
+        try:
+            grid = store.create(p, self.spec, self.command)
+        except BaseException:
+            if made and p.is_dir() and not any(p.iterdir()):
+                p.rmdir()  # leave no empty folder where there was none
+            raise
+        return grid, np.zeros(grid.n_blocks, dtype=bool)
 
-    path = str(path)
-    grid, done = prepare(spec, path, command)
-    todo = [int(k) for k in np.flatnonzero(~done)]
-    spec_dict = grid.spec.to_dict()
-    cells_done = sum(grid.block(k).size for k in np.flatnonzero(done))
-    state = Progress(int(done.sum()), grid.n_blocks, cells_done, grid.cells, 0.0, 0)
-    if progress is not None:
-        progress(state)
-    if not todo:
-        return state
-    store.append_history(path, f"run started: {command} ({len(todo)} of {grid.n_blocks} blocks to train)")
-    t0 = time.perf_counter()
-    futures = as_completed()
+    def _run_blocks(self, client, grid, done, progress):
+        from distributed import wait
 
-    def submit(k):
-        futures.add(client.submit(train_block, path, spec_dict, k, key=f"xorsweep-{spec.hash()}-{k}", pure=False))
+        todo = [int(k) for k in np.flatnonzero(~done)]
+        cells_done = int(sum(grid.block(int(k)).size for k in np.flatnonzero(done))) if done.any() else 0
+        state = Progress(int(done.sum()), grid.n_blocks, cells_done, grid.cells, 0.0, 0)
+        report = _reporter(progress, state, grid)
+        if not todo:
+            report(state, final=True)
+            return state
+        path, sid = str(self.path), store.store_id(self.path)
+        spec_dict = grid.spec.to_dict()
+        store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
+        t0 = time.perf_counter()
+        width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
+        pending, in_flight = iter(todo), set()
+        self.futures = []
 
-    # a bounded number of blocks in flight keeps the client's memory flat on any grid
-    width = max(2, 2 * sum(client.nthreads().values()))
-    pending = iter(todo)
-    for k in pending:
-        submit(k)
-        if futures.count() >= width:
-            break
-    try:
-        for fut in futures:
-            res = fut.result()
-            fut.release()
-            state.blocks_done += 1
-            state.cells_done += res["cells"]
-            state.cells_this_run += res["cells"]
+        def submit(k):
+            f = client.submit(train_block, path, sid, spec_dict, k, key=f"xorsweep-{sid}-{k}", pure=False)
+            in_flight.add(f)
+            self.futures.append(f)
+
+        for k in pending:
+            submit(k)
+            if len(in_flight) >= width:
+                break
+        no_worker_since, last_live = None, time.monotonic()
+        try:
+            while in_flight:
+                finished, _ = _wait(wait, in_flight)
+                if not finished:
+                    no_worker_since = _check_workers(client, no_worker_since)
+                    continue
+                no_worker_since = None
+                for fut in finished:
+                    in_flight.discard(fut)
+                    res = _result(fut)
+                    fut.release()
+                    state.blocks_done += 1
+                    state.cells_done += res["cells"]
+                    state.cells_this_run += res["cells"]
+                    state.elapsed = time.perf_counter() - t0
+                    if state.first_done_at is None:
+                        state.first_done_at = state.elapsed
+                    else:
+                        state.cells_after_first += res["cells"]
+                    report(state)
+                    last_live = self._live(path, state, client, last_live)
+                    nxt = next(pending, None)
+                    if nxt is not None:
+                        submit(nxt)
+        finally:
+            for f in in_flight:
+                f.cancel()
+            self.futures = []
             state.elapsed = time.perf_counter() - t0
-            if progress is not None:
-                progress(state)
-            nxt = next(pending, None)
-            if nxt is not None:
-                submit(nxt)
-    finally:
-        state.elapsed = time.perf_counter() - t0
-        finished = state.blocks_done == state.blocks_total
-        store.append_history(path, f"run {'finished' if finished else 'stopped'}: {state.blocks_done}/"
-                                   f"{state.blocks_total} blocks done, {state.cells_this_run} networks in "
-                                   f"{state.elapsed:.1f} s", last_rate_networks_per_s=round(state.rate, 1))
-    return state
+            finished = state.blocks_done == state.blocks_total
+            with contextlib.suppress(Exception):  # never mask the error that stopped the run
+                store.update_attrs(path, f"run {'finished' if finished else 'stopped'}: {state.blocks_done}/"
+                                         f"{state.blocks_total} blocks done, {state.cells_this_run:,} networks in "
+                                         f"{state.elapsed:.1f} s", live=None,
+                                    last_rate_networks_per_s=round(state.rate, 1) if state.rate else None)
+            report(state, final=True)
+        return state
+
+
+    @staticmethod
+    def _live(path, state, client, last, every=10.0):
+        """Every ``every`` seconds, the run's rate and ETA into the store's attributes, for
+        ``xorsweep status`` in another terminal."""
+        now = time.monotonic()
+        if now - last < every or state.rate is None:
+            return last
+        with contextlib.suppress(Exception):
+            store.update_attrs(path, live={"rate": round(state.rate, 1), "eta": fmt_duration(state.eta),
+                                           "blocks_done": state.blocks_done,
+                                           "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                           "dashboard": getattr(client, "dashboard_link", None)})
+        return now
+
+
+def _wait(wait, futures):
+    from distributed.comm.core import CommClosedError
+
+    try:
+        done, not_done = wait(list(futures), timeout=5, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return set(), set(futures)
+    except (CommClosedError, OSError) as e:
+        raise UserError(f"lost the Dask scheduler ({type(e).__name__}); the store is consistent: run again to "
+                        "resume") from None
+    return done, not_done
+
+
+def _result(fut):
+    from distributed.comm.core import CommClosedError
+
+    try:
+        return fut.result()
+    except (CommClosedError, OSError) as e:
+        if isinstance(e, UserError):
+            raise
+        raise UserError(f"lost the Dask scheduler or a worker's store access ({type(e).__name__}: {e}); the "
+                        "store is consistent: run again to resume") from None
+
+
+def _check_workers(client, since):
+    try:
+        n = len(client.scheduler_info().get("workers", {}))
+    except Exception as e:  # noqa: BLE001 - the scheduler is gone
+        raise UserError(f"lost the Dask scheduler ({type(e).__name__}); the store is consistent: run again to "
+                        "resume") from None
+    if n:
+        return None
+    now = time.monotonic()
+    if since is None:
+        return now
+    if now - since > NO_WORKER_TIMEOUT:
+        raise UserError(f"the Dask cluster has had no workers for {NO_WORKER_TIMEOUT:.0f} s; stopped. The store "
+                        "is consistent: start workers and run again to resume")
+    return since
+
+
+def _reporter(progress, state, grid):
+    """progress: False/None (silent), True (a tqdm bar, terminal or Jupyter), or a callable."""
+    if callable(progress):
+        def call(p, final=False):
+            progress(p)
+        return call
+    if not progress:
+        return lambda p, final=False: None
+    from tqdm.auto import tqdm
+
+    steps = max(grid.spec.axes.settings.get("steps", (grid.spec.training.steps,)))
+    bar = tqdm(total=state.cells_total, initial=state.cells_done, unit=" networks", unit_scale=True,
+               smoothing=0.3, file=sys.stderr, dynamic_ncols=True, desc=f"training ({steps} steps each)")
+    last = [state.cells_done]
+
+    def update(p, final=False):
+        bar.update(p.cells_done - last[0])
+        last[0] = p.cells_done
+        if final:
+            bar.close()
+    return update
+
+
+def run(spec, path, client, *, progress=None, command="xorsweep (library call)"):
+    """``Sweep(spec, path).run(client)``: train every block not yet done; the dataset."""
+    return Sweep(spec, path, command=command).run(client, progress=progress)

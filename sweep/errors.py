@@ -1,5 +1,4 @@
-"""Errors that reach the user as one line and a non-zero exit."""
+"""Errors that reach the user as one line and a non-zero exit (see ``xorsweep.errors``)."""
+from xorsweep.errors import StoreDamaged, UserError
 
-
-class UserError(Exception):
-    """Bad input: a spec, an argument or a store the user pointed at."""
+__all__ = ["StoreDamaged", "UserError"]

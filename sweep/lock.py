@@ -1,57 +1,56 @@
-"""One writer per store: a lock file beside the store naming the holder's pid and host.
+"""One writer per store: an OS lock (``flock``) on a file beside the store's real location.
 
-The lock is created with O_EXCL. A lock whose holder is dead (same host, and the pid is
-gone or now belongs to a process started later) is stale: it is first renamed away, which
-only one contender can do, and then taken like a free lock.
+The lock file is ``<real store path>.lock``: every alias of a store (a symlink, a
+relative path, ``..`` segments) resolves to the same file. The lock is held by the
+kernel, so it dies with its holder (SIGKILL included): there is no stale lock to take
+over and no race between contenders, however many. The file also names the holder's
+pid, host, start time and command, for the refusal message and ``xorsweep status``.
+
+Taking the lock: open (create) the file, ``flock(LOCK_EX | LOCK_NB)``, then check that
+the path still names the inode locked (a releasing holder unlinks the file while it
+still holds the lock; a contender that locked the unlinked inode retries).
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
 import time
 from pathlib import Path
 
-from xorsweep.sweep.errors import UserError
+from xorsweep.errors import UserError
+
 
 def lock_path(store) -> Path:
-    """``<store>.lock``, beside the store: on the same storage, but not inside the Zarr tree."""
-    p = Path(store)
+    """``<store>.lock`` beside the store's real location (symlinks resolved)."""
+    p = Path(os.path.realpath(store))
     return p.with_name(p.name + ".lock")
 
 
-def _boot_start(pid: int) -> str | None:
-    """Start time of process ``pid`` in clock ticks since boot (None if it does not exist)."""
+def holder(store) -> dict | None:
+    """Who holds the store's lock now (pid, host, since, command), or None."""
+    path = lock_path(store)
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return "alive"
-
-
-def _holder_alive(info: dict) -> bool:
-    if info.get("host") != socket.gethostname():
-        return True  # cannot tell from here: assume it is running
-    started = _boot_start(int(info.get("pid", -1)))
-    return started is not None and started in ("alive", info.get("proc_start"))
-
-
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
-        return 0.0
-
-
-def _read(path: Path) -> dict:
+        return None
     try:
-        return json.loads(path.read_text())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read(fd) or {"pid": "?", "host": "?"}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read(fd) -> dict:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return json.loads(os.read(fd, 65536).decode() or "{}")
     except (OSError, ValueError):
         return {}
 
@@ -60,33 +59,47 @@ def _read(path: Path) -> dict:
 def store_lock(store: str | os.PathLike, command: str = ""):
     """Hold the store's lock for the duration of the block; refuse if a live run holds it."""
     path = lock_path(store)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": _boot_start(os.getpid()),
-          "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command}
-    for _ in range(20):
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+          "command": command}
+    for _ in range(100):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            info = _read(path)
-            if not info and _age(path) < 5.0:  # a contender between creating and filling it
-                time.sleep(0.25)
-                continue
-            if info and _holder_alive(info):
-                raise UserError(f"store {store} is being written by pid {info.get('pid')} on {info.get('host')} "
-                                f"since {info.get('since')}; wait for it, or stop it first "
-                                f"(if it is surely dead, remove {path})") from None
-            with contextlib.suppress(FileNotFoundError):  # only one contender wins the rename
-                stale = path.with_name(f"{path.name}.stale-{os.getpid()}")
-                os.rename(path, stale)
-                os.remove(stale)
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
+            fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            raise UserError(f"store {store}: cannot open its lock file {path} ({e.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info = _read(fd)
+            os.close(fd)
+            raise UserError(f"store {store} is being written by pid {info.get('pid', '?')} on "
+                            f"{info.get('host', '?')} since {info.get('since', '?')}; wait for it, or stop it "
+                            "first") from None
+        except OSError as e:
+            os.close(fd)
+            raise UserError(f"store {store}: the filesystem of {path} does not support file locks "
+                            f"({e.strerror}); cannot guarantee a single writer") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # we locked a file a releasing holder had just unlinked: try again
     else:
         raise UserError(f"store {store}: could not take the lock {path}")
     try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
         yield
     finally:
-        if _read(path).get("pid") == me["pid"]:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still holding the lock: see the module docstring
+        os.close(fd)
+
+
+def clear_stale(store):
+    """Remove the lock file a killed holder left (its OS lock died with it); refuse, as
+    ``store_lock`` does, if a live holder has it."""
+    if os.path.lexists(lock_path(store)) and holder(store) is None:
+        with store_lock(store, "clearing a stale lock file"):
+            pass

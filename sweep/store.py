@@ -1,16 +1,28 @@
-"""The Zarr v3 store of a sweep, read through xarray.
+"""The Zarr v3 store of a sweep: template, identity, blocks, integrity, metadata.
 
 Layout: the full template (coords, attrs, empty chunked variables) is written first;
 each block then writes its chunk-aligned region of every variable and, last, its chunk
-of ``done``. A block counts as done only when its ``done`` chunk is all true, so a block
-killed half-way is simply recomputed (with the same bits) on resume.
+of ``done``. A block counts as done only when its ``done`` chunk is all true and every
+chunk of its data exists, so a block killed half-way, or one whose chunk was lost, is
+simply recomputed (with the same bits) on resume. Every chunk carries a CRC32C checksum
+(zarr's ``crc32c`` codec): damage is an error on read, never a silently wrong number;
+``verify`` reads every done block and ``repair`` marks damaged ones not done.
+
+A store has an identity (``store_id``, random, written at creation): a task writes only
+into the store whose id it was sent, so two stores, runs or paths can never mix data.
+Everything here reads and writes through zarr's API; this module is the only one that
+touches a store's metadata.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import re
 import shutil
+import tempfile
+import uuid
 import warnings
 from pathlib import Path
 
@@ -18,27 +30,26 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
-from xorsweep.sweep.errors import UserError
+from xorsweep.errors import StoreDamaged, UserError
+from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, X
 from xorsweep.sweep.grid import Block, Grid
 from xorsweep.sweep.provenance import provenance
 from xorsweep.sweep.spec import Spec, spec_differences
 
-PARAMS = {"W1": ("input", "hidden"), "b1": ("hidden",), "W2": ("hidden", "output"), "b2": ("output",)}
-LONG_NAMES = {"W1": "input-to-hidden weights", "b1": "hidden biases", "W2": "hidden-to-output weights",
-              "b2": "output biases"}
 COORD_ATTRS = {
     "rule": {"long_name": "training rule"},
     "dtype": {"long_name": "floating-point type of training"},
     "arith": {"long_name": "exp/log implementation"},
-    "lr": {"long_name": "learning rate"},
-    "steps": {"long_name": "training iterations"},
+    "lr": {"long_name": "learning rate", "units": "1"},
+    "steps": {"long_name": "training iterations", "units": "1"},
     "start": {"long_name": "random start index"},
     "decimals": {"long_name": "decimals the start was rounded to (-1: unrounded)", "unrounded": -1},
-    "eps": {"long_name": "perturbation size (euclidean norm)"},
+    "eps": {"long_name": "perturbation size (euclidean norm)", "units": "1"},
     "direction": {"long_name": "perturbation direction index"},
-    "a": {"long_name": "slice coordinate along u"},
-    "b": {"long_name": "slice coordinate along v"},
+    "a": {"long_name": "slice coordinate along u", "units": "1"},
+    "b": {"long_name": "slice coordinate along v", "units": "1"},
     "row": {"long_name": "input row: x = [[0,0],[1,0],[0,1],[1,1]], labels [0,1,1,0]"},
     "input": {"long_name": "input unit (x1, x2)"},
     "hidden": {"long_name": "hidden unit"},
@@ -46,29 +57,53 @@ COORD_ATTRS = {
     "direction_name": {"long_name": "perturbed parameter"},
     "record": {"long_name": "recorded training step"},
 }
+#: every chunk: zstd (zarr's default) then a CRC32C of the compressed bytes
+CODECS = (ZstdCodec(), Crc32cCodec())
+PENDING_INT = -1
+STORE_ID_ATTR = "store_id"
+
+
+@contextlib.contextmanager
+def quiet():
+    """Consolidated metadata is not in the Zarr v3 spec yet; xarray relies on it to open
+    fast. The one place that silences zarr's warning about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)
+        yield
 
 
 def _variables(grid: Grid):
-    """name -> (extra dims, dtype, attrs) of every stored variable."""
+    """name -> (extra dims, dtype, attrs, fill value) of every stored variable."""
     v = {}
-    for g, dims in PARAMS.items():
-        v[f"{g}_start"] = (dims, np.float64, {"long_name": f"{LONG_NAMES[g]} at the start"})
-        v[g] = (dims, np.float64, {"long_name": f"{LONG_NAMES[g]} after training"})
-    v["loss"] = ((), np.float64, {"long_name": "cross-entropy loss after training"})
-    v["accuracy"] = ((), np.float64, {"long_name": "share of the 4 inputs classified right", "units": "1"})
-    v["predicted"] = (("row",), np.int8, {"long_name": "argmax output per input row",
-                                           "flag_values": [0, 1], "flag_meanings": "class_0 class_1"})
-    v["z1"] = (("row", "hidden"), np.float64, {"long_name": "hidden activations after training"})
-    v["diverged"] = ((), np.bool_, {"long_name": "parameters or loss became non-finite",
-                                    "flag_values": [0, 1], "flag_meanings": "finite diverged"})
+    for g in GROUPS:
+        dims = GROUP_DIMS[g]
+        v[f"{g}_start"] = (dims, np.float64, {"long_name": f"{GROUP_LONG_NAMES[g]} at the start", "units": "1"},
+                           np.nan)
+        v[g] = (dims, np.float64, {"long_name": f"{GROUP_LONG_NAMES[g]} after training", "units": "1"}, np.nan)
+    v["loss"] = ((), np.float64, {"long_name": "cross-entropy loss after training", "units": "nat"}, np.nan)
+    v["accuracy"] = ((), np.float64, {"long_name": "share of the 4 inputs classified right", "units": "1"}, np.nan)
+    v["predicted"] = (("row",), np.int8, {"long_name": "argmax output per input row (-1: not yet trained)",
+                                           "flag_values": [PENDING_INT, 0, 1],
+                                           "flag_meanings": "pending class_0 class_1"}, PENDING_INT)
+    v["z1"] = (("row", "hidden"), np.float64, {"long_name": "hidden activations after training", "units": "1"},
+               np.nan)
+    v["diverged"] = ((), np.bool_, {"long_name": "parameters or loss became non-finite (read with done)",
+                                    "flag_values": [0, 1], "flag_meanings": "finite diverged"}, False)
     if grid.record_steps is not None:
-        for g, dims in PARAMS.items():
-            v[f"{g}_traj"] = (("record",) + dims, np.float64, {"long_name": f"{LONG_NAMES[g]} during training"})
-        v["loss_traj"] = (("record",), np.float64, {"long_name": "loss during training"})
-        v["accuracy_traj"] = (("record",), np.float64, {"long_name": "accuracy during training", "units": "1"})
+        for g in GROUPS:
+            v[f"{g}_traj"] = (("record",) + GROUP_DIMS[g], np.float64,
+                              {"long_name": f"{GROUP_LONG_NAMES[g]} during training", "units": "1"}, np.nan)
+        v["loss_traj"] = (("record",), np.float64, {"long_name": "loss during training", "units": "nat"}, np.nan)
+        v["accuracy_traj"] = (("record",), np.float64, {"long_name": "accuracy during training", "units": "1"},
+                              np.nan)
     v["done"] = ((), np.bool_, {"long_name": "cell trained and written", "flag_values": [0, 1],
-                                "flag_meanings": "pending done"})
+                                "flag_meanings": "pending done"}, False)
     return v
+
+
+def data_variables(grid: Grid) -> list[str]:
+    """The variables a block writes, ``done`` (written last) excluded."""
+    return [name for name in _variables(grid) if name != "done"]
 
 
 def _sizes(grid: Grid):
@@ -82,7 +117,7 @@ def estimated_bytes(grid: Grid) -> int:
     """Uncompressed size of every variable of the store (random floats barely compress)."""
     sizes = _sizes(grid)
     per_cell = sum(np.dtype(dt).itemsize * int(np.prod([sizes[d] for d in extra], dtype=np.int64))
-                   for extra, dt, _ in _variables(grid).values())
+                   for extra, dt, _, _ in _variables(grid).values())
     return grid.cells * per_cell
 
 
@@ -91,78 +126,126 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
     dask chunk each, so the template costs the same whatever the number of blocks."""
     sizes = _sizes(grid)
     data_vars, encoding = {}, {}
-    for name, (extra, dtype, vattrs) in _variables(grid).items():
+    for name, (extra, dtype, vattrs, fill) in _variables(grid).items():
         shape = grid.shape + tuple(sizes[d] for d in extra)
-        encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra)}
+        encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra), "compressors": CODECS,
+                          "fill_value": fill}
         data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
     coords = {d: (d, v, COORD_ATTRS.get(d, {})) for d, v in grid.coords().items()}
     coords.update(input=("input", [0, 1], COORD_ATTRS["input"]),
                   hidden=("hidden", np.arange(grid.H), COORD_ATTRS["hidden"]),
                   output=("output", [0, 1], COORD_ATTRS["output"]),
-                  row=("row", np.arange(4), COORD_ATTRS["row"]))
+                  row=("row", np.arange(4), COORD_ATTRS["row"]),
+                  x1=("row", X[:, 0], {"long_name": "input x1 of the row"}),
+                  x2=("row", X[:, 1], {"long_name": "input x2 of the row"}))
     if grid.record_steps is not None:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
     if grid.spec.axes.eps is not None and isinstance(grid.spec.axes.direction, tuple):
         coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object),
                                     COORD_ATTRS["direction_name"])
+    for name in coords:
+        if name not in ("x1", "x2", "direction_name"):
+            encoding[name] = {"compressors": CODECS}
     return xr.Dataset(data_vars, coords, attrs), encoding
 
 
-def _quiet():
-    """Consolidated metadata is not in the Zarr v3 spec yet; xarray relies on it to open fast."""
-    w = warnings.catch_warnings()
-    w.__enter__()
-    warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)
-    return w
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+_DEBRIS = re.compile(r"^\.(?P<name>.+)\.creating-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+
+
+def remove_creation_debris(path: Path):
+    """Remove half-made templates (``.NAME.creating-PID-XXXX``) left beside the store by a
+    creator that died: only those of this store whose process is gone."""
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            m = _DEBRIS.match(entry.name)
+            if not m or m["name"] != path.name or entry.is_symlink() or not entry.is_dir():
+                continue
+            pid = int(m["pid"])
+            try:
+                os.kill(pid, 0)
+                continue  # alive: another creator is at work
+            except ProcessLookupError:
+                shutil.rmtree(entry, ignore_errors=True)
+            except PermissionError:
+                continue
 
 
 def create(path, spec: Spec, command: str) -> Grid:
+    """Write the template of a new store at ``path`` (an empty folder, or none)."""
+    path = Path(path)
     grid = Grid(spec)
-    need, free = estimated_bytes(grid), shutil.disk_usage(Path(path).parent).free
+    need, free = estimated_bytes(grid), shutil.disk_usage(path.parent).free
     if need > free:
         raise UserError(f"store {path} would need about {need / 1e9:,.1f} GB ({grid.cells:,} networks) "
                         f"but only {free / 1e9:,.1f} GB are free there: shrink the grid or use another disk")
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = _now()
     attrs = {
         "title": f"xorsweep {spec.name or 'sweep'}",
         "Conventions": "CF-1.10",
         "spec": json.dumps(spec.to_dict(), sort_keys=True),
         "spec_hash": spec.hash(),
+        STORE_ID_ATTR: uuid.uuid4().hex,
         "created": now,
         "history": f"{now} created by: {command}",
         **provenance(spec.training.arith),
     }
-    # written beside the store, then renamed onto the empty folder: a reader never sees
-    # a half-made template, and a failure leaves no half-made store behind
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
-    w = _quiet()
+    remove_creation_debris(path)
+    # written beside the store under an unpredictable name (mkdtemp: O_EXCL, no symlink
+    # followed), then renamed onto the empty folder: a reader never sees a half-made
+    # template, and a failure leaves no half-made store behind
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.creating-{os.getpid()}-", dir=path.parent))
     try:
         ds, encoding = template(grid, attrs)
-        ds.to_zarr(str(tmp), mode="w-", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        with quiet():
+            ds.to_zarr(str(tmp), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
         os.replace(tmp, path)
     finally:
-        w.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
     return grid
 
 
-def stored_spec(path) -> Spec:
-    """The spec a store was made with; a clear error for anything that is not such a store."""
+def _group(path, mode="r", consolidated=False):
+    with quiet():
+        return zarr.open_group(str(path), mode=mode, use_consolidated=consolidated)
+
+
+def stored_attrs(path) -> dict:
+    """The group attributes of the store at ``path`` (a clear error for a non-store)."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"store {path} does not exist")
     if not p.is_dir():
         raise UserError(f"store {path} is not a directory (not a Zarr store)")
     try:
-        g = zarr.open_group(str(p), mode="r", use_consolidated=False)
-        text = g.attrs["spec"]
+        return dict(_group(p).attrs)
     except Exception as e:  # noqa: BLE001 - any failure here means: not a readable sweep store
-        raise UserError(f"store {path} is not a readable xorsweep store ({type(e).__name__}: {e})") from None
+        raise UserError(f"store {path} is not a readable xorsweep store ({type(e).__name__}: "
+                        f"{_clean(str(e))})") from None
+
+
+def stored_spec(path) -> Spec:
+    """The spec a store was made with, checked against its stored hash."""
+    attrs = stored_attrs(path)
+    if "spec" not in attrs:
+        raise StoreDamaged(f"store {path} has no spec attribute: not an xorsweep store, or its metadata was "
+                           "overwritten")
     try:
-        return Spec.from_dict(json.loads(text))
-    except (json.JSONDecodeError, UserError) as e:
-        raise UserError(f"store {path} holds a damaged spec ({e})") from None
+        spec = Spec.from_dict(json.loads(attrs["spec"]))
+    except (json.JSONDecodeError, TypeError, UserError) as e:
+        raise StoreDamaged(f"store {path} holds a damaged spec ({_clean(str(e))})") from None
+    if attrs.get("spec_hash") != spec.hash():
+        raise StoreDamaged(f"store {path}: its spec does not match its spec_hash ({attrs.get('spec_hash')!r} "
+                           f"stored, {spec.hash()!r} computed): the metadata was edited; refusing to mix data")
+    return spec
+
+
+def store_id(path) -> str:
+    sid = stored_attrs(path).get(STORE_ID_ATTR)
+    return sid or "legacy-" + stored_spec(path).hash()
 
 
 def check_same_spec(path, spec: Spec) -> Spec:
@@ -174,44 +257,213 @@ def check_same_spec(path, spec: Spec) -> Spec:
     return old
 
 
-def append_history(path, line: str, **attrs):
-    """Add a history line (and attrs) to the group metadata in one atomic file replace, so
-    that a concurrent reader always finds complete consolidated metadata."""
-    meta_path = Path(path) / "zarr.json"
-    meta = json.loads(meta_path.read_text())
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    a = meta.setdefault("attributes", {})
-    a.update(attrs, history=a.get("history", "") + f"\n{now} {line}")
-    tmp = meta_path.with_name(f".zarr.json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, meta_path)
+def update_attrs(path, history: str | None = None, **attrs):
+    """Add a history line and attributes to the store's group, through zarr (its local
+    store replaces metadata files atomically, so readers never see half a file)."""
+    g = _group(path, "r+", consolidated=None)  # so that the rewrite keeps the consolidated metadata
+    new = dict(attrs)
+    if history is not None:
+        new["history"] = g.attrs.get("history", "") + f"\n{_now()} {history}"
+    with quiet():
+        g.update_attributes(new)
+        if g.metadata.consolidated_metadata is None:  # e.g. a store made without it
+            zarr.consolidate_metadata(str(path))
+
+
+def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
+    """Write the data variables of ``new`` into the store (replacing same-named ones it
+    added before). No other array and no group attribute changes, but for one history
+    line; the consolidated metadata is rewritten to list the new arrays."""
+    g = _group(path, "r+")
+    protected = set(_variables(Grid(stored_spec(path)))) | set(g.attrs.get("_coords", []))
+    for name, var in new.data_vars.items():
+        if name in protected or (name in g and name not in g.attrs.get("added_variables", [])):
+            raise UserError(f"store {path} already has a variable {name!r} of its own: not replaced")
+    added = list(g.attrs.get("added_variables", []))
+    with quiet(), zarr.config.set({"array.write_empty_chunks": True}):
+        for name, var in new.data_vars.items():
+            if name in g:
+                del g[name]
+            fill = PENDING_INT if var.dtype.kind in "iu" else (False if var.dtype.kind == "b" else np.nan)
+            arr = g.create_array(name, shape=var.shape, dtype=var.dtype, chunks=encoding[name]["chunks"],
+                                 fill_value=fill, compressors=CODECS, dimension_names=var.dims,
+                                 attributes=_json_attrs(var.attrs))
+            arr[...] = var.values
+            if name not in added:
+                added.append(name)
+    update_attrs(path, history, added_variables=added)
+    with quiet():
+        zarr.consolidate_metadata(str(path))
+
+
+def _json_attrs(attrs: dict) -> dict:
+    return json.loads(json.dumps(attrs, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+# ---- blocks ----------------------------------------------------------------------------
+def _chunk_path(path, name: str, grid: Grid, block_pos: tuple, n_extra: int) -> Path:
+    """Where zarr's default v3 chunk key encoding puts a block's chunk of ``name``."""
+    return Path(path, name, "c", *map(str, block_pos), *("0",) * n_extra)
+
+
+def block_positions(grid: Grid, indices) -> np.ndarray:
+    """(n, ndims) chunk-grid positions of flat block indices."""
+    if not grid.dims:
+        return np.zeros((len(indices), 0), dtype=np.int64)
+    return np.stack(np.unravel_index(np.asarray(indices, dtype=np.int64), grid.block_grid), axis=1)
 
 
 def done_blocks(path, grid: Grid) -> np.ndarray:
-    """Flat bool array over blocks: True where the block's ``done`` chunk is all true."""
-    arr = zarr.open_array(str(path), path="done", mode="r")
-    out = np.zeros(grid.n_blocks, dtype=bool)
+    """Flat bool array over blocks: True where the block's ``done`` chunk reads all true
+    and every data chunk of the block exists. Reads ``done`` in slabs of whole chunks
+    (flat memory, seconds for a million blocks)."""
+    arr = _group(path)["done"]
+    out = np.zeros(grid.block_grid or (1,), dtype=bool)
     if not grid.dims:
-        out[0] = bool(arr[()])
-        return out
-    whole = None
-    if grid.cells <= 2**25:  # small enough to read in one go (32 MB at most)
-        try:
-            whole = arr[...]
-        except Exception:  # noqa: BLE001 - a damaged chunk: fall back to block by block
-            whole = None
-    for k in range(grid.n_blocks):
-        region = grid.block(k).region
-        try:
-            out[k] = bool(np.all(whole[region] if whole is not None else arr[region]))
-        except Exception:  # noqa: BLE001 - an unreadable marker chunk means: not done
-            out[k] = False
+        out[()] = _read_ok(lambda: bool(arr[()]))
+    else:
+        rows = grid.chunks[0]
+        per_slab = max(1, (1 << 24) // max(1, grid.cells // grid.shape[0] * rows))
+        for first in range(0, grid.block_grid[0], per_slab):
+            last = min(grid.block_grid[0], first + per_slab)
+            region = (slice(first * rows, min(grid.shape[0], last * rows)),)
+            slab = _read_ok(lambda: arr[region])
+            if slab is None:  # a damaged chunk in the slab: block by block
+                for k in range(first, last):
+                    sub = _read_ok(lambda: arr[(slice(k * rows, min(grid.shape[0], (k + 1) * rows)),)])
+                    out[k] = _all_per_chunk(sub, grid)[0] if sub is not None else _per_block(arr, grid, k)
+                continue
+            out[first:last] = _all_per_chunk(slab, grid)
+    flat = out.reshape(-1)
+    if flat.any():
+        flat &= _chunks_present(path, grid, flat)
+    return flat
+
+
+def _per_block(arr, grid, k0):
+    """Done flags of the blocks in chunk row ``k0``, one block at a time (damage fallback)."""
+    sub_grid = grid.block_grid[1:]
+    res = np.zeros(sub_grid, dtype=bool)
+    for pos in np.ndindex(*sub_grid):
+        region = tuple(slice(p * c, min(n, (p + 1) * c)) for p, c, n in zip((k0,) + pos, grid.chunks, grid.shape))
+        v = _read_ok(lambda: arr[region])
+        res[pos] = bool(v is not None and np.all(v))
+    return res
+
+
+def _all_per_chunk(a: np.ndarray, grid: Grid) -> np.ndarray:
+    """all() over each chunk of ``a`` (a slab of whole chunk rows along every dim)."""
+    for axis, c in enumerate(grid.chunks):
+        a = np.logical_and.reduceat(a, np.arange(0, a.shape[axis], c), axis=axis)
+    return a
+
+
+def _read_ok(fn):
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - unreadable (missing codec data, bad checksum) means not done
+        return None
+
+
+def _chunks_present(path, grid: Grid, done: np.ndarray) -> np.ndarray:
+    """For each block marked done: does every data chunk of it exist on disk?"""
+    if not Path(path).is_dir():  # not a local folder: presence is checked on read
+        return np.ones_like(done)
+    ok = done.copy()
+    idx = np.flatnonzero(done)
+    pos = block_positions(grid, idx)
+    extra = {name: len(dims) for name, (dims, *_rest) in _variables(grid).items()}
+    for name in data_variables(grid):
+        present = _present_keys(Path(path, name, "c"), len(grid.dims) + extra[name])
+        for j, k in enumerate(idx):
+            if ok[k] and tuple(pos[j]) + (0,) * extra[name] not in present:
+                ok[k] = False
+    return ok
+
+
+def _present_keys(root: Path, depth: int) -> set:
+    """Chunk keys (tuples of ints) of the files under a variable's ``c/`` folder."""
+    out = set()
+    if depth == 0:
+        return {()} if root.is_file() else set()
+    for dirpath, _dirs, files in os.walk(root):
+        rel = Path(dirpath).relative_to(root).parts
+        if len(rel) == depth - 1:
+            for f in files:
+                if f.isdigit():
+                    out.add(tuple(int(x) for x in rel) + (int(f),))
     return out
 
 
-def write_block(path, grid: Grid, block: Block, values: dict):
-    """Write one block's variables into their regions, then mark it done."""
-    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    for name, arr in values.items():
-        g[name][block.region] = arr
-    g["done"][block.region] = np.ones(block.shape, dtype=bool)
+def write_block(path, expected_id: str, grid: Grid, block: Block, values: dict):
+    """Write one block's variables into their regions, then mark it done; refuse a store
+    whose identity is not the one this task was made for."""
+    g = _group(path, "r+")
+    sid = g.attrs.get(STORE_ID_ATTR) or "legacy-" + str(g.attrs.get("spec_hash"))
+    if sid != expected_id:
+        raise StoreDamaged(f"store {path} is not the store this task was made for (id {sid}, expected "
+                           f"{expected_id}): a relative path or another store at the same path; nothing written")
+    # every chunk is written, even one equal to the fill value: a missing chunk means damage
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        for name, arr in values.items():
+            g[name][block.region] = arr
+        g["done"][block.region] = np.ones(block.shape, dtype=bool)
+
+
+# ---- integrity -------------------------------------------------------------------------
+def verify(path, grid: Grid, *, repair=False, progress=None) -> list[int]:
+    """Read every chunk of every done block; return the damaged blocks (unreadable, bad
+    checksum, missing). ``repair`` marks them not done, so that the next run recomputes
+    them with the same bits (every cell is a pure function of the spec)."""
+    g = _group(path, "r+" if repair else "r")
+    arr = g["done"]
+    names = data_variables(grid)
+    damaged = []
+    marked = np.flatnonzero(_marked_done(arr, grid))
+    present = _chunks_present(path, grid, _mask(marked, grid.n_blocks))
+    for i, k in enumerate(marked):
+        region = grid.block(int(k)).region
+        bad = not present[k]
+        for name in names if not bad else ():
+            if _read_ok(lambda: g[name][region]) is None:
+                bad = True
+                break
+        if bad:
+            damaged.append(int(k))
+        if progress is not None:
+            progress(i + 1, len(marked))
+    if repair and damaged:
+        with zarr.config.set({"array.write_empty_chunks": True}):
+            for k in damaged:
+                b = grid.block(k)
+                arr[b.region] = np.zeros(b.shape, dtype=bool)
+    return damaged
+
+
+def _mask(idx, n):
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _marked_done(arr, grid: Grid) -> np.ndarray:
+    """Blocks whose done chunk is all true, or unreadable (damage to be reported)."""
+    out = np.zeros(grid.n_blocks, dtype=bool)
+    for k in range(grid.n_blocks):
+        v = _read_ok(lambda: arr[grid.block(k).region])
+        out[k] = v is None or bool(np.all(v))
+    return out
+
+
+def _clean(text: str) -> str:
+    """Text from a store or a path, with control characters (terminal escapes) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+printable = _clean
+
+
+def open_dataset(path) -> xr.Dataset:
+    """The store as an xarray Dataset (lazy)."""
+    with quiet():
+        return xr.open_zarr(str(path))

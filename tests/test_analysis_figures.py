@@ -21,10 +21,14 @@ pytestmark = pytest.mark.filterwarnings("error")
 
 
 def render(artists):
+    """Draw the figure of the artists; every axes it has is labelled."""
     fig = _figure_of(artists)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=50)
     assert buf.getbuffer().nbytes > 1000
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert all(ax.get_ylabel() for ax in axes), "an axes without a y label"
+    assert any(ax.get_xlabel() for ax in axes), "no x label"
     return fig
 
 
@@ -40,26 +44,35 @@ def _figure_of(artists):
 @pytest.fixture(scope="module")
 def traj(cases):
     """The 7-decimal published network, re-trained from a cell without a stored trajectory."""
-    W1, W2 = np.round(np.array(cases["init"]["W1"]), 7), np.round(np.array(cases["init"]["W2"]), 7)
-    cell = xr.Dataset({"W1_start": (("input", "hidden"), W1), "b1_start": ("hidden", np.zeros(3)),
-                       "W2_start": (("hidden", "output"), W2), "b2_start": ("output", np.zeros(2)),
-                       "W1": (("input", "hidden"), np.zeros((2, 3))), "b1": ("hidden", np.zeros(3)),
+    spec = {"training": {"rule": "seed", "lr": 5.0, "steps": 100}, "start": {"published": True},
+            "axes": {"decimals": {"values": [3, 7]}}}
+    cell = xr.Dataset({"W1": (("input", "hidden"), np.zeros((2, 3))), "b1": ("hidden", np.zeros(3)),
                        "W2": (("hidden", "output"), np.zeros((3, 2))), "b2": ("output", np.zeros(2))},
-                      attrs={"spec": json.dumps({"training": {"rule": "seed", "lr": 5.0, "steps": 100}})})
+                      coords={"decimals": np.int16(7)}, attrs={"spec": json.dumps(spec)})
     t = T.trajectory(cell)
     assert t.sizes["step"] == 101 and t.attrs["source"].startswith("re-trained")
+    assert t.attrs["matches_store"] == 0  # the finals above are zeros, not the stored ones
+    np.testing.assert_array_equal(t["W1"].values[0], np.round(np.array(cases["init"]["W1"]), 7))
     return t
 
 
 def test_network_figures(traj):
     assert traj["accuracy"].values[-1] == 1.0
-    render(F.plot_accuracy_loss(traj))
+    artists = F.plot_accuracy_loss(traj)
+    fig = render(artists)
+    lines = [a for a in artists if hasattr(a, "get_ydata")]
+    assert len(lines) == 2 and len(lines[0].get_xdata()) == 101  # accuracy and loss at every step
+    ylabels = " ".join(ax.get_ylabel() for ax in fig.axes)
+    assert "accuracy" in ylabels and "loss" in ylabels
     for group in ("W1", "b1", "W2"):
         artists = F.plot_path_3d(traj, group)
         assert len(artists) == 3 * (1 if group == "b1" else 2)
         render(artists)
-        render(F.plot_path_projections(traj, group))
-    render(F.plot_b2_path(traj))
+        proj = F.plot_path_projections(traj, group)
+        assert len({a.axes for a in proj if hasattr(a, "axes")}) == 3  # three projections
+        render(proj)
+    b2 = F.plot_b2_path(traj)
+    render(b2)
 
 
 def test_network_figures_on_given_axes(traj):
@@ -107,8 +120,17 @@ def test_many_classes_are_merged_in_the_legend():
     render(artists)
 
 
-def test_no_pyplot_figures_are_left_open():
+def test_figure_functions_never_import_pyplot():
+    """Run the figure module's functions in a fresh process: pyplot (global state) is
+    never imported, so no figure can be left open."""
+    import subprocess
     import sys
 
-    if "matplotlib.pyplot" in sys.modules:
-        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    code = ("import sys, numpy as np, xarray as xr\n"
+            "from xorsweep.analysis import figures as F\n"
+            "t = xr.Dataset({'loss': ('step', np.linspace(1, 0, 5)), 'accuracy': ('step', np.ones(5))},"
+            " coords={'step': np.arange(5)})\n"
+            "F.plot_accuracy_loss(t)\n"
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

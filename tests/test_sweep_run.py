@@ -127,7 +127,7 @@ def test_resume_after_a_stop_is_bit_identical_and_keeps_finished_chunks(client, 
     assert 0 < int(partial.done.sum()) < partial.done.size
     assert np.isnan(partial.loss.values[~partial.done.values]).all()
     assert not np.isnan(partial.loss.values[partial.done.values]).any()
-    grid, done = engine.prepare(spec(), path)
+    grid, done = engine.Sweep(spec(), path).check()
     finished = {k: v for k, v in chunk_files(path).items() if _in_done_block(k, partial, grid, done)}
     assert finished
     engine.run(spec(), path, client)
@@ -172,7 +172,7 @@ def test_cli_run_and_status(tmp_path):
     out = subprocess.run([sys.executable, "-m", "xorsweep", "run", str(spec_file), "--store", str(store), "--workers", "2"],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
-    assert "blocks 3/3 (100%)" in out.stderr
+    assert "blocks 3/3 done" in out.stderr
     st = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(store)], capture_output=True, text=True, timeout=60)
     assert st.returncode == 0, st.stderr
     assert "3/3 done" in st.stdout and "start 5 x decimals 2" in st.stdout

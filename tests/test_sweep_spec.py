@@ -192,9 +192,9 @@ def test_hashes_and_start_bits_are_those_of_the_old_code(d, digest, starts):
 
 
 def test_published_start_has_the_literal_identity():
-    literal = Spec.from_toml(EXAMPLES[0])  # blog-rounding: the published W1, W2 written out
+    d = Spec.from_toml(EXAMPLES[0]).to_dict()  # blog-rounding
     assert EXAMPLES[0].name == "blog-rounding.toml"
-    d = literal.to_dict()
+    literal = Spec.from_dict({**d, "start": {"W1": blog.W1, "W2": blog.W2}})
     d["start"] = {"published": True}
     published = Spec.from_dict(d)
     assert published.identity() == literal.identity() and published.hash() == EXAMPLE_HASHES["blog-rounding.toml"]
@@ -205,8 +205,9 @@ def test_published_start_has_the_literal_identity():
 
 def test_published_start_is_not_spelled_in_the_spec_modules():
     root = Path(spec_module.__file__).parent
+    digits = repr(abs(blog.W1[0][2]))  # the number, never written here either
     for name in ("spec.py", "spec_axes.py", "spec_base.py", "grid.py"):
-        assert "0.00420782" not in (root / name).read_text(), name
+        assert digits not in (root / name).read_text(), name
 
 
 @pytest.mark.parametrize("build, where", [

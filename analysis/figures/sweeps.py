@@ -107,10 +107,15 @@ def plot_uncertainty(frac, fit, ax=None):
     return artists
 
 
-def plot_attractor_map(att, ax=None, legend=True):
+def plot_attractor_map(att, ax=None, legend=True, done=None):
     """The attractor of every start of a 2-D slice (dims (a, b) or any two), one colour
-    per class, with a legend of the class names and their shares."""
+    per class, with a legend of the class names and their shares; cells not ``done``
+    are drawn as ``pending``."""
     ax = _axes(ax, figsize=(7.4, 5.0))
+    if done is not None:
+        from xorsweep.analysis.basins import mark_pending
+
+        att = mark_pending(att, done.transpose(*att.dims))
     ydim, xdim = att.dims
     names = display_names(att)
     values = list(att.attrs["flag_values"])
@@ -163,4 +168,154 @@ def plot_box_count(counts, dim, ax=None):
     ax.set_ylabel("N(s): boxes on the boundary")
     ax.grid(which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
+    return artists
+
+
+# ---- honest statistics: f against the realised distance, local slopes, box-count controls
+
+def _partition_text(p):
+    return f"{p['name']}, {p['classes']} classes"
+
+
+def plot_f_distance(unc, ax=None):
+    """f(ε) against the realised distance (``unc`` from ``analysis.stats.uncertainty``),
+    bootstrap intervals over starts, the roundoff floor shaded, the fitted power law over
+    its range or the refusal; the legend names the partition and the inert cells left out."""
+    ax = _axes(ax, figsize=(6.6, 4.6))
+    pts = [p for p in unc["points"] if p["distance"] is not None and p["f"] is not None]
+    x = np.array([p["distance"] for p in pts])
+    f = np.array([p["f"] for p in pts])
+    lo = np.array([np.nan if p["ci"][0] is None else p["ci"][0] for p in pts])
+    hi = np.array([np.nan if p["ci"][1] is None else p["ci"][1] for p in pts])
+    pos = f > 0
+    artists = [ax.errorbar(x[pos], f[pos], yerr=np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]]), fmt="o", ms=4,
+                           color="#1f77b4", ecolor="#9ecae1", capsize=2,
+                           label=f"f, {unc['interval']}\n({_partition_text(unc['partition'])}; "
+                                 f"{unc['inert']} inert cells left out)")]
+    if (~pos).any():
+        artists.append(ax.plot(x[~pos], hi[~pos], "v", color="#9ecae1", ms=4, label="f = 0: upper end")[0])
+    if unc["floor"] is not None and len(x):
+        artists.append(ax.axvspan(x.min() / 1.5, unc["floor"], color="0.92", zorder=0,
+                                  label=f"roundoff floor (f stops falling below {unc['floor']:.1e})"))
+    if unc["alpha"] is not None:
+        a, (x0, x1) = unc["alpha"], unc["fit_range"]
+        use = (x >= x0) & (x <= x1) & pos
+        c = np.exp(np.mean(np.log(f[use]) - a * np.log(x[use])))
+        xs = np.geomspace(x0, x1, 50)
+        ci = unc["alpha_ci"] or [None, None]
+        label = f"α = {a:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else "")
+        if unc.get("boundary_dimension") is not None:
+            label += f"\nD − α = {unc['boundary_dimension']:.3f} (D = 4H + 1 = {unc['dimensions']})"
+        artists.append(ax.plot(xs, c * xs**a, "-", color="#d62728", lw=1.5, label=label)[0])
+    else:
+        artists.append(ax.text(0.98, 0.03, "no α: " + (unc.get("reason") or ""), transform=ax.transAxes, ha="right",
+                               va="bottom", fontsize=7, wrap=True,
+                               bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9}))
+    if len(x) and (x > 0).any():
+        ax.set_xscale("log")
+    if pos.any():
+        ax.set_yscale("log")
+    else:
+        artists.append(ax.text(0.5, 0.5, "f = 0 at every distance", transform=ax.transAxes, ha="center"))
+    ref = "ε = 0 start" if unc["reference_is_eps0"] else "smallest-ε start (no ε = 0 cell)"
+    ax.set_xlabel(f"realised distance to the {ref}")
+    ax.set_ylabel("f: share of perturbed starts in another class")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return artists
+
+
+def plot_local_slopes(unc, ax=None):
+    """Local slopes of log f against log distance between neighbouring ε, with their
+    bootstrap intervals, the floor and the fitted α over its range."""
+    ax = _axes(ax, figsize=(6.6, 3.4))
+    sl = unc["local_slopes"]
+    mid = np.array([np.sqrt(s["from"] * s["to"]) for s in sl])
+    y = np.array([s["slope"] for s in sl])
+    lo = np.array([np.nan if s["ci"][0] is None else s["ci"][0] for s in sl])
+    hi = np.array([np.nan if s["ci"][1] is None else s["ci"][1] for s in sl])
+    artists = [ax.errorbar(mid, y, yerr=np.vstack([y - lo, hi - y]), fmt="s", ms=4, color="#2ca02c",
+                           ecolor="#a1d99b", capsize=2, label="local slope, bootstrap interval")]
+    artists.append(ax.axhline(0, color="0.5", lw=0.8))
+    if unc["floor"] is not None:
+        artists.append(ax.axvline(unc["floor"], color="0.4", ls="--", lw=1, label=f"floor {unc['floor']:.1e}"))
+    if unc["alpha"] is not None:
+        x0, x1 = unc["fit_range"]
+        artists.append(ax.plot([x0, x1], [unc["alpha"]] * 2, "-", color="#d62728", lw=1.5,
+                               label=f"α = {unc['alpha']:.3f} over the fit range")[0])
+    if len(sl):
+        ax.set_xscale("log")
+    else:
+        artists.append(ax.text(0.5, 0.5, "no two neighbouring ε with f > 0", transform=ax.transAxes, ha="center"))
+    ax.set_xlabel("realised distance (geometric middle of the two ε)")
+    ax.set_ylabel("d log f / d log distance")
+    ax.set_title(f"local slopes ({_partition_text(unc['partition'])})" +
+                 ("" if unc["alpha"] is not None else ": slopes disagree, no α"), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return artists
+
+
+def plot_box_count_controls(rep, ax=None):
+    """Boxes on the boundary N(s) of the map and of its shuffled control (same class
+    shares), with the mixed shares on a second axis and the fit or the saturation flag
+    (``rep`` from ``analysis.basins.box_count_report``)."""
+    ax = _axes(ax, figsize=(6.6, 4.4))
+    bc = rep["box_count"] if "box_count" in rep else rep
+    s = np.array(bc["box"], float)
+    n, nc = np.array(bc["count"], float), np.array(bc["shuffled_count"], float)
+    artists = [ax.plot(s[n > 0], n[n > 0], "o-", color="#1f77b4", ms=4, label="N(s): map")[0],
+               ax.plot(s[nc > 0], nc[nc > 0], "x--", color="0.5", ms=4, label="N(s): shuffled map")[0]]
+    if bc["dimension"] is not None:
+        x0, x1 = bc["fit_range"]
+        artists.append(ax.axvspan(x0 / 1.1, x1 * 1.1, color="0.93", zorder=0,
+                                  label=f"d = {bc['dimension']:.3f} over sides {x0:g}–{x1:g}"))
+    else:
+        artists.append(ax.text(0.02, 0.03, "no dimension: " + (bc["reason"] or ""), transform=ax.transAxes,
+                               fontsize=7, va="bottom", wrap=True,
+                               bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9}))
+    ax.set_xscale("log", base=2)
+    if (n > 0).any() or (nc > 0).any():
+        ax.set_yscale("log")
+    ax.set_xlabel("box side s (cells)")
+    ax.set_ylabel("N(s): boxes holding two or more classes")
+    tw = ax.twinx()
+    artists += [tw.plot(s, bc["mixed_share"], "-", color="#ff7f0e", lw=1, label="mixed share: map")[0],
+                tw.plot(s, bc["shuffled_mixed_share"], ":", color="#ff7f0e", lw=1, label="mixed share: shuffled")[0],
+                tw.axhline(0.5, color="#ff7f0e", lw=0.6, ls="-.")]
+    tw.set_ylim(0, 1.02)
+    tw.set_ylabel("share of mixed boxes (fit only below 0.5)", color="#ff7f0e")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = tw.get_legend_handles_labels()
+    artists.append(ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper right"))
+    p = rep.get("partition") or rep.get("slice_partition")
+    if p:
+        ax.set_title(f"box counting with its shuffled control ({_partition_text(p)})", fontsize=9)
+    return artists
+
+
+def plot_zoom_sequence(zoom, ax=None):
+    """Local box dimension per zoom level (``zoom`` from ``analysis.basins.zoom_sequence``),
+    saturated levels marked at the top, and the mixed share of the smallest boxes."""
+    ax = _axes(ax, figsize=(6.0, 3.8))
+    lv = zoom["level"].values
+    d = zoom["dimension"].values
+    sat = zoom["saturated"].values
+    ok = np.isfinite(d)
+    artists = [ax.plot(lv[ok], d[ok], "o-", color="#1f77b4", label="local box dimension")[0]]
+    if sat.any():
+        artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.0), "x", color="#d62728", ms=8,
+                               label="saturated: no dimension")[0])
+    ax.set_ylim(0.8, 2.1)
+    ax.set_xlabel("zoom level (0: outermost slice)")
+    ax.set_ylabel("box-counting dimension")
+    tw = ax.twinx()
+    artists.append(tw.plot(lv, zoom["mixed_share_2"].values, "s:", color="#ff7f0e", ms=4,
+                           label="mixed share, boxes of side 2")[0])
+    tw.set_ylim(0, 1.02)
+    tw.set_ylabel("mixed share", color="#ff7f0e")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = tw.get_legend_handles_labels()
+    artists.append(ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left"))
+    ax.set_xticks(lv, [f"{k}\nwidth {w:.0e}" for k, w in zip(lv, zoom["width"].values)], fontsize=7)
     return artists

@@ -1,4 +1,4 @@
-"""``xorsweep figures``: write every figure a store supports, as PNG and SVG.
+"""Write every figure a store supports, as PNG and SVG (``xorsweep figures`` calls it).
 
 - one network (``--cell dim=value``, default the first cell): accuracy and loss, the W1,
   b1, W2 paths in 3-D and in projections, the b2 path;
@@ -10,7 +10,7 @@ Each figure carries the store path and spec hash in a footer.
 """
 from __future__ import annotations
 
-import warnings
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from xorsweep.analysis import basins, labels, stats
+from xorsweep.errors import UserError
 from xorsweep.analysis import trajectory as T
 from xorsweep.analysis.figures import network as N
 from xorsweep.analysis.figures import sweeps as S
@@ -42,9 +43,22 @@ class _Writer:
         return fig, fig.add_subplot(projection=projection)
 
     def save(self, fig, name):
+        """Each file is written under a temporary, unpredictable name, then renamed: a
+        killed run leaves no cut figure under its final name."""
+        import os
+        import tempfile
+
         for fmt in self.formats:
             path = self.out / f"{name}.{fmt}"
-            fig.savefig(path, dpi=100, metadata=META.get(fmt))
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}.tmp", dir=self.out)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    fig.savefig(f, format=fmt, dpi=100, metadata=META.get(fmt))
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
             self.files.append(path)
 
 
@@ -168,27 +182,60 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
     (files written, notes on figures left out). ``cell`` is a list of 'dim=value';
     ``eps_range`` (low, high) limits the ε fitted for the uncertainty exponent (e.g. to
     leave out the plateau where roundoff alone changes the attractor)."""
-    path = Path(store)
-    if not path.is_dir():
-        raise ValueError(f"store {store} does not exist or is not a directory")
-    import zarr
+    from xorsweep.sweep import store as stores
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)
-        ds = xr.open_zarr(str(path))
+    stores.stored_spec(store)  # a clear error for anything that is not a sound sweep store
+    ds = stores.open_dataset(store)
     if "z1" not in ds or "done" not in ds:
-        raise ValueError(f"store {store} is not an xorsweep store (no z1/done variables)")
+        raise UserError(f"store {store} is not an xorsweep store (no z1/done variables)")
     ds = labels.with_attractors(ds)
     sel = T.parse_cell(ds, cell)
     w = _Writer(out, f"{store} · spec {ds.attrs.get('spec_hash', '?')}", formats)
     notes = []
+    done_share = float(ds["done"].mean())
+    if done_share < 1:
+        notes.append(f"partial store: {100 * done_share:.1f}% of the cells are done; figures use those only")
     dims = labels.sweep_dims(ds)
     with rc_context(RC):
         notes += network_figures(w, ds, sel)
         if "decimals" in dims and ds.sizes["decimals"] > 1:
             notes += rounding_figures(w, ds, sel)
         if "eps" in dims and ds.sizes["eps"] > 2:
-            notes += uncertainty_figures(w, ds, sel, eps_range)
+            notes += honest_uncertainty_figures(w, ds, sel, eps_range)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
+            notes += box_count_control_figures(w, ds, sel)
     return w.files, notes
+
+
+def _used(ds):
+    share = float(ds["done"].mean()) if "done" in ds else 1.0
+    return "" if share == 1 else f"; PARTIAL: {100 * share:.1f}% of cells done"
+
+
+def honest_uncertainty_figures(w, ds, cell, fit_range=None):
+    """f(ε) against the realised distance from the ε = 0 start and its local slopes;
+    ``fit_range`` filters on that distance, the coordinate α is fitted on."""
+    unc = stats.uncertainty(ds, cell=cell, fit_range=fit_range)
+    fig, axes = w.new((12.0, 4.6), ncols=2)
+    S.plot_f_distance(unc, ax=axes[0])
+    S.plot_local_slopes(unc, ax=axes[1])
+    fig.suptitle(f"f(ε) against the realised distance ({unc['partition']['name']}, {unc['partition']['classes']} "
+                 f"classes; {unc['inert']} inert cells left out{_used(ds)})", fontsize=9)
+    w.save(fig, "uncertainty-f-distance")
+    return [] if unc["alpha"] is not None else [f"f(ε): no α ({unc.get('reason')})"]
+
+
+def box_count_control_figures(w, ds, cell):
+    """Box counts of the slice beside its shuffled control, with mixed shares."""
+    sub = T.select(ds, cell, keep=("a", "b"))
+    part = stats.partition(sub)
+    rep = basins.box_count_report(part.transpose("a", "b"), sub["done"].transpose("a", "b") if "done" in sub else None,
+                                  n_balls=200)
+    fig, ax = w.new((6.8, 4.6))
+    S.plot_box_count_controls(rep, ax=ax)
+    p = rep["partition"]
+    ax.set_title(f"box counting with its shuffled control ({p['name']}, {p['classes']} classes{_used(ds)})",
+                 fontsize=9)
+    w.save(fig, "slice-box-count-controls")
+    return []

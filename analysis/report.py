@@ -1,0 +1,237 @@
+"""Every statistic a store supports, as one JSON-safe dict, and a readable table of it.
+
+``stats_report(ds)`` keys (a key is present only when the store supports it):
+
+- ``partition``: the class variable used (``solution`` when stored, else ``attractor``),
+  its number of classes present and their names;
+- ``completeness``: cells done / cells, ``share``, ``complete``;
+- ``decimals``: per rounding digit, the share of each class and the flip rate against the
+  unrounded start, each with its interval and the method (Wilson where the observations
+  are independent, else a bootstrap over starts);
+- ``uncertainty`` (an ``eps`` axis): f(ε) against the realised distance (``points``),
+  ``local_slopes`` [{from, to, slope, ci}], ``floor``, ``alpha``, ``alpha_ci``,
+  ``fit_range``, ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
+  ``reference``, design effects (see ``analysis.stats.uncertainty``);
+- ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``): see
+  ``analysis.basins.box_count_report``.
+
+Every section says which share of its cells it used (``used``).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from xorsweep.analysis import basins, stats
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_jsonable(v) for v in x.tolist()]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
+
+
+def decimals_report(ds, part, cell=None, confidence=0.95, n_boot=1000, seed=0) -> dict:
+    """Class shares and flip rates per rounding digit, with intervals."""
+    sub, fixed = stats._fixed_dims(part, ("decimals", "start"), cell)
+    done = stats._fixed_dims(ds["done"], ("decimals", "start"), cell)[0] if "done" in ds else None
+    valid = stats.valid_cells(sub, done)
+    cluster = "start" if "start" in sub.dims else None
+    order = [d for d in (cluster, "decimals") if d]
+
+    def arr(da):
+        a = da.transpose(*order).values
+        return a[None] if cluster is None else a
+
+    names = dict(zip(part.attrs.get("flag_values", []), stats.display_names(part)))
+    present = [int(v) for v in np.unique(sub.values[valid.values]) if int(v) not in stats.pending_values(part)]
+    seen = arr(valid).any(axis=1)  # starts with no trained cell are not resampled
+
+    def arr_seen(da):
+        return arr(da)[seen]
+
+    n = arr_seen(valid).astype(float)
+    W = stats.resampling_weights(n.shape[0], n_boot, seed)
+    digits = [int(d) for d in sub["decimals"].values]
+    shares = {}
+    for v in present:
+        r = stats.clustered_share(arr_seen((sub == v) & valid).astype(float), n, W, confidence)
+        shares[str(names.get(v, v))] = [{"decimals": d, "share": r["share"][i], "ci": [r["lo"][i], r["hi"][i]]}
+                                        for i, d in enumerate(digits)]
+    out = {"fixed": fixed, "partition": stats.partition_info(sub, valid), "shares": shares,
+           "n": [int(x) for x in n.sum(0)], "decimals": digits,
+           "used": float(valid.values.mean()) if valid.size else 0.0, "interval": r["method"] if present else None}
+    if -1 in digits and len(digits) > 1:
+        ref = sub.sel(decimals=-1)
+        both = valid & valid.sel(decimals=-1)
+        r = stats.clustered_share(arr_seen((sub != ref) & both).astype(float), arr_seen(both).astype(float), W,
+                                confidence)
+        out["flip_rate"] = [{"decimals": d, "rate": r["share"][i], "ci": [r["lo"][i], r["hi"][i]], "n": r["n"][i]}
+                            for i, d in enumerate(digits) if d != -1]
+        out["flip_interval"] = r["method"]
+    return out
+
+
+def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_fit_range=None, n_boot=1000,
+                 seed=0, confidence=0.95, radius=20, n_balls=1000) -> dict:
+    """Every statistic ``ds`` supports, as one JSON-serialisable dict (keys: see the
+    module docstring). ``partition`` names the class variable (default ``solution``,
+    else ``attractor``); ``cell`` (dim -> value) fixes the dims a statistic does not
+    summarise (default: their first value); ``fit_range`` = (low, high) realised
+    distances for α; ``box_fit_range`` = (low, high) box sides in cells."""
+    part = stats.partition(ds, partition)
+    dims = list(part.dims)
+    done = ds["done"] if "done" in ds else None
+    out = {"partition": stats.partition_info(part, stats.valid_cells(part, done)),
+           "completeness": stats.completeness(ds),
+           "dims": {d: int(part.sizes[d]) for d in dims}, "notes": []}
+    if not out["completeness"]["complete"]:
+        out["notes"].append(f"partial store: {100 * out['completeness']['share']:.1f}% of the cells are done; "
+                            "every statistic uses the done cells only")
+    if "decimals" in dims and part.sizes["decimals"] > 1:
+        out["decimals"] = decimals_report(ds, part, cell, confidence, n_boot, seed)
+    if "eps" in dims and part.sizes["eps"] > 2:
+        out["uncertainty"] = stats.uncertainty(ds, part, cell=cell, fit_range=fit_range, n_boot=n_boot, seed=seed,
+                                               confidence=confidence)
+    if "a" in dims and "b" in dims and min(part.sizes["a"], part.sizes["b"]) > 4:
+        m, fixed = stats._fixed_dims(part, ("a", "b"), cell)
+        d = stats._fixed_dims(done, ("a", "b"), cell)[0] if done is not None else None
+        bc = basins.box_count_report(m.transpose("a", "b"), None if d is None else d.transpose("a", "b"),
+                                     box_fit_range, seed, radius=radius, n_balls=n_balls)
+        for key in ("box_count", "basin_entropy", "fractality"):
+            out[key] = {**bc[key], "used": bc["used"], "fixed": fixed}
+        out["slice_partition"] = bc["partition"]
+        out["distinct_starts"] = distinct_starts(ds, fixed)
+        if out["distinct_starts"] and out["distinct_starts"]["share"] < 0.99:
+            d = out["distinct_starts"]
+            out["notes"].append(f"the slice holds only {d['distinct']} distinct starts in {d['cells']} cells: it is "
+                                "finer than the float spacing, and its map repeats the same starts")
+    return _jsonable(out)
+
+
+def distinct_starts(ds, fixed) -> dict | None:
+    """How many of a slice's cells hold distinct starts (a slice narrower than the float
+    spacing repeats the same start: its map then measures nothing)."""
+    from xorsweep.kernels.vocab import GROUPS
+
+    if not all(f"{g}_start" in ds for g in GROUPS):
+        return None
+    sel = {d: v for d, v in fixed.items() if d in ds.dims}
+    parts = []
+    for g in GROUPS:
+        x = ds[f"{g}_start"]
+        x = x.sel({d: v for d, v in sel.items() if d in x.coords}) if sel else x
+        x = x.transpose("a", "b", ...).values
+        parts.append(x.reshape(x.shape[0] * x.shape[1], -1))
+    flat = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    n = len(np.unique(flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1])))))
+    return {"distinct": int(n), "cells": int(flat.shape[0]), "share": n / flat.shape[0]}
+
+
+# ---- the readable table ----------------------------------------------------------------
+
+def _g(x, fmt=".3g"):
+    return "—" if x is None else format(x, fmt)
+
+
+def _ci(ci, fmt=".3g"):
+    return "—" if not ci or ci[0] is None else f"[{_g(ci[0], fmt)}, {_g(ci[1], fmt)}]"
+
+
+def format_report(rep: dict) -> str:
+    """A plain-text table of a ``stats_report`` dict."""
+    L = []
+    p, c = rep["partition"], rep["completeness"]
+    L.append(f"partition: {p['name']} ({p['classes']} classes present)")
+    if c["cells"] is not None:
+        L.append(f"completeness: {c['done']} of {c['cells']} cells done ({100 * c['share']:.1f}%)"
+                 + ("" if c["complete"] else "  PARTIAL: statistics use the done cells only"))
+    for note in rep.get("notes", []):
+        L.append(f"note: {note}")
+    if "decimals" in rep:
+        d = rep["decimals"]
+        L.append("")
+        L.append(f"shares per rounding digit ({d['interval']}; {d['partition']['classes']} classes):")
+        L.append("  " + "class".ljust(28) + "".join(("none" if x == -1 else str(x)).rjust(20) for x in d["decimals"]))
+        for name, row in d["shares"].items():
+            L.append("  " + name[:27].ljust(28) + "".join(
+                f"{_g(r['share'], '.3f')} {_ci(r['ci'], '.2f')}".rjust(20) for r in row))
+        if "flip_rate" in d:
+            L.append(f"flip rate against the unrounded start ({d['flip_interval']}):")
+            for r in d["flip_rate"]:
+                L.append(f"  decimals {r['decimals']:>3}: {_g(r['rate'], '.3f')} {_ci(r['ci'], '.3f')}  n = {int(r['n'])}")
+    if "uncertainty" in rep:
+        u = rep["uncertainty"]
+        L.append("")
+        L.append(f"f(ε) on {u['partition']['name']} ({u['partition']['classes']} classes); reference: {u['reference']}")
+        L.append(f"  abscissa: realised distance ({u['distance']}); inert cells left out: {u['inert']}; "
+                 f"intervals: {u['interval']}; median design effect {_g(u['design_effect'])}")
+        L.append("  " + "eps".rjust(10) + "distance".rjust(11) + "f".rjust(10) + "interval".rjust(22)
+                 + "Wilson".rjust(22) + "n".rjust(8) + "inert".rjust(7) + "deff".rjust(7))
+        for r in u["points"]:
+            L.append("  " + _g(r["eps"], ".2e").rjust(10) + _g(r["distance"], ".2e").rjust(11) + _g(r["f"], ".4f").rjust(10)
+                     + _ci(r["ci"], ".4f").rjust(22) + _ci(r["wilson"], ".4f").rjust(22) + str(r["n"]).rjust(8)
+                     + str(r["inert"]).rjust(7) + _g(r["design_effect"], ".1f").rjust(7))
+        L.append("  local slopes of log f against log distance:")
+        for s in u["local_slopes"]:
+            L.append(f"    {s['from']:.2e} → {s['to']:.2e}: {s['slope']:+.3f} {_ci(s['ci'])}")
+        L.append(f"  roundoff floor: {'none found' if u['floor'] is None else format(u['floor'], '.2e')}")
+        if u["alpha"] is None:
+            L.append(f"  α: refused — {u.get('reason')}")
+            if u["agreeing_ranges"]:
+                L.append("  ranges where the local slopes agree: "
+                         + ", ".join(f"{a:.1e}–{b:.1e}" for a, b in u["agreeing_ranges"]))
+        else:
+            L.append(f"  α = {u['alpha']:.3f} {_ci(u['alpha_ci'])} (bootstrap over {u['clusters']['dim']}s) over "
+                     f"distances {u['fit_range'][0]:.2e} to {u['fit_range'][1]:.2e} ({u['fit_points']} points); "
+                     f"design effect of α {_g(u.get('alpha_design_effect'))}")
+            L.append(f"  boundary dimension D − α = {_g(u['boundary_dimension'], '.3f')}")
+        L.append(f"  {u['dimensions_note']}")
+    if "box_count" in rep:
+        b, e, f = rep["box_count"], rep["basin_entropy"], rep["fractality"]
+        sp = rep.get("slice_partition", p)
+        L.append("")
+        L.append(f"slice box counting on {sp['name']} ({sp['classes']} classes; {100 * b['used']:.1f}% of cells used; "
+                 f"{b['rule']})")
+        if rep.get("distinct_starts"):
+            ds_ = rep["distinct_starts"]
+            L.append(f"  distinct starts: {ds_['distinct']} of {ds_['cells']} cells")
+        L.append("  " + "side".rjust(6) + "mixed".rjust(9) + "share".rjust(8) + "shuffled".rjust(10))
+        for s, n, m, ms in zip(b["box"], b["count"], b["mixed_share"], b["shuffled_mixed_share"]):
+            L.append("  " + str(s).rjust(6) + str(n).rjust(9) + _g(m, ".3f").rjust(8) + _g(ms, ".3f").rjust(10))
+        if b["dimension"] is None:
+            L.append(f"  dimension: none — {b['reason']}")
+        else:
+            L.append(f"  dimension d = {b['dimension']:.3f} ± {_g(b['dimension_se'], '.3f')} over box sides "
+                     f"{b['fit_range'][0]:g} to {b['fit_range'][1]:g}")
+        L.append(f"  shuffled control: dimension {_g(b['shuffled_dimension'])}"
+                 f"{' (saturated)' if b['shuffled_saturated'] else ''}; slope over the same window "
+                 f"{_g(b['shuffled_slope_same_window'])}")
+        L.append(f"  basin entropy ({e['box']}×{e['box']} boxes, {e['classes']} classes, ln {e['classes']} = "
+                 f"{_g(e['ln_classes'])}): S_b = {_g(e['S_b'])}, S_bb = {_g(e['S_bb'])}; shuffled S_b = "
+                 f"{_g(e['shuffled_S_b'])}, S_bb = {_g(e['shuffled_S_bb'])}")
+        L.append(f"  S_bb > ln 2: {e['ln2_criterion']} (shuffled: {e['shuffled_ln2_criterion']}); S_bb "
+                 f"{e['S_bb_trend'] or 'trend unknown'}")
+        L.append("  S_bb by box size: " + ", ".join(f"{k}: {_g(v)} (shuffled {_g(e['shuffled_S_bb_by_box'][k])})"
+                                                    for k, v in e["S_bb_by_box"].items()))
+        L.append(f"  fractality test (Puy et al. 2021, radius {f['radius']}, {f['balls']} boundary balls): "
+                 f"{f['verdict']}; Ŝbb = {_g(f['Sbb'])} ± {_g(f['sigma'])}, smooth {f['smooth_Sbb']:.4f} "
+                 f"(upper {_g(f['upper'])}); shuffled map: {f['shuffled_verdict']}"
+                 + (f"; {f['warning']}" if f["warning"] else "") + (f"; {f['note']}" if f.get("note") else ""))
+    return "\n".join(L)
+
+
+def to_json(rep: dict) -> str:
+    return json.dumps(rep, allow_nan=False)

@@ -1,0 +1,258 @@
+"""Honest statistics on synthetic controls of known answer: f(ε) from the unperturbed
+start, bootstrap over starts, local slopes, floors and refusals; box counts with their
+mixed shares and shuffled control; the fractality test; partial stores; the report."""
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.figure import Figure
+
+from synthetic import (bernoulli_store, classes, grid_map, koch_map, line_label, perturbation_store)
+from xorsweep.analysis import basins, report, stats
+
+KOCH = math.log(4) / math.log(3)
+
+
+# ---- box counts -------------------------------------------------------------------------
+
+def line(A, B):
+    return 1 + (B > 0.3 * A + 0.1)
+
+
+def sectors(A, B):
+    return 1 + ((np.arctan2(B, A) + np.pi) // (2 * np.pi / 3)).astype(int)
+
+
+@pytest.mark.parametrize("fn", [line, sectors], ids=["smooth two-class boundary", "three sectors"])
+def test_smooth_boundaries_have_dimension_one_and_are_not_flagged(fn):
+    rep = basins.box_count_report(grid_map(fn, 256), n_balls=200)
+    bc = rep["box_count"]
+    assert not bc["saturated"] and bc["reason"] is None
+    assert bc["dimension"] == pytest.approx(1, abs=0.1)
+    assert bc["fit_range"][0] >= 2
+    fit = [m for s, m in zip(bc["box"], bc["mixed_share"]) if bc["fit_range"][0] <= s <= bc["fit_range"][1]]
+    assert max(fit) < 0.5
+    # the shuffled control (same class shares) is saturated beside it
+    assert bc["shuffled_saturated"] and bc["shuffled_dimension"] is None
+    assert rep["basin_entropy"]["classes"] == (2 if fn is line else 3)
+    assert rep["basin_entropy"]["shuffled_S_bb"] > rep["basin_entropy"]["S_bb"]
+
+
+def test_a_shuffled_map_is_flagged_saturated():
+    m = basins.shuffled(grid_map(line, 200), seed=3)
+    rep = basins.box_count_report(m, n_balls=200)
+    assert rep["box_count"]["saturated"] and rep["box_count"]["dimension"] is None
+    assert "saturated" in rep["box_count"]["reason"]
+    assert rep["fractality"]["verdict"] == "fractal" and "noise" in rep["fractality"]["note"]
+    # the shuffle keeps the class shares
+    assert np.bincount(m.values.ravel()).tolist() == np.bincount(grid_map(line, 200).values.ravel()).tolist()
+
+
+def test_koch_snowflake_dimension_is_recovered():
+    m = koch_map(512, 6)
+    dim = basins.box_dimension(basins.box_counts(m))
+    assert not dim.attrs["saturated"]
+    assert float(dim["dimension"]) == pytest.approx(KOCH, abs=0.1)
+
+
+def test_fractality_test_smooth_line_and_koch():
+    assert basins.fractal_test(grid_map(line, 400), radius=8, n_balls=400)["verdict"] == "smooth"
+    noise = classes(np.random.default_rng(0).integers(1, 3, (200, 200)), ("a", "b"))
+    assert basins.fractal_test(noise, radius=8, n_balls=200)["verdict"] == "fractal"
+    empty = basins.fractal_test(grid_map(lambda A, B: 1 + 0 * A, 100), radius=5, n_balls=100, max_draws=500)
+    assert empty["verdict"] == "no boundary" and empty["Sbb"] is None
+
+
+def test_pending_cells_are_pending_and_counted():
+    m = grid_map(line, 128)
+    done = xr.DataArray(np.ones((128, 128), bool), dims=("a", "b"))
+    done[:, 64:] = False
+    rep = basins.box_count_report(m, done, n_balls=100)
+    assert rep["used"] == pytest.approx(0.5)
+    assert "pending" in basins.mark_pending(m, done).attrs["flag_meanings"]
+    assert (basins.mark_pending(m, done).values[:, 64:] == 0).all()
+
+
+def test_zoom_sequence_reports_each_level():
+    levels = [grid_map(line, 128, lim) for lim in (1.0, 0.5, 0.25)]
+    levels.append(basins.shuffled(levels[-1]))
+    z = basins.zoom_sequence(levels)
+    assert z.sizes["level"] == 4
+    np.testing.assert_allclose(z["width"].values[:3], [2.0, 1.0, 0.5])
+    assert np.all(np.abs(z["dimension"].values[:3] - 1) < 0.15)
+    assert bool(z["saturated"].values[3]) and np.isnan(z["dimension"].values[3])
+
+
+# ---- f(ε) -------------------------------------------------------------------------------
+
+def test_f_of_a_smooth_boundary_has_alpha_one_from_the_eps0_start():
+    r = stats.uncertainty(perturbation_store(line_label, S=1500, ndir=8, seed=1))
+    assert r["reference_is_eps0"] and r["distance"] == "computed from the stored starts"
+    assert r["alpha"] == pytest.approx(1, abs=0.2)
+    assert r["alpha_ci"][0] < 1 < r["alpha_ci"][1]
+    assert r["floor"] is None
+    assert r["dimensions"] == 5  # H = 1: 4H + 1
+    assert r["boundary_dimension"] == pytest.approx(5 - r["alpha"])
+    for p in r["points"]:
+        assert p["distance"] == pytest.approx(p["eps"], rel=1e-9)
+
+
+def test_floor_is_found_and_alpha_fitted_above_it():
+    ds = bernoulli_store(lambda e: 1e-3 + np.sqrt(e), S=300, ndir=32)
+    r = stats.uncertainty(ds)
+    assert r["floor"] is not None and 1e-8 <= r["floor"] <= 1e-5
+    assert r["fit_range"][0] >= r["floor"]
+    assert r["alpha"] == pytest.approx(0.5, abs=0.1)
+    # the fit range filters on the distance, the coordinate of the fit
+    r2 = stats.uncertainty(ds, fit_range=(1e-4, 0.2))
+    assert r2["fit_range"][0] == pytest.approx(1e-4) and r2["alpha"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_alpha_is_refused_when_local_slopes_disagree():
+    two = bernoulli_store(lambda e: np.where(e < 1e-6, 0.05 * (e / 1e-6) ** 0.05, 0.05 * (e / 1e-6) ** 0.2),
+                          S=300, ndir=32)
+    r = stats.uncertainty(two)
+    assert r["alpha"] is None and r["alpha_ci"] is None and "disagree" in r["reason"]
+    assert len(r["agreeing_ranges"]) >= 2
+
+
+def test_bootstrap_over_starts_is_wider_than_wilson_when_starts_are_clustered():
+    r = stats.uncertainty(bernoulli_store(lambda e: 0.1 + 0 * e, S=300, ndir=32, spread=0.3))
+    for p in r["points"]:
+        assert p["ci"][1] - p["ci"][0] > 1.3 * (p["wilson"][1] - p["wilson"][0])
+        assert p["design_effect"] > 1.5
+    assert "bootstrap over 300" in r["interval"]
+    # one direction per start: independent observations, Wilson
+    ind = stats.uncertainty(bernoulli_store(lambda e: 0.1 + 0 * e, S=500, ndir=1))
+    assert "Wilson" in ind["interval"] and ind["points"][0]["ci"] == ind["points"][0]["wilson"]
+
+
+def test_bootstrap_is_reproducible():
+    ds = bernoulli_store(lambda e: 0.1 + 0 * e, S=100, ndir=8, spread=0.5)
+    assert stats.uncertainty(ds, seed=4) == stats.uncertainty(ds, seed=4)
+
+
+def test_inert_cells_are_left_out_and_counted():
+    eps = np.array([0.0, 1e-20, 1e-3, 1e-2, 1e-1])
+    ds = perturbation_store(line_label, S=200, ndir=4, eps=eps)
+    r = stats.uncertainty(ds)
+    first = [p for p in r["points"] if p["eps"] == 1e-20][0]
+    assert first["inert"] >= 0.99 * 800 and first["n"] == 800 - first["inert"]
+    assert r["inert"] == first["inert"]
+
+
+def test_without_an_eps0_cell_the_reference_is_labelled():
+    ds = perturbation_store(line_label, S=300, ndir=4).isel(eps=slice(1, None))
+    r = stats.uncertainty(ds)
+    assert not r["reference_is_eps0"] and "no eps = 0 cell" in r["reference"]
+
+
+def test_realised_distance_is_exact_for_tiny_perturbations():
+    ds = perturbation_store(line_label, S=5, ndir=3, eps=np.array([0.0, 1e-17, 1e-12]))
+    d = stats.realised_distance(ds)
+    x = ds["W1_start"].values
+    ref = np.sqrt(((x - x[:, :1]) ** 2).sum((-1, -2)))
+    np.testing.assert_allclose(d.transpose("start", "eps", "direction").values, ref, rtol=1e-12)
+    assert (d.sel(eps=0) == 0).all()
+
+
+def test_partial_store_uses_done_cells_only():
+    ds = perturbation_store(line_label, S=400, ndir=4, done_share=0.5)
+    r = stats.uncertainty(ds)
+    assert r["used"]["share_of_cells"] == pytest.approx(0.5)
+    assert all(p["n"] <= 200 * 4 for p in r["points"])
+    assert stats.completeness(ds)["share"] == pytest.approx(0.5)
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+def _slice_store(n=96):
+    m = grid_map(sectors, n)
+    ds = xr.Dataset({"solution": m, "done": (("a", "b"), np.ones((n, n), bool))})
+    return ds
+
+
+def test_report_keys_and_json():
+    rep = report.stats_report(perturbation_store(line_label, S=300, ndir=4), n_boot=200)
+    json.dumps(rep, allow_nan=False)
+    u = rep["uncertainty"]
+    for k in ("floor", "local_slopes", "alpha", "alpha_ci", "fit_range", "dimensions"):
+        assert k in u
+    assert set(u["local_slopes"][0]) >= {"from", "to", "slope", "ci"}
+    assert rep["completeness"]["share"] == 1.0 and rep["partition"]["name"] == "solution"
+    text = report.format_report(rep)
+    assert "local slopes" in text and "solution (2 classes" in text
+
+    rep = report.stats_report(_slice_store(), n_balls=100)
+    json.dumps(rep, allow_nan=False)
+    for k in ("dimension", "saturated", "mixed_share", "shuffled_dimension"):
+        assert k in rep["box_count"]
+    for k in ("S_b", "S_bb", "classes", "shuffled_S_bb"):
+        assert k in rep["basin_entropy"]
+    assert rep["fractality"]["verdict"] in ("smooth", "fractal")
+    assert "shuffled control" in report.format_report(rep)
+
+
+def test_report_shares_per_decimals_with_wilson_intervals():
+    rng = np.random.default_rng(0)
+    vals = rng.integers(1, 3, (50, 4))
+    ds = xr.Dataset({"solution": classes(vals, ("start", "decimals"), {"decimals": [-1, 7, 4, 3]}),
+                     "done": (("start", "decimals"), np.ones((50, 4), bool))})
+    rep = report.stats_report(ds)
+    d = rep["decimals"]
+    assert "Wilson" in d["interval"] and d["n"] == [50] * 4
+    a = d["shares"]["A"][0]
+    assert a["share"] == pytest.approx((vals[:, 0] == 1).mean())
+    assert len(d["flip_rate"]) == 3
+    json.dumps(rep, allow_nan=False)
+    assert "flip rate" in report.format_report(rep)
+
+
+def test_figures_return_artists():
+    from xorsweep.analysis.figures import sweeps as S
+
+    unc = stats.uncertainty(bernoulli_store(lambda e: 1e-3 + np.sqrt(e), S=100, ndir=8), n_boot=100)
+    assert S.plot_f_distance(unc) and S.plot_local_slopes(unc)
+    never = stats.uncertainty(bernoulli_store(lambda e: 0 * e, S=20, ndir=2), n_boot=20)
+    for fn in (S.plot_f_distance, S.plot_local_slopes):
+        fig = Figure()
+        fn(never, ax=fig.add_subplot())
+        fig.savefig(io.BytesIO(), format="png", dpi=30)  # no log scale of nothing
+    assert S.plot_box_count_controls(basins.box_count_report(grid_map(line, 96), n_balls=50))
+    one = basins.box_count_report(grid_map(lambda A, B: 1 + 0 * A, 12), n_balls=10, radius=2)
+    fig = Figure()
+    S.plot_box_count_controls(one, ax=fig.add_subplot())
+    fig.savefig(io.BytesIO(), format="png", dpi=30)  # a map of one class: nothing to count
+    assert S.plot_zoom_sequence(basins.zoom_sequence([grid_map(line, 64, w) for w in (1, 0.5)]))
+    m = grid_map(line, 32)
+    done = xr.DataArray(np.arange(32 * 32).reshape(32, 32) < 500, dims=("a", "b"))
+    assert S.plot_attractor_map(m, done=done)
+
+
+def test_settings_axes_are_fixed_and_named():
+    ds = perturbation_store(line_label, S=200, ndir=4)
+    two = xr.concat([ds, ds.assign(solution=ds["solution"].where(ds["eps"] == 0, 1))],
+                    dim=xr.DataArray([1.0, 5.0], dims="lr", name="lr"))
+    two["solution"].attrs = ds["solution"].attrs
+    r = stats.uncertainty(two, cell={"lr": 5.0}, n_boot=50)
+    assert r["fixed"] == {"lr": 5.0}
+    r1 = stats.uncertainty(two, n_boot=50)
+    assert r1["fixed"] == {"lr": 1.0}
+    assert [p["f"] for p in r1["points"]] == [p["f"] for p in stats.uncertainty(ds, n_boot=50)["points"]]
+
+
+def test_cluster_bootstrap_agrees_with_scipy_on_equal_clusters():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(5)
+    p = rng.beta(0.3, 2.7, 400)  # clustered: each start its own flip probability
+    k = rng.binomial(16, p)[:, None].astype(float)
+    n = np.full_like(k, 16.0)
+    mine = stats.clustered_share(k, n, n_boot=4000, seed=1)
+    # equal cluster sizes: the pooled share is the mean of the per-start shares
+    ref = bootstrap((k[:, 0] / 16,), np.mean, n_resamples=4000, method="percentile", random_state=2).confidence_interval
+    assert mine["lo"][0] == pytest.approx(ref.low, abs=0.004) and mine["hi"][0] == pytest.approx(ref.high, abs=0.004)
+    assert mine["design_effect"][0] > 3

@@ -1,0 +1,381 @@
+"""Stores that cannot silently lose, mix or corrupt data (issue 9): identity, checksums,
+verify and repair, the lock, temp files, and the defects found by trying to break the tool.
+
+Each test names the defect it guards against; each failed on the code before this issue.
+"""
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import assert_same_store, load_store
+from xorsweep import kernels
+from xorsweep.errors import UserError
+from xorsweep.sweep import engine, store
+from xorsweep.sweep.cluster import WORKER_ENV
+from xorsweep.sweep.engine import Sweep
+from xorsweep.sweep.grid import Grid
+from xorsweep.sweep.lock import holder, lock_path, store_lock
+from xorsweep.sweep.spec import Spec
+
+SPEC = {"name": "integrity", "training": {"rule": "gd", "steps": 20},
+        "start": {"count": 12, "init_std": 0.5, "seed": 5},
+        "axes": {"decimals": {"values": ["none", 2]}}, "execution": {"block": 4}}
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "DASK_SCHEDULER_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env=WORKER_ENV) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def reference(client, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    Sweep(SPEC, path).run(client)
+    return path
+
+
+def copy_of(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def files_of(path):
+    p = Path(path)
+    return {str(f.relative_to(p)): hashlib.sha256(f.read_bytes()).hexdigest() for f in p.rglob("*") if f.is_file()}
+
+
+def chunk(path, name, *key):
+    return Path(path, name, "c", *map(str, key))
+
+
+def done_count(path):
+    grid = Grid(store.stored_spec(path))
+    return int(store.done_blocks(path, grid).sum())
+
+
+# ---- defect 1: adding labels deleted the store's spec --------------------------------------
+def test_adding_labels_keeps_every_attribute_and_every_existing_chunk(reference, tmp_path):
+    from xorsweep.analysis import labels
+
+    path = copy_of(reference, tmp_path / "l.zarr")
+    before_attrs = store.stored_attrs(path)
+    before = {k: v for k, v in files_of(path).items() if "/c/" in k or k.count("/") == 1 and k.endswith(".json")
+              and not k.startswith("zarr.json")}
+    labels.add_to_store(path)
+    after_attrs = store.stored_attrs(path)
+    for k, v in before_attrs.items():
+        if k != "history":
+            assert after_attrs[k] == v, k
+    assert after_attrs["history"].startswith(before_attrs["history"])
+    after = files_of(path)
+    assert {k: after[k] for k in before} == before
+    assert store.stored_spec(path).hash() == Spec.from_dict(SPEC).hash()
+    ds = xr.open_zarr(path)
+    assert "attractor" in ds and "loss" in ds
+    assert_same_store(load_store(path)[list(load_store(reference).data_vars)], load_store(reference))
+
+
+# ---- defects 2 and 3: relative paths on a remote cluster; two stores on one cluster ------
+def test_two_stores_of_one_spec_on_one_cluster_both_get_every_block(client, reference, tmp_path):
+    a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
+    errors = []
+
+    def go(p):
+        try:
+            Sweep(SPEC, p).run(client)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert_same_store(a, reference)
+    assert_same_store(b, reference)
+    assert store.store_id(a) != store.store_id(b)
+
+
+def test_a_task_refuses_to_write_into_another_store(reference, tmp_path):
+    path = copy_of(reference, tmp_path / "other.zarr")
+    grid = Grid(store.stored_spec(path))
+    block = grid.block(0)
+    values = {"loss": np.zeros(block.shape)}
+    before = files_of(path)
+    with pytest.raises(UserError, match="not the store this task was made for"):
+        store.write_block(path, "0" * 32, grid, block, values)
+    assert files_of(path) == before
+
+
+def test_the_store_path_is_made_absolute_on_the_client(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sw = Sweep(SPEC, "rel.zarr")
+    assert sw.path == tmp_path / "rel.zarr" and sw.path.is_absolute()
+
+
+# ---- defects 4 and 5, and the repair guarantee ----------------------------------------------
+DAMAGE = {
+    "deleted": lambda f: f.unlink(),
+    "truncated": lambda f: f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2]),
+    "bit-flipped": lambda f: _flip(f),
+    "zeroed": lambda f: f.write_bytes(bytes(len(f.read_bytes()))),
+}
+
+
+def _flip(f):
+    data = bytearray(f.read_bytes())
+    i = random.Random(str(f)).randrange(len(data))
+    data[i] ^= 1 << random.Random(i).randrange(8)
+    f.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("variable", ["loss", "z1", "predicted", "done"])
+def test_damage_is_found_and_repaired_bit_for_bit(client, reference, tmp_path, damage, variable):
+    path = copy_of(reference, tmp_path / "d.zarr")
+    grid = Grid(store.stored_spec(path))
+    key = (1, 0) + ((0,) if variable == "predicted" else (0, 0) if variable == "z1" else ())
+    DAMAGE[damage](chunk(path, variable, *key))
+    damaged = store.verify(path, grid)
+    block = int(np.ravel_multi_index((1, 0), grid.block_grid))
+    assert damaged == [block]
+    if variable != "done" and damage != "bit-flipped":
+        assert not store.done_blocks(path, grid)[block]  # a missing or unreadable chunk: not done
+    if variable == "loss" and damage == "bit-flipped":
+        with pytest.raises(ValueError, match="checksum"):
+            xr.open_zarr(path).loss.values  # damage is an error on read, never a wrong number
+    assert store.verify(path, grid, repair=True) == [block]
+    assert not store.done_blocks(path, grid)[block]
+    Sweep(SPEC, path).run(client)
+    assert store.verify(path, grid) == []
+    assert_same_store(path, reference)
+
+
+def test_every_chunk_carries_a_checksum(reference):
+    import zarr
+
+    g = zarr.open_group(str(reference), mode="r")
+    for name, arr in g.arrays():
+        assert any(type(c).__name__ == "Crc32cCodec" for c in arr.metadata.codecs), name
+
+
+def test_verify_and_repair_from_the_command_line(reference, tmp_path):
+    path = copy_of(reference, tmp_path / "cli.zarr")
+    chunk(path, "loss", 0, 1).unlink()
+    r = subprocess.run([sys.executable, "-m", "xorsweep", "verify", str(path)], capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    assert r.returncode == 1 and "1 damaged blocks" in r.stderr and "--repair" in r.stderr
+    st = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(path)], capture_output=True, text=True,
+                        env=ENV, timeout=120)
+    assert "5/6 done" in st.stdout and "1 damaged blocks" in st.stdout
+    r = subprocess.run([sys.executable, "-m", "xorsweep", "verify", str(path), "--repair"], capture_output=True,
+                       text=True, env=ENV, timeout=120)
+    assert r.returncode == 0 and "marked not done" in r.stdout
+
+
+def test_status_says_when_a_store_was_never_verified(reference):
+    r = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(reference)], capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "never verified" in r.stdout or "verified" in r.stdout
+
+
+# ---- defects 6 and 7: the lock ---------------------------------------------------------------
+def _contend(path, barrier, log):
+    barrier.wait()
+    try:
+        with store_lock(path, "contender"):
+            t0 = time.monotonic()
+            time.sleep(0.3)
+            log.put((os.getpid(), t0, time.monotonic()))
+    except UserError:
+        log.put((os.getpid(), None, None))
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_many_contenders_on_a_dead_runs_lock_never_hold_it_together(tmp_path, trial):
+    path = tmp_path / "s.zarr"
+    path.mkdir()
+    lock_path(path).write_text(json.dumps({"pid": 999999, "host": "gone"}))  # a dead run's lock file
+    ctx = multiprocessing.get_context("fork")
+    barrier, log = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_contend, args=(path, barrier, log)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    got = [log.get(timeout=5) for _ in procs]
+    held = sorted((a, b) for _, a, b in got if a is not None)
+    assert len(held) >= 1
+    for (a0, a1), (b0, _) in zip(held, held[1:]):
+        assert b0 >= a1, "two contenders held the lock at the same time"
+
+
+def test_a_symlink_to_a_store_meets_the_same_lock(tmp_path):
+    real = tmp_path / "real.zarr"
+    real.mkdir()
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real)
+    assert lock_path(link) == lock_path(real)
+    with store_lock(real, "first"):
+        assert holder(link)["pid"] == os.getpid()
+        with pytest.raises(UserError, match="being written by pid"):
+            with store_lock(link, "second"):
+                pass
+    assert holder(link) is None
+
+
+# ---- defect 8: the dashboard ---------------------------------------------------------------
+def test_the_embedded_dashboard_listens_on_loopback_only():
+    from xorsweep.sweep.cluster import client_for
+
+    with client_for(None, 1, dashboard="127.0.0.1:0") as c:
+        link = c.dashboard_link
+        assert link.startswith("http://127.0.0.1:")
+        info = c.scheduler_info()
+        assert info["address"].startswith("tcp://127.0.0.1:")
+        port = int(link.split(":")[2].split("/")[0])
+        import psutil
+
+        listening = [s for s in psutil.net_connections("inet") if s.laddr and s.laddr.port == port
+                     and s.status == psutil.CONN_LISTEN]
+        assert listening and all(s.laddr.ip in ("127.0.0.1", "::1") for s in listening)
+
+
+# ---- defect 10: predictable temp names that follow symlinks ---------------------------------
+def test_planted_symlinks_at_old_temp_names_are_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    path = tmp_path / "s.zarr"
+    for pid in range(os.getpid(), os.getpid() + 50):
+        (tmp_path / f".s.zarr.creating-{pid}").symlink_to(victim)
+    engine_spec = {**SPEC, "start": {"count": 2, "init_std": 0.5, "seed": 5}}
+    grid = store.create(_mk(path), Spec.from_dict(engine_spec), "test")
+    assert victim.read_text() == "precious"
+    store.update_attrs(path, "a history line")
+    assert victim.read_text() == "precious"
+    assert grid.cells == 4
+    assert not [p for p in tmp_path.iterdir() if ".creating-" in p.name and not p.is_symlink()]
+
+
+def _mk(p):
+    p.mkdir()
+    return p
+
+
+def test_creation_debris_of_a_dead_creator_is_removed(tmp_path):
+    path = tmp_path / "s.zarr"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    debris = tmp_path / f".s.zarr.creating-{dead}-abc123"
+    (debris / "W1").mkdir(parents=True)
+    store.create(_mk(path), Spec.from_dict({**SPEC, "start": {"count": 2, "init_std": 0.5, "seed": 5}}), "t")
+    assert not debris.exists()
+
+
+# ---- defect 14: figures written in place ---------------------------------------------------
+def test_a_figure_that_fails_half_way_leaves_no_file_under_its_final_name(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from xorsweep.analysis.figure_files import _Writer
+
+    w = _Writer(tmp_path, "footer", ("png", "svg"))
+    fig, ax = w.new((2, 2))
+    ax.plot([0, 1])
+
+    def broken(self, f, **kw):
+        f.write(b"half a figure")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(KeyboardInterrupt):
+        w.save(fig, "fig")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- defect 15: kernels.train edge inputs ------------------------------------------------
+def test_train_accepts_an_empty_batch_and_one_network_and_refuses_complex():
+    r = kernels.train(np.zeros((0, 2, 3)), np.zeros((0, 3)), np.zeros((0, 3, 2)), np.zeros((0, 2)), rule="gd",
+                      steps=3)
+    assert r.W1.shape == (0, 2, 3) and r.loss.shape == (0,) and r.predicted.shape == (0, 4)
+    one = kernels.train(np.ones((2, 3)) * 0.1, np.zeros(3), np.ones((3, 2)) * 0.1, np.zeros(2), rule="gd", steps=3)
+    assert one.W1.shape == (1, 2, 3)
+    ds = one.to_dataset()
+    assert ds.W1.dims == ("network", "input", "hidden") and list(ds.x1.values) == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="real numbers"):
+        kernels.train(np.ones((1, 2, 3)) * 1j, np.zeros((1, 3)), np.zeros((1, 3, 2)), np.zeros((1, 2)), rule="gd")
+
+
+# ---- defect 16 and decided behaviours ------------------------------------------------------
+@pytest.mark.parametrize("bad", [".", "", "/", ".."])
+def test_a_store_path_without_a_name_is_refused(bad):
+    with pytest.raises(UserError, match="has no name"):
+        Sweep(SPEC, bad)
+
+
+def test_an_edited_spec_attribute_is_refused(reference, tmp_path):
+    import zarr
+
+    path = copy_of(reference, tmp_path / "edited.zarr")
+    g = zarr.open_group(str(path), mode="r+")
+    spec = json.loads(g.attrs["spec"])
+    spec["training"]["steps"] = 30
+    g.update_attributes({"spec": json.dumps(spec)})
+    with pytest.raises(UserError, match="does not match its spec_hash"):
+        Sweep(spec, path).check()
+
+
+def test_status_and_resume_read_done_in_whole_chunks_on_a_million_blocks(tmp_path):
+    d = {"training": {"rule": "gd", "steps": 1}, "start": {"count": 1_000_000, "init_std": 0.1},
+         "execution": {"block": 1}}
+    path = _mk(tmp_path / "m.zarr")
+    grid = store.create(path, Spec.from_dict(d), "test")
+    assert grid.n_blocks == 1_000_000
+    t0 = time.perf_counter()
+    done = store.done_blocks(path, grid)
+    assert time.perf_counter() - t0 < 30 and not done.any()
+
+
+def test_status_piped_into_head_ends_quietly(reference):
+    p = subprocess.run(f"{sys.executable} -m xorsweep status {reference} | head -1", shell=True,
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert p.returncode == 0 and "Broken pipe" not in p.stderr and p.stdout.startswith("store")
+
+
+def test_names_are_printed_with_escapes_neutralised(client, tmp_path):
+    path = tmp_path / "esc.zarr"
+    Sweep({**SPEC, "name": "evil\x1b[31mred", "start": {"count": 2, "init_std": 0.5, "seed": 5}}, path).run(client)
+    r = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(path)], capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    assert "\x1b" not in r.stdout and "evil\\x1b[31mred" in r.stdout
+
+
+def test_a_run_whose_cluster_has_no_workers_stops_with_a_resumable_store(tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(engine, "NO_WORKER_TIMEOUT", 3.0)
+    path = tmp_path / "nw.zarr"
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, Client(cluster) as c:
+        with pytest.raises(UserError, match="no workers"):
+            Sweep(SPEC, path).run(c)
+    assert "run stopped" in store.stored_attrs(path)["history"]
+    assert holder(path) is None
