@@ -242,6 +242,7 @@ def test_specs_are_frozen():
     ({"start": LIT, "training": {"stpes": 3}}, "spec: training: unknown key 'stpes' (did you mean 'steps'?)"),
     ({"start": LIT, "axes": {"decimal": {"values": [1]}}}, "did you mean 'decimals'?"),
     ({"start": LIT, "axes": {"slice": {"u": {"sed": 1}, "v": "W1[0,0]"}}}, "spec: axes.slice.u: unknown key 'sed' (did you mean 'seed'?)"),
+    ({"start": LIT, "axes": {"slice": {"u": "W1[0,0]", "v": {"sed": 1}}}}, "spec: axes.slice.v: unknown key 'sed'"),
 ])
 def test_misspelt_keys_get_a_suggestion(d, message):
     with pytest.raises(SpecError) as e:
