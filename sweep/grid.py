@@ -3,7 +3,8 @@
 A cell's start is base start -> scale -> round to ``decimals`` -> + eps·direction ->
 + a·u + b·v, computed in float64 from the spec and the cell's index alone: elementwise
 IEEE operations, per-index seeded generators and exactly-rounded sums (math.fsum), so
-any block can be recomputed anywhere with the same bits.
+any block can be recomputed anywhere with the same bits. The spec knows its own size
+(``spec.dims``, ``spec.shape``); this module imports the spec, never the reverse.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xorsweep.sweep.spec import SETTING_AXES, Spec, parse_param
+from xorsweep.kernels import vocab
+from xorsweep.sweep.spec import SETTING_AXES, Spec
 
 
 def _unit(v):
@@ -25,8 +27,8 @@ def seeded_direction(seed, index, P):
 
 
 def named_direction(name, H):
-    u = np.zeros(5 * H + 2)
-    u[parse_param(name, H, "direction")] = 1.0
+    u = np.zeros(vocab.n_params(H))
+    u[vocab.param_index(name, H)] = 1.0
     return u
 
 
@@ -35,7 +37,7 @@ def random_start(seed, index, H, std):
     rng = np.random.default_rng([seed, index])
     W1 = std * rng.standard_normal((2, H))
     W2 = std * rng.standard_normal((H, 2))
-    return np.concatenate([W1.ravel(), np.zeros(H), W2.ravel(), np.zeros(2)])
+    return vocab.join_groups(W1, np.zeros(H), W2, np.zeros(2))
 
 
 @dataclass(frozen=True)
@@ -56,25 +58,13 @@ class Block:
 class Grid:
     def __init__(self, spec: Spec):
         self.spec = spec
-        t, s, ax = spec.training, spec.start, spec.axes
+        t = spec.training
         self.H = t.hidden
-        self.P = 5 * t.hidden + 2
-        dims = [(name, len(ax.settings[name])) for name in SETTING_AXES if name in ax.settings]
-        if s.random:
-            dims.append(("start", s.count))
-        if ax.decimals is not None:
-            dims.append(("decimals", len(ax.decimals)))
-        if ax.eps is not None:
-            ndir = len(ax.direction) if isinstance(ax.direction, tuple) else ax.direction["count"]
-            dims += [("eps", len(ax.eps)), ("direction", ndir)]
-        if ax.slice is not None:
-            dims += [("a", ax.slice["resolution"][0]), ("b", ax.slice["resolution"][1])]
-        self.dims = tuple(d for d, _ in dims)
-        self.shape = tuple(n for _, n in dims)
+        self.P = vocab.n_params(t.hidden)
+        self.dims, self.shape = spec.dims, spec.shape
         self.chunks = self._chunks(spec.block)
         self.block_grid = tuple(-(-n // c) for n, c in zip(self.shape, self.chunks))
-        steps = ax.settings.get("steps", (t.steps,))
-        self.record_steps = (np.arange(max(steps) // t.record_every + 1) * t.record_every
+        self.record_steps = (np.arange(spec.max_steps // t.record_every + 1) * t.record_every
                              if t.record_every else None)
 
     def _chunks(self, block):
@@ -111,81 +101,114 @@ class Grid:
             if d in SETTING_AXES:
                 vals = ax.settings[d]
                 out[d] = np.array(vals, dtype=object) if isinstance(vals[0], str) else np.array(vals)
-            elif d == "start":
+            elif d in ("start", "direction"):
                 out[d] = np.arange(n)
             elif d == "decimals":
-                out[d] = np.array([-1 if v == "none" else v for v in ax.decimals], dtype=np.int16)
+                out[d] = np.array([-1 if v == "none" else v for v in ax.decimals.values], dtype=np.int16)
             elif d == "eps":
-                out[d] = np.array(ax.eps)
-            elif d == "direction":
-                out[d] = np.arange(n)
+                out[d] = np.array(ax.eps.values)
             elif d in ("a", "b"):
-                lo, hi = ax.slice[d]
+                lo, hi = getattr(ax.slice, d)
                 out[d] = np.linspace(lo, hi, n)
         return out
 
+    @property
+    def direction_names(self):
+        """The perturbed parameters' names along ``direction`` (None for seeded directions)."""
+        d = self.spec.axes.direction
+        return d if isinstance(d, tuple) else None
+
     def _base(self):
         s = self.spec.start
-        if s.random:
-            return None
-        z = (0.0,) * self.H
-        parts = [np.array(s.W1).ravel(), np.array(s.b1 if s.b1 else z), np.array(s.W2).ravel(),
-                 np.array(s.b2 if s.b2 else (0.0, 0.0))]
-        return s.scale * np.concatenate(parts)
+        b1 = np.zeros(self.H) if s.b1 is None else np.array(s.b1)
+        b2 = np.zeros(2) if s.b2 is None else np.array(s.b2)
+        return s.scale * vocab.join_groups(np.array(s.W1), b1, np.array(s.W2), b2)
 
     def directions(self, region_slice):
         d = self.spec.axes.direction
         idx = range(region_slice.start, region_slice.stop)
         if isinstance(d, tuple):
             return np.array([named_direction(d[i], self.H) for i in idx])
-        return np.array([seeded_direction(d["seed"], i, self.P) for i in idx])
+        return np.array([seeded_direction(d.seed, i, self.P) for i in idx])
 
     def slice_vectors(self):
         sl = self.spec.axes.slice
-        vecs = []
-        for k in ("u", "v"):
-            src = sl[k]
-            vecs.append(named_direction(src, self.H) if isinstance(src, str)
-                        else seeded_direction(src["seed"], 0, self.P))
-        u, v = vecs
+        u, v = (named_direction(src, self.H) if isinstance(src, str) else seeded_direction(src.seed, 0, self.P)
+                for src in (sl.u, sl.v))
         v = _unit(v - math.fsum(u * v) * u)  # Gram-Schmidt: the plane's second axis
         return u, v
 
-    def starts(self, block: Block) -> np.ndarray:
-        """(block.shape + (P,)) float64 starts of every cell in the block."""
-        shape = block.shape
-        reg = dict(zip(self.dims, block.region))
+    def _along(self, shape, dim, values):
+        """values (n, ...) shaped to broadcast against a block of ``shape``, varying along ``dim``."""
+        k = self.dims.index(dim)
+        return values.reshape((1,) * k + (values.shape[0],) + (1,) * (len(shape) - k - 1) + values.shape[1:])
+
+    def _rounded(self, block: Block) -> np.ndarray:
+        """(block.shape + (P,)) base starts, scaled and rounded: before any eps or slice."""
+        shape, reg = block.shape, dict(zip(self.dims, block.region))
         ax, s = self.spec.axes, self.spec.start
-
-        def along(dim, values):
-            """values (n, ...) broadcast to the block, varying along ``dim``."""
-            k = self.dims.index(dim)
-            return values.reshape((1,) * k + (values.shape[0],) + (1,) * (len(shape) - k - 1) + values.shape[1:])
-
         if s.random:
             r = reg["start"]
             base = np.array([random_start(s.seed, i, self.H, s.init_std) for i in range(r.start, r.stop)])
-            x = np.broadcast_to(along("start", base), shape + (self.P,)).copy()
+            x = np.broadcast_to(self._along(shape, "start", base), shape + (self.P,)).copy()
         else:
             x = np.broadcast_to(self._base(), shape + (self.P,)).copy()
         if ax.decimals is not None:
             k = self.dims.index("decimals")
-            cols = np.r_[0:2 * self.H, 3 * self.H:5 * self.H]
-            if ax.decimals_biases:
-                cols = np.arange(self.P)
+            cols = np.arange(self.P) if ax.decimals.biases else vocab.weight_columns(self.H)
             for j, i in enumerate(range(reg["decimals"].start, reg["decimals"].stop)):
-                d = ax.decimals[i]
+                d = ax.decimals.values[i]
                 if d != "none":
                     sub = (slice(None),) * k + (j,)
                     x[sub + (Ellipsis, cols)] = np.round(x[sub + (Ellipsis, cols)], d)
+        return x
+
+    def _perturbed(self, block: Block, x, zero_eps=False):
+        reg = dict(zip(self.dims, block.region))
+        r = reg["eps"]
+        eps = np.zeros(r.stop - r.start) if zero_eps else np.array(self.spec.axes.eps.values[r.start:r.stop])
+        u = self.directions(reg["direction"])
+        return x + self._along(block.shape, "eps", eps)[..., None] * self._along(block.shape, "direction", u)
+
+    def starts(self, block: Block) -> np.ndarray:
+        """(block.shape + (P,)) float64 starts of every cell in the block."""
+        ax, x = self.spec.axes, self._rounded(block)
         if ax.eps is not None:
-            r = reg["eps"]
-            eps = np.array(ax.eps[r.start:r.stop])
-            u = self.directions(reg["direction"])
-            x = x + along("eps", eps)[..., None] * along("direction", u)
+            x = self._perturbed(block, x)
         if ax.slice is not None:
+            reg = dict(zip(self.dims, block.region))
             u, v = self.slice_vectors()
             a = self.coords()["a"][reg["a"]]
             b = self.coords()["b"][reg["b"]]
-            x = (x + along("a", a)[..., None] * u) + along("b", b)[..., None] * v
+            x = (x + self._along(block.shape, "a", a)[..., None] * u) + self._along(block.shape, "b", b)[..., None] * v
         return x
+
+    def references(self, block: Block) -> np.ndarray:
+        """Each cell's reference start: the same cell with eps = 0 (bit for bit the start of
+        the eps = 0 cell, signed zeros included) and without the slice's a·u + b·v."""
+        x = self._rounded(block)
+        return self._perturbed(block, x, zero_eps=True) if self.spec.axes.eps is not None else x
+
+    def realised(self, block: Block, starts=None) -> tuple[np.ndarray, np.ndarray]:
+        """(distance, inert), each block.shape: the Euclidean distance from each cell's start
+        to its reference start (``references``), and whether the two are bit-identical.
+
+        Nothing cancels: each x - r is one IEEE subtraction of two exact doubles, so it is
+        correctly rounded (relative error <= 2^-53, and exact whenever r/2 <= x <= 2r, by
+        Sterbenz); the squares, all positive, are summed with math.fsum after a power-of-two
+        rescaling (exact, but for terms 2^-1000 below the largest, which cannot matter), so a
+        distance as small as a subnormal neither underflows nor loses digits. A few ulps in
+        all, checked against exact rational arithmetic in tests/test_sweep_spec.py.
+        """
+        x = self.starts(block) if starts is None else np.asarray(starts, dtype=np.float64)
+        ref = self.references(block)
+        inert = np.all(x.view(np.int64) == ref.view(np.int64), axis=-1)
+        diff = (x - ref).reshape(-1, self.P)
+        dist = np.zeros(diff.shape[0])
+        for i, d in enumerate(diff):
+            m = np.max(np.abs(d))
+            if m > 0:
+                e = math.frexp(m)[1]
+                s = np.ldexp(d, -e)  # now max |s| is in [0.5, 1)
+                dist[i] = math.ldexp(math.sqrt(math.fsum(s * s)), e)
+        return dist.reshape(block.shape), inert

@@ -1,375 +1,351 @@
-"""The sweep spec: a frozen, validated description of a sweep (TOML file or Python object).
+"""The sweep spec: a frozen, validated description of a sweep (TOML file, dict or keywords).
 
 A spec names the training settings, the base starts and the axes; every cell's start is
-a pure function of the spec and the cell's grid index. ``Spec.from_dict`` validates and
-names the bad field; ``Spec.to_dict`` gives back plain data (stored as JSON in the store).
+a pure function of the spec and the cell's grid index (see grid.py). However it is built,
+a spec is validated on construction and a mistake is one ``SpecError`` line naming the
+field (``spec: axes.slice.u: ...``). ``to_dict`` gives plain data (stored as JSON in the
+store); ``identity``/``hash`` name what decides every stored value and must never change
+for a spec that could be written before (stores made then must keep resuming).
+
+    python -m xorsweep.sweep.spec docs/spec.schema.json   # regenerate the JSON Schema
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import re
+import os
+import stat
+import sys
 import tomllib
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from xorsweep.sweep.errors import UserError
+import numpy as np
+from pydantic import Field, StrictBool, StrictStr, model_validator
 
-from xorsweep.kernels.vocab import ARITHS, DTYPES, RULES
+from xorsweep.kernels import vocab
+from xorsweep.sweep.spec_axes import (MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Arith, Axes, DecimalsAxis,
+                                      Dtype, EpsAxis, Rule, Seed, SeedDirection, SeededDirections, SliceAxis)
+from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError
 
-DTYPES, ARITHS = tuple(DTYPES), tuple(ARITHS)
-SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps")  # outermost dims, one block each
+__all__ = ["Spec", "Training", "Start", "Execution", "Axes", "DecimalsAxis", "EpsAxis", "SeededDirections",
+           "SeedDirection", "SliceAxis", "SpecError", "SETTING_AXES", "MAX_CELLS", "spec_differences", "read_toml",
+           "write_schema"]
+
 MAX_CELLS = 2**36
-PARAM_RE = re.compile(r"^(W1|b1|W2|b2)\[(\d+)(?:,\s*(\d+))?\]$")
+MAX_SPEC_BYTES = 2**20  # a spec is a page of TOML; anything bigger is a mistake (or /dev/zero)
+MAX_RECORD_BYTES = 2**30  # trajectories one block may hold in memory
+RANDOM_REACH = 40  # |N(0,1)| draws beyond 40 never happen: random weights stay below 40·init_std
 
 
-class SpecError(UserError):
-    def __init__(self, where, message):
-        super().__init__(f"spec: {where}: {message}")
-
-
-def _known(d, keys, where):
-    if not isinstance(d, dict):
-        raise SpecError(where, f"must be a table, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(keys))
-    if unknown:
-        raise SpecError(where, f"unknown key {unknown[0]!r} (known: {', '.join(keys)})")
-
-
-def _number(v, where, *, lo=None, hi=None, lo_open=False, integer=False):
-    ok_type = (int,) if integer else (int, float)
-    if isinstance(v, bool) or not isinstance(v, ok_type):
-        raise SpecError(where, f"must be {'an integer' if integer else 'a number'}, got {v!r}")
-    if not integer and not math.isfinite(v):
-        raise SpecError(where, f"must be finite, got {v!r}")
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise SpecError(where, f"must be {'>' if lo_open else '>='} {lo}, got {v!r}")
-    if hi is not None and v > hi:
-        raise SpecError(where, f"must be <= {hi}, got {v!r}")
-    return v if integer else float(v)
-
-
-def _choice(v, options, where):
-    if v not in options:
-        raise SpecError(where, f"must be one of {', '.join(options)}, got {v!r}")
-    return v
-
-
-def _matrix(v, shape, where):
-    """A nested list of finite numbers with the given shape, as nested tuples of floats."""
-    def walk(x, dims, w):
-        if not dims:
-            return _number(x, w)
-        if not isinstance(x, (list, tuple)) or len(x) != dims[0]:
-            raise SpecError(where, f"must be shaped {shape}")
-        return tuple(walk(e, dims[1:], f"{w}[{i}]") for i, e in enumerate(x))
-    return walk(v, shape, where)
-
-
-def _values(v, where, item):
-    if not isinstance(v, (list, tuple)) or len(v) == 0:
-        raise SpecError(where, "must be a non-empty list")
-    out = tuple(item(x, f"{where}[{i}]") for i, x in enumerate(v))
-    if len(set(out)) != len(out):
-        raise SpecError(where, "has repeated values")
-    return out
-
-
-def parse_param(name, H, where):
-    """'W1[0,2]' -> flat index into the P = 5H + 2 parameters (W1, b1, W2, b2 row-major)."""
-    m = PARAM_RE.match(name.replace(" ", "")) if isinstance(name, str) else None
-    if not m:
-        raise SpecError(where, f"{name!r} is not a parameter name like 'W1[0,2]' or 'b2[1]'")
-    group, i, j = m.group(1), int(m.group(2)), m.group(3)
-    shapes = {"W1": (2, H), "b1": (H,), "W2": (H, 2), "b2": (2,)}
-    offsets = {"W1": 0, "b1": 2 * H, "W2": 3 * H, "b2": 5 * H}
-    idx = (i,) if j is None else (i, int(j))
-    if len(idx) != len(shapes[group]) or any(k >= n for k, n in zip(idx, shapes[group])):
-        raise SpecError(where, f"{name!r} is out of range for {group} shaped {shapes[group]}")
-    flat = idx[0] if len(idx) == 1 else idx[0] * shapes[group][1] + idx[1]
-    return offsets[group] + flat
-
-
-@dataclass(frozen=True)
-class Training:
-    rule: str = "seed"
-    lr: float = 5.0
-    steps: int = 100
-    dtype: str = "float64"
-    arith: str = "exact"
-    hidden: int = 3
-    record_every: int = 0
-    h: float = 1e-4
+class Training(Model):
+    """How every network is trained (settings swept as axes override these)."""
+    _at = "training"
+    rule: Rule = Field(vocab.DEFAULT_RULE, description=" | ".join(
+        f"{k}: {v}" for k, v in vocab.RULE_DESCRIPTIONS.items()))
+    lr: Num(gt=0) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["lr"], description="learning rate")
+    steps: Int(ge=0, le=MAX_STEPS) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["steps"],
+                                           description="training steps (full-batch iterations)")
+    dtype: Dtype = Field(vocab.DEFAULT_DTYPE, description="floating-point type")
+    arith: Arith = Field(vocab.DEFAULT_ARITH, description=" | ".join(
+        f"{k}: {v}" for k, v in vocab.ARITHS.items()))
+    hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
+    record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
+    # the seed rule's central difference (f(v+h) - f(v-h)) / 2h: below 1e-12 it is pure roundoff
+    # (the loss is ~0.7, its ulp ~1e-16) and soon v ± h == v; above 1 it is no derivative at all
+    h: Num(ge=1e-12, le=1.0) = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule")
 
     @classmethod
-    def from_dict(cls, d):
-        w = "training"
-        _known(d, [f.name for f in cls.__dataclass_fields__.values()], w)
-        return cls(
-            rule=_choice(d.get("rule", "seed"), RULES, f"{w}.rule"),
-            lr=_number(d.get("lr", 5.0), f"{w}.lr", lo=0, lo_open=True),
-            steps=_number(d.get("steps", 100), f"{w}.steps", lo=0, hi=10**9, integer=True),
-            dtype=_choice(d.get("dtype", "float64"), DTYPES, f"{w}.dtype"),
-            arith=_choice(d.get("arith", "exact"), ARITHS, f"{w}.arith"),
-            hidden=_number(d.get("hidden", 3), f"{w}.hidden", lo=1, hi=64, integer=True),
-            record_every=_number(d.get("record_every", 0), f"{w}.record_every", lo=0, integer=True),
-            h=_number(d.get("h", 1e-4), f"{w}.h", lo=0, lo_open=True),
-        )
+    def _prepare(cls, d):
+        rule = d.get("rule", vocab.DEFAULT_RULE)
+        return {**(vocab.RULE_DEFAULTS.get(rule, {}) if isinstance(rule, str) else {}), **d}
 
 
-@dataclass(frozen=True)
-class Start:
-    """Literal arrays (W1, W2, optional b1, b2, scale) or ``count`` random starts."""
-    W1: tuple | None = None
-    W2: tuple | None = None
-    b1: tuple | None = None
-    b2: tuple | None = None
-    scale: float = 1.0
-    count: int | None = None
-    init_std: float = 0.1
-    seed: int = 0
+Matrix = tuple[tuple[Number, ...], ...]
+Vector = tuple[Number, ...]
+GROUP_SHAPES = ("W1", "(2, H)"), ("b1", "(H,)"), ("W2", "(H, 2)"), ("b2", "(2,)")
 
-    @property
-    def random(self):
-        return self.count is not None
+
+class Start(Model):
+    """The base starts: literal arrays, the blog's ``published = true`` start, or ``count``
+    random starts drawn as the author did (``init_std``·N(0,1) weights, zero biases)."""
+    _at = "start"
+    W1: Optional[Matrix] = Field(None, description="input-to-hidden weights, 2 rows of H")
+    b1: Optional[Vector] = Field(None, description="hidden biases, H (default zeros)")
+    W2: Optional[Matrix] = Field(None, description="hidden-to-output weights, H rows of 2")
+    b2: Optional[Vector] = Field(None, description="output biases, 2 (default zeros)")
+    scale: Number = Field(1.0, description="multiply the literal start by this")
+    published: StrictBool = Field(False, description="the blog author's published 2-3-2 start")
+    count: Optional[Int(ge=1, le=MAX_CELLS)] = Field(None, description="number of random starts")
+    init_std: Num(ge=0, le=1e300) = Field(vocab.INIT_STD, description="std of the random weights")
+    seed: Seed = Field(0, description="seed of the random starts")
 
     @classmethod
-    def from_dict(cls, d, H):
-        w = "start"
-        if d.get("published") is True:  # interim: the typed spec keeps the flag
-            from xorsweep.kernels.vocab import published_start
-            pub = published_start()
-            d = {**{k: v for k, v in d.items() if k != "published"}, "W1": pub["W1"].tolist(), "W2": pub["W2"].tolist()}
-        _known(d, [f.name for f in cls.__dataclass_fields__.values()], w)
+    def _prepare(cls, d):
+        literal = ("W1", "b1", "W2", "b2", "scale", "published")
         if "count" in d:
-            extra = sorted(set(d) & {"W1", "W2", "b1", "b2", "scale"})
-            if extra:
-                raise SpecError(f"{w}.{extra[0]}", "cannot be combined with start.count (random starts)")
-            return cls(count=_number(d["count"], f"{w}.count", lo=1, hi=MAX_CELLS, integer=True),
-                       init_std=_number(d.get("init_std", 0.1), f"{w}.init_std", lo=0),
-                       seed=_number(d.get("seed", 0), f"{w}.seed", lo=0, hi=2**63 - 1, integer=True))
+            for k in literal:
+                if k in d:
+                    raise Bad(k, "cannot be combined with start.count (random starts)")
+            return d
         for k in ("init_std", "seed"):
             if k in d:
-                raise SpecError(f"{w}.{k}", "only applies to random starts (start.count)")
+                raise Bad(k, "only applies to random starts (start.count)")
+        if not isinstance(d.get("published", False), bool):
+            raise Bad("published", f"must be true or false, got {d['published']!r}")
+        if d.get("published", False):
+            for g, a in vocab.published_start().items():
+                value = a.tolist() if a.any() or g in ("W1", "W2") else None
+                if g in d and d[g] is not None and _floats(d[g]) != _floats(value):
+                    raise Bad(g, "cannot be combined with start.published = true")
+                d[g] = value
         for k in ("W1", "W2"):
-            if k not in d:
-                raise SpecError(w, f"needs {k} (or count for random starts)")
-        return cls(W1=_matrix(d["W1"], (2, H), f"{w}.W1"), W2=_matrix(d["W2"], (H, 2), f"{w}.W2"),
-                   b1=_matrix(d["b1"], (H,), f"{w}.b1") if "b1" in d else None,
-                   b2=_matrix(d["b2"], (2,), f"{w}.b2") if "b2" in d else None,
-                   scale=_number(d.get("scale", 1.0), f"{w}.scale"))
-
-
-def _decimal(v, where):
-    if v == "none":
-        return "none"
-    return _number(v, where, lo=0, hi=20, integer=True)
-
-
-def _direction_source(d, H, where):
-    """A parameter name, or {seed = N} for a seeded random unit direction."""
-    if isinstance(d, str):
-        parse_param(d, H, where)
+            if d.get(k) is None:
+                raise Bad("", f"needs {k} (or published = true, or count for random starts)")
         return d
-    _known(d, ["seed"], where)
-    return {"seed": _number(d.get("seed", 0), f"{where}.seed", lo=0, hi=2**63 - 1, integer=True)}
 
+    @model_validator(mode="after")
+    def _shapes(self):
+        if self.random:
+            return self
+        H = len(self.W1[0]) if len(self.W1) else 0
+        expect = {"W1": (2, H), "b1": (H,), "W2": (H, 2), "b2": (2,)}
+        for g, shape in GROUP_SHAPES:
+            a = getattr(self, g)
+            if a is not None and (H < 1 or _shape(a) != expect[g]):
+                raise Bad(g, "must be 2 rows of H >= 1 numbers" if g == "W1" else
+                          f"must be shaped {shape.replace('H', str(H))} to match W1")
+        for g, _ in GROUP_SHAPES:
+            a = getattr(self, g)
+            with np.errstate(over="ignore"):
+                if a is not None and not np.all(np.isfinite(self.scale * np.array(a))):
+                    raise Bad("scale", f"scale {self.scale!r} makes start.{g} overflow to infinity")
+        return self
 
-@dataclass(frozen=True)
-class Axes:
-    decimals: tuple | None = None
-    decimals_biases: bool = False
-    eps: tuple | None = None
-    direction: tuple | dict | None = None  # tuple of names, or {"count": n, "seed": s}
-    slice: dict | None = None
-    settings: dict = field(default_factory=dict)  # name -> tuple of values
+    @property
+    def random(self) -> bool:
+        return self.count is not None
 
-    @classmethod
-    def from_dict(cls, d, H):
-        w = "axes"
-        _known(d, ["decimals", "eps", "direction", "slice", *SETTING_AXES], w)
-        if not d:
-            raise SpecError(w, "is empty: give at least one axis (or leave out [axes])")
-        out = {}
-        if "decimals" in d:
-            t = d["decimals"]
-            _known(t, ["values", "biases"], f"{w}.decimals")
-            out["decimals"] = _values(t.get("values"), f"{w}.decimals.values", _decimal)
-            b = t.get("biases", False)
-            if not isinstance(b, bool):
-                raise SpecError(f"{w}.decimals.biases", f"must be true or false, got {b!r}")
-            out["decimals_biases"] = b
-        if ("eps" in d) != ("direction" in d):
-            raise SpecError(w, "eps and direction go together: give both axes.eps and axes.direction")
-        if "eps" in d:
-            out["eps"] = _eps(d["eps"], f"{w}.eps")
-            out["direction"] = _direction(d["direction"], H, f"{w}.direction")
-        if "slice" in d:
-            out["slice"] = _slice(d["slice"], H, f"{w}.slice")
-        settings = {}
-        items = {"rule": lambda v, x: _choice(v, RULES, x), "dtype": lambda v, x: _choice(v, DTYPES, x),
-                 "arith": lambda v, x: _choice(v, ARITHS, x), "lr": lambda v, x: _number(v, x, lo=0, lo_open=True),
-                 "steps": lambda v, x: _number(v, x, lo=0, hi=10**9, integer=True)}
-        for name in SETTING_AXES:
-            if name in d:
-                t = d[name]
-                _known(t, ["values"], f"{w}.{name}")
-                settings[name] = _values(t.get("values"), f"{w}.{name}.values", items[name])
-        out["settings"] = settings
-        return cls(**out)
-
-
-def _eps(t, where):
-    _known(t, ["values", "min", "max", "num"], where)
-    if "values" in t:
-        if set(t) - {"values"}:
-            raise SpecError(where, "give either values or min/max/num")
-        vals = _values(t["values"], f"{where}.values", lambda v, x: _number(v, x, lo=0, lo_open=True))
-    else:
-        for k in ("min", "max", "num"):
-            if k not in t:
-                raise SpecError(where, f"needs values, or min, max and num (missing {k})")
-        lo = _number(t["min"], f"{where}.min", lo=0, lo_open=True)
-        hi = _number(t["max"], f"{where}.max", lo=lo)
-        num = _number(t["num"], f"{where}.num", lo=1, hi=10**6, integer=True)
-        vals = tuple(float(v) for v in _logspace(lo, hi, num))
-    if min(vals) < 1e-300:
-        raise SpecError(where, "values must be >= 1e-300")
-    return vals
-
-
-def _logspace(lo, hi, num):
-    if num == 1:
-        return [lo]
-    a, b = math.log10(lo), math.log10(hi)
-    return [10 ** (a + (b - a) * i / (num - 1)) for i in range(num)]
-
-
-def _direction(t, H, where):
-    _known(t, ["names", "count", "seed"], where)
-    if "names" in t:
-        if set(t) - {"names"}:
-            raise SpecError(where, "give either names or count/seed")
-        names = _values(t["names"], f"{where}.names", lambda v, x: v)
-        for i, n in enumerate(names):
-            parse_param(n, H, f"{where}.names[{i}]")
-        return names
-    if "count" not in t:
-        raise SpecError(where, "needs names, or count (seeded random unit directions)")
-    return {"count": _number(t["count"], f"{where}.count", lo=1, hi=10**7, integer=True),
-            "seed": _number(t.get("seed", 0), f"{where}.seed", lo=0, hi=2**63 - 1, integer=True)}
-
-
-def _slice(t, H, where):
-    _known(t, ["u", "v", "a", "b", "resolution"], where)
-    out = {}
-    for k in ("u", "v"):
-        if k not in t:
-            raise SpecError(where, f"needs {k} (a parameter name like 'W1[0,0]' or {{seed = 1}})")
-        out[k] = _direction_source(t[k], H, f"{where}.{k}")
-    if out["u"] == out["v"]:
-        raise SpecError(where, "u and v must differ")
-    for k in ("a", "b"):
-        v = t.get(k, [-1.0, 1.0])
-        if not isinstance(v, (list, tuple)) or len(v) != 2:
-            raise SpecError(f"{where}.{k}", f"must be [low, high], got {v!r}")
-        lo, hi = (_number(x, f"{where}.{k}[{i}]") for i, x in enumerate(v))
-        if not lo < hi:
-            raise SpecError(f"{where}.{k}", f"low must be < high, got {v!r}")
-        out[k] = (lo, hi)
-    res = t.get("resolution", [64, 64])
-    if isinstance(res, int) and not isinstance(res, bool):
-        res = [res, res]
-    if not isinstance(res, (list, tuple)) or len(res) != 2:
-        raise SpecError(f"{where}.resolution", f"must be [na, nb] or one integer, got {res!r}")
-    out["resolution"] = tuple(_number(x, f"{where}.resolution[{i}]", lo=1, hi=2**20, integer=True)
-                              for i, x in enumerate(res))
-    return out
-
-
-@dataclass(frozen=True)
-class Spec:
-    training: Training
-    start: Start
-    axes: Axes
-    block: int = 4096
-    name: str = ""
-
-    @classmethod
-    def from_dict(cls, d):
-        _known(d, ["name", "training", "start", "axes", "execution"], "spec")
-        if "start" not in d:
-            raise SpecError("start", "missing: give literal W1/W2 or a random count")
-        training = Training.from_dict(d.get("training", {}))
-        start = Start.from_dict(d["start"], training.hidden)
-        axes = Axes.from_dict(d["axes"], training.hidden) if "axes" in d else Axes()
-        ex = d.get("execution", {})
-        _known(ex, ["block"], "execution")
-        block = _number(ex.get("block", 4096), "execution.block", lo=1, hi=2**24, integer=True)
-        name = d.get("name", "")
-        if not isinstance(name, str):
-            raise SpecError("name", f"must be a string, got {name!r}")
-        spec = cls(training, start, axes, block, name)
-        cells = spec.cells
-        if cells > MAX_CELLS:
-            raise SpecError("axes", f"the grid has {cells:.3g} cells, more than the limit {MAX_CELLS:.3g}")
-        return spec
-
-    @classmethod
-    def from_toml(cls, path):
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"cannot read spec {path}: {e.strerror if isinstance(e, OSError) else e}") from None
-        try:
-            d = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise UserError(f"spec {path} is not valid TOML: {e}") from None
-        return cls.from_dict(d)
+    @property
+    def hidden(self) -> int | None:
+        """H of a literal start; None for random starts (they take training.hidden)."""
+        return None if self.random else len(self.W1[0])
 
     def to_dict(self):
-        """Plain data; from_dict(to_dict()) == self."""
-        t = asdict(self.training)
-        s = {k: _lists(v) for k, v in asdict(self.start).items() if v is not None}
-        if self.start.random:
-            s = {k: s[k] for k in ("count", "init_std", "seed")}
-        else:
-            s.pop("init_std"), s.pop("seed")
-        a = {}
-        ax = self.axes
-        if ax.decimals is not None:
-            a["decimals"] = {"values": list(ax.decimals), "biases": ax.decimals_biases}
-        if ax.eps is not None:
-            a["eps"] = {"values": list(ax.eps)}
-            a["direction"] = {"names": list(ax.direction)} if isinstance(ax.direction, tuple) else dict(ax.direction)
-        if ax.slice is not None:
-            a["slice"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in ax.slice.items()}
-        for k, v in ax.settings.items():
-            a[k] = {"values": list(v)}
-        d = {"name": self.name, "training": t, "start": s, "execution": {"block": self.block}}
-        if a:
-            d["axes"] = a
+        if self.random:
+            return {"count": self.count, "init_std": self.init_std, "seed": self.seed}
+        if self.published:
+            return {"published": True, "scale": self.scale}
+        return self.identity()
+
+    def identity(self):
+        """The literal form (a published start exactly as its W1, W2 written out)."""
+        if self.random:
+            return self.to_dict()
+        d = {g: [list(r) for r in a] if g in ("W1", "W2") else list(a)
+             for g, a in (("W1", self.W1), ("W2", self.W2), ("b1", self.b1), ("b2", self.b2)) if a is not None}
+        return {**d, "scale": self.scale}
+
+
+def _floats(a):
+    return None if a is None else np.asarray(a, dtype=float).tolist()
+
+
+def _shape(a):
+    if not (a and isinstance(a[0], tuple)):
+        return (len(a),)
+    rows = {len(r) for r in a}
+    return (len(a), rows.pop()) if len(rows) == 1 else None
+
+
+class Execution(Model):
+    _at = "execution"
+    block: Int(ge=1, le=2**24) = Field(4096, description="networks per block (one Dask task, whole Zarr chunks)")
+
+
+class Spec(Model):
+    """A sweep: training settings, base starts, axes, block size and a name."""
+    model_config = {"title": "xorsweep sweep spec",
+                    "json_schema_extra": {"$schema": "https://json-schema.org/draft/2020-12/schema"}}
+    name: StrictStr = Field("", description="a short name (the store's title)")
+    training: Training = Field(Training(), description="training settings")
+    start: Start = Field(description="literal W1/W2, published = true, or a random count")
+    axes: Axes = Field(Axes(), description="the axes of the grid")
+    execution: Execution = Field(Execution(), description="how the sweep is cut into tasks")
+
+    @classmethod
+    def _prepare(cls, d):
+        if d.get("axes") == {}:
+            raise Bad("axes", "is empty: give at least one axis (or leave out [axes])")
         return d
+
+    @model_validator(mode="after")
+    def _fits(self):
+        _check_width(self)
+        if self.cells > MAX_CELLS:
+            raise Bad("axes", f"the grid has {self.cells:.3g} cells, more than the limit {MAX_CELLS:.3g}")
+        _check_recording(self)
+        _check_rounding(self)
+        return self
+
+    # ---- size: the grid's dims without building it ----
+    @property
+    def sizes(self) -> dict[str, int]:
+        """dim -> length, outermost first: settings axes, start, decimals, eps, direction, a, b."""
+        ax, out = self.axes, {k: len(v) for k, v in self.axes.settings.items()}
+        if self.start.random:
+            out["start"] = self.start.count
+        if ax.decimals is not None:
+            out["decimals"] = len(ax.decimals.values)
+        if ax.eps is not None:
+            out.update(eps=len(ax.eps.values), direction=ax.n_directions)
+        if ax.slice is not None:
+            out.update(a=ax.slice.resolution[0], b=ax.slice.resolution[1])
+        return out
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(self.sizes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.sizes.values())
+
+    @property
+    def cells(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def block(self) -> int:
+        return self.execution.block
+
+    @property
+    def max_steps(self) -> int:
+        return max(self.axes.settings.get("steps", (self.training.steps,)))
+
+    # ---- plain data and identity ----
+    def to_dict(self):
+        """Plain data; from_dict(to_dict()) == self."""
+        d = {"name": self.name, "training": self.training.to_dict(), "start": self.start.to_dict(),
+             "execution": self.execution.to_dict()}
+        axes = self.axes.to_dict()
+        return {**d, "axes": axes} if axes else d
 
     def identity(self):
         """The parts that decide every stored value (not the block size nor the name)."""
         d = self.to_dict()
         d.pop("execution"), d.pop("name")
+        d["start"] = self.start.identity()
         return d
 
     def hash(self):
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:12]
 
-    @property
-    def cells(self):
-        from xorsweep.sweep.grid import Grid
-        return Grid(self).cells
+    @classmethod
+    def from_toml(cls, path):
+        return cls.from_dict(read_toml(path))
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        """JSON Schema of a spec file (for editors completing TOML specs)."""
+        return _without_nulls(cls.model_json_schema(mode="validation"))
 
 
-def _lists(v):
-    return [_lists(x) for x in v] if isinstance(v, tuple) else v
+def _without_nulls(schema):
+    """TOML has no null: an optional table or value is simply left out."""
+    if isinstance(schema, list):
+        return [_without_nulls(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    options = schema.get("anyOf", ())
+    if {"type": "null"} in options:
+        rest = [s for s in schema.pop("anyOf") if s != {"type": "null"}]
+        schema.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+    if isinstance(schema.get("default"), dict) or ("default" in schema and schema["default"] is None):
+        del schema["default"]  # a table's default is its fields' defaults
+    return {k: _without_nulls(v) for k, v in schema.items()}
+
+
+def _check_width(spec):
+    """Literal starts and parameter names must fit training.hidden."""
+    H, s, ax = spec.training.hidden, spec.start, spec.axes
+    if not s.random and s.hidden != H:
+        raise Bad("start.W1", f"must be shaped (2, {H}) to match training.hidden = {H}, got (2, {s.hidden})")
+    names = [(f"axes.direction.names[{i}]", n) for i, n in enumerate(ax.direction or ()) if isinstance(n, str)]
+    if ax.slice is not None:
+        names += [(f"axes.slice.{k}", getattr(ax.slice, k)) for k in ("u", "v")]
+    for where, name in names:
+        if isinstance(name, str):
+            try:
+                vocab.param_index(name, H)
+            except ValueError as e:
+                raise Bad(where, str(e)) from None
+
+
+def _check_recording(spec):
+    """A bound on record_every, computed without allocating anything."""
+    k, steps = spec.training.record_every, spec.max_steps
+    if not k:
+        return
+    if k > steps:
+        raise Bad("training.record_every", f"must be <= the steps trained ({steps}), got {k}")
+    records = steps // k + 1
+    need = min(spec.block, spec.cells) * records * (vocab.n_params(spec.training.hidden) + 2) * 8
+    if need > MAX_RECORD_BYTES:
+        raise Bad("training.record_every", f"recording every {k} of {steps} steps needs {need / 2**30:,.1f} GiB "
+                  f"per block of {min(spec.block, spec.cells)} (limit {MAX_RECORD_BYTES / 2**30:g} GiB): "
+                  "record less often or lower execution.block")
+
+
+def _check_rounding(spec):
+    """np.round(x, d) computes x·10^d: refuse a finite start it would round to infinity."""
+    dec = spec.axes.decimals
+    if dec is None:
+        return
+    s = spec.start
+    groups = vocab.GROUPS if dec.biases else vocab.WEIGHT_GROUPS
+    if s.random:
+        big, what = np.array([s.init_std * RANDOM_REACH]), f"random weights ({RANDOM_REACH}·init_std)"
+    else:  # the start as grid.py rounds it: scaled first (finite, checked by Start)
+        big = np.concatenate([s.scale * np.ravel(getattr(s, g)) for g in groups if getattr(s, g) is not None])
+        what = f"start {'/'.join(g for g in groups if getattr(s, g) is not None)}"
+    with np.errstate(over="ignore", invalid="ignore"):  # np.round(x, d) computes x·10^d
+        for i, d in enumerate(dec.values):
+            if d != "none" and not np.all(np.isfinite(np.round(big, d))):
+                worst = float(np.max(np.abs(big)))
+                raise Bad(f"axes.decimals.values[{i}]", f"rounding {what} (|x| up to {worst:.3g}) to {d} decimals "
+                          "overflows to infinity")
+
+
+def read_toml(path) -> dict:
+    """The TOML table of a spec file; refuses anything but a regular file of at most 1 MiB
+    before reading it (a FIFO would hang, /dev/zero exhaust memory)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise SpecError(f"cannot read spec {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SpecError(f"cannot read spec {path}: not a regular file")
+        if st.st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"cannot read spec {path}: {st.st_size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read spec {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"cannot read spec {path}: more than the {MAX_SPEC_BYTES:,} bytes a spec may have")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"cannot read spec {path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec {path} is not valid TOML: {e}") from None
 
 
 def spec_differences(a: dict, b: dict, prefix=""):
@@ -384,3 +360,15 @@ def spec_differences(a: dict, b: dict, prefix=""):
         elif a[k] != b[k]:
             out.append(f"{p}: {a[k]!r} in store, {b[k]!r} now")
     return out
+
+
+def schema_text() -> str:
+    return json.dumps(Spec.json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+def write_schema(path="docs/spec.schema.json"):
+    Path(path).write_text(schema_text())
+
+
+if __name__ == "__main__":
+    write_schema(*sys.argv[1:2])

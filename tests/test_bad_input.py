@@ -30,7 +30,7 @@ def edit(old, new, base=GOOD):
     return base.replace(old, new)
 
 
-# (id, spec text or None for "use GOOD", words the one line must contain)
+# (id, spec text, then the words the one line must contain)
 SPEC_CASES = [
     ("not-toml", "this is [not toml", "not valid TOML"),
     ("unknown-top-key", GOOD + "\ncolour = 1\n", "unknown key 'colour'"),
@@ -71,6 +71,55 @@ SPEC_CASES = [
                          RANDOM), "cells"),
     ("block-zero", GOOD + "\n[execution]\nblock = 0\n", "execution.block"),
     ("lr-axis-empty", GOOD + "\n[axes.lr]\nvalues = []\n", "axes.lr.values"),
+    # closed gaps (issue 9) and the typed spec's messages
+    ("eps-min-equals-max", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                "[axes.eps]\nmin = 1e-3\nmax = 1e-3\nnum = 4\n[axes.direction]\ncount = 2"),
+     "axes.eps", "repeated values"),
+    ("slice-one-param-two-spellings", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                           '[axes.slice]\nu = "W1[0,0]"\nv = "W1[0, 0]"'), "axes.slice.v", "must differ"),
+    ("slice-one-seed-twice", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                  "[axes.slice]\nu = {seed = 1}\nv = {seed = 1}"), "axes.slice.v"),
+    ("direction-names-two-spellings", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                           '[axes.eps]\nvalues = [1e-3]\n[axes.direction]\nnames = ["b2[1]", "b2[ 1 ]"]'),
+     "axes.direction.names[1]", "repeats"),
+    ("direction-names-and-count", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                       '[axes.eps]\nvalues = [1e-3]\n[axes.direction]\nnames = ["b2[1]"]\ncount = 2'),
+     "axes.direction.count"),
+    ("record-every-huge", edit('rule = "gd"', 'rule = "gd"\nrecord_every = 100000000000000000000000000'),
+     "training.record_every"),
+    ("record-every-above-steps", edit('rule = "gd"', 'rule = "gd"\nrecord_every = 6'), "training.record_every", "<= the steps"),
+    ("record-every-too-much-memory", edit("steps = 5", "steps = 1000000000\nrecord_every = 1"),
+     "training.record_every", "GiB"),
+    ("rounding-overflows", edit("-0.053973", "1.7e308"), "axes.decimals.values[1]", "overflows"),
+    ("random-rounding-overflows", RANDOM + "init_std = 1e300\n[axes.decimals]\nvalues = [16]\n",
+     "axes.decimals.values[0]", "overflows"),
+    ("scale-overflows", edit("-0.053973", "1e10").replace(
+        "-0.003902, 1e10]]", "-0.003902, 1e10]]\nscale = 1e300"), "start.scale"),
+    ("h-tiny", edit('rule = "gd"', 'rule = "gd"\nh = 1e-320'), "training.h"),
+    ("h-huge", edit('rule = "gd"', 'rule = "gd"\nh = 1e308'), "training.h"),
+    ("h-zero", edit('rule = "gd"', 'rule = "gd"\nh = 0'), "training.h"),
+    ("eps-subnormal", edit('[axes.decimals]\nvalues = ["none", 3]',
+                           "[axes.eps]\nvalues = [0, 1e-310]\n[axes.direction]\ncount = 2"), "axes.eps.values[1]"),
+    ("eps-values-and-grid", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                 "[axes.eps]\nvalues = [1e-3]\nnum = 3\n[axes.direction]\ncount = 2"), "axes.eps"),
+    ("eps-zero-twice", edit('[axes.decimals]\nvalues = ["none", 3]',
+                            "[axes.eps]\nvalues = [0, 0.0]\n[axes.direction]\ncount = 2"), "axes.eps.values", "repeated"),
+    ("misspelt-key", edit("steps = 5", "stpes = 5"), "training: unknown key 'stpes'", "did you mean 'steps'?"),
+    ("misspelt-axis", edit("[axes.decimals]", "[axes.decimal]"), "did you mean 'decimals'?"),
+    ("misspelt-top-key", GOOD + "\n[executon]\nblock = 2\n", "did you mean 'execution'?"),
+    ("published-with-W1", edit("[start]", "[start]\npublished = true"),
+     "start.W1", "published"),
+    ("published-not-bool", '[training]\nrule = "gd"\n[start]\npublished = "yes"\n', "start.published"),
+    ("hidden-mismatch", edit('rule = "gd"', 'rule = "gd"\nhidden = 4'), "start.W1", "training.hidden"),
+    ("seed-with-literal-start", edit("[start]", "[start]\nseed = 3"), "start.seed"),
+    ("init-std-negative", RANDOM + "init_std = -0.1\n", "start.init_std"),
+    ("lr-axis-repeated", GOOD + "\n[axes.lr]\nvalues = [1, 1.0]\n", "axes.lr.values", "repeated"),
+    ("biases-not-bool", edit('values = ["none", 3]', 'values = ["none", 3]\nbiases = 1'), "axes.decimals.biases"),
+    ("training-not-a-table", GOOD.replace('[training]\nrule = "gd"\nsteps = 5\n', 'training = 5\n'),
+     "training", "must be a table"),
+    ("name-not-a-string", "name = 3\n" + GOOD, "spec: name"),
+    ("slice-u-a-number", edit('[axes.decimals]\nvalues = ["none", 3]', '[axes.slice]\nu = 3\nv = "W1[1,0]"'),
+     "axes.slice.u"),
 ]
 
 
@@ -110,12 +159,14 @@ def good_store(tmp_path_factory):
     return d / "good.zarr"
 
 
-@pytest.mark.parametrize("case, text, words", SPEC_CASES, ids=[c[0] for c in SPEC_CASES])
+@pytest.mark.parametrize("case, text, words", [(c[0], c[1], c[2:]) for c in SPEC_CASES], ids=[c[0] for c in SPEC_CASES])
 def test_bad_spec_on_an_existing_store(good_store, tmp_path, case, text, words):
     spec = tmp_path / "bad.toml"
     spec.write_text(text)
     before = files_of(good_store)
-    assert_one_clear_line(xorsweep("run", spec, "--store", good_store), "spec", words)
+    r = xorsweep("run", spec, "--store", good_store)
+    assert_one_clear_line(r, "spec", *words)
+    assert "spec: spec:" not in r.stderr
     assert files_of(good_store) == before
     assert not lock_path(good_store).exists()
 
@@ -132,6 +183,21 @@ def test_spec_file_missing_or_binary(tmp_path):
     assert_one_clear_line(xorsweep("run", tmp_path / "nope.toml", "--store", tmp_path / "s.zarr"), "cannot read spec")
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00binary")
     assert_one_clear_line(xorsweep("run", tmp_path / "bin.toml", "--store", tmp_path / "s.zarr"), "spec")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "too-big"])
+def test_spec_path_that_is_no_spec_file(good_store, tmp_path, kind):
+    """Refused before reading: a FIFO would hang the run, /dev/zero exhaust its memory."""
+    path = {"fifo": tmp_path / "fifo.toml", "dev-zero": Path("/dev/zero"), "directory": tmp_path,
+            "too-big": tmp_path / "big.toml"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "too-big":
+        path.write_text(GOOD + "#" * 2**20 + "\n")
+    before = files_of(good_store)
+    r = xorsweep("run", path, "--store", good_store, timeout=60)
+    assert_one_clear_line(r, "cannot read spec", "more than" if kind == "too-big" else "not a regular file")
+    assert files_of(good_store) == before
 
 
 @pytest.fixture()
@@ -234,8 +300,9 @@ def test_extreme_training_is_recorded_not_a_crash(tmp_path):
     """lr = 1e6 saturates the sigmoids (a failure, finite); logits that overflow to inf - inf
     are recorded as diverged. Neither stops the sweep."""
     spec = tmp_path / "wild.toml"
+    # rounding 1.7e308 to 0 decimals stays finite (to 3 it would overflow: a refused spec)
     spec.write_text(edit("[[0.08212653, -0.04860534], [-0.17150817, -0.30326033], [-0.003902, -0.053973]]",
-                         "[[1.7e308, 1.7e308], [1.7e308, 1.7e308], [1.7e308, 1.7e308]]")
+                         "[[1.7e308, 1.7e308], [1.7e308, 1.7e308], [1.7e308, 1.7e308]]").replace('"none", 3', '"none", 0')
                     + "\n[axes.lr]\nvalues = [5.0, 1e6]\n")
     r = xorsweep("run", spec, "--store", tmp_path / "w.zarr", "--workers", 1, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -1,4 +1,5 @@
 """Sweep specs and grids: validation, round trips, and starts as pure functions of the index."""
+import os
 import re
 from pathlib import Path
 
@@ -127,3 +128,220 @@ def test_random_starts_are_the_authors_init():
     rng = np.random.default_rng([9, 2])
     np.testing.assert_array_equal(x[2, 0, :6], 0.1 * rng.standard_normal((2, 3)).ravel())
     np.testing.assert_array_equal(x[2, 0, 9:15], 0.1 * rng.standard_normal((3, 2)).ravel())
+
+
+# ---- the typed model: identity kept, validation however the spec is built ----------------------
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+import mpmath  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from xorsweep.sweep import spec as spec_module  # noqa: E402
+from xorsweep.sweep.spec import SpecError, Start, Training  # noqa: E402
+from xorsweep.sweep.spec_axes import Axes, EpsAxis, SliceAxis  # noqa: E402
+
+#: spec hashes computed by the code before the typed model (stores made then must keep resuming)
+EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "a54414062364",
+                  "random-rounding.toml": "acb5d9d1e897", "slice.toml": "55c147299254"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_hashes_are_pinned(path):
+    assert Spec.from_toml(path).hash() == EXAMPLE_HASHES[path.name]
+
+
+LIT = {"W1": blog.W1, "W2": blog.W2}
+#: (spec dict, its hash, sha256[:16] of every start in block order), all computed by the old code
+PINNED = [
+    ({"start": {**LIT, "b1": [0.1, -0.2, 0.3], "b2": [1, 2]}, "axes": {"decimals": {"values": ["none", 3, 0], "biases": True}}},
+     "23b7fa4a1c1e", "dd1cc1fa05965d70"),
+    ({"start": {"count": 5, "init_std": 0.1, "seed": 3},
+      "axes": {"decimals": {"values": ["none", 2]}, "eps": {"min": 1e-16, "max": 1e-4, "num": 4},
+               "direction": {"count": 3, "seed": 2},
+               "slice": {"u": "W1[0,0]", "v": {"seed": 4}, "a": [-1, 1], "b": [0, 2], "resolution": [3, 2]},
+               "lr": {"values": [1.0, 5]}, "dtype": {"values": ["float64", "float32"]}}, "execution": {"block": 7}},
+     "36e101f10e46", "0b06f1cb0f44dd84"),
+    ({"start": LIT, "axes": {"eps": {"values": [1e-3, 1e-9, 1e-13]}, "direction": {"names": ["W2[1, 0]", "b2[1]", "W1[0,2]"]}}},
+     "a5df95129126", "3347eca4583db55a"),
+    ({"start": LIT, "axes": {"slice": {"u": "W1[0, 2]", "v": "W2[1,1]", "a": [-0.25, 0.25], "b": [-0.25, 0.25],
+                                       "resolution": 9}}, "execution": {"block": 10}},
+     "a22e3fe4a7c5", "405578fee335ea45"),
+    ({"start": {"count": 3, "seed": 9}, "training": {"record_every": 1},
+      "axes": {"steps": {"values": [3, 5]}, "rule": {"values": ["gd", "seed"]}, "arith": {"values": ["exact", "libm"]}}},
+     "f0a5b7681f39", "0b2169466588649d"),
+    ({"start": {"count": 2, "init_std": 1}, "training": {"hidden": 5, "rule": "gd"},
+      "axes": {"eps": {"values": [1e-5]}, "direction": {"names": ["W1[1,4]", "b1[4]"]},
+               "slice": {"u": "W2[4,1]", "v": {"seed": 0}, "resolution": [2, 3]}}},
+     "fc7e6cdf09f0", "0c5880dfc4b16120"),
+]
+
+
+@pytest.mark.parametrize("d, digest, starts", PINNED, ids=range(len(PINNED)))
+def test_hashes_and_start_bits_are_those_of_the_old_code(d, digest, starts):
+    spec = Spec.from_dict(d)
+    assert spec.hash() == digest
+    g, h = Grid(spec), hashlib.sha256()
+    for k in range(g.n_blocks):
+        h.update(np.ascontiguousarray(g.starts(g.block(k))).tobytes())
+    assert h.hexdigest()[:16] == starts
+    assert Spec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_published_start_has_the_literal_identity():
+    d = Spec.from_toml(EXAMPLES[0]).to_dict()  # blog-rounding
+    assert EXAMPLES[0].name == "blog-rounding.toml"
+    literal = Spec.from_dict({**d, "start": {"W1": blog.W1, "W2": blog.W2}})
+    d["start"] = {"published": True}
+    published = Spec.from_dict(d)
+    assert published.identity() == literal.identity() and published.hash() == EXAMPLE_HASHES["blog-rounding.toml"]
+    assert published.to_dict()["start"] == {"published": True, "scale": 1.0}
+    assert Spec.from_dict(published.to_dict()) == published
+    np.testing.assert_array_equal(_all_starts(published).view(np.int64), _all_starts(literal).view(np.int64))
+
+
+def test_published_start_is_not_spelled_in_the_spec_modules():
+    root = Path(spec_module.__file__).parent
+    digits = repr(abs(blog.W1[0][2]))  # the number, never written here either
+    for name in ("spec.py", "spec_axes.py", "spec_base.py", "grid.py"):
+        assert digits not in (root / name).read_text(), name
+
+
+@pytest.mark.parametrize("build, where", [
+    (lambda: Training(lr=-1), "spec: training.lr: "),
+    (lambda: Training(steps=True), "spec: training.steps: "),
+    (lambda: Start(W1=blog.W1), "spec: start: "),
+    (lambda: Start(count=3, W1=blog.W1), "spec: start.W1: "),
+    (lambda: SliceAxis(u="W1[0,0]", v="W1[0, 0]"), "spec: axes.slice.v: "),
+    (lambda: EpsAxis(values=(1e-3, 0.001)), "spec: axes.eps.values: "),
+    (lambda: Axes(eps={"values": [1e-3]}), "spec: axes: "),
+    (lambda: Spec(start=LIT, training={"rule": "adam"}), "spec: training.rule: "),
+    (lambda: Spec(start=Start(**LIT), axes=Axes(slice=SliceAxis(u="W1[0,0]", v="W1[0,9]"))), "spec: axes.slice.v: "),
+    (lambda: Spec.model_validate({"start": LIT, "execution": {"block": 0}}), "spec: execution.block: "),
+])
+def test_keyword_built_specs_are_validated_too(build, where):
+    with pytest.raises(SpecError) as e:
+        build()
+    assert str(e.value).startswith(where) and "\n" not in str(e.value)
+    assert not isinstance(e.value, ValidationError)
+
+
+def test_specs_are_frozen():
+    spec = Spec(start=LIT)
+    with pytest.raises(ValidationError):
+        spec.training.lr = 1.0  # pydantic's own error: a programming mistake, not bad input
+    assert hash(spec) == hash(Spec(start=Start(**LIT)))
+
+
+@pytest.mark.parametrize("d, message", [
+    ({"start": LIT, "trainig": {}}, "spec: unknown key 'trainig' (did you mean 'training'?)"),
+    ({"start": LIT, "colour": 1}, "spec: unknown key 'colour' (known: name, training, start, axes, execution)"),
+    ({"start": LIT, "training": {"stpes": 3}}, "spec: training: unknown key 'stpes' (did you mean 'steps'?)"),
+    ({"start": LIT, "axes": {"decimal": {"values": [1]}}}, "did you mean 'decimals'?"),
+    ({"start": LIT, "axes": {"slice": {"u": {"sed": 1}, "v": "W1[0,0]"}}}, "spec: axes.slice.u: unknown key 'sed' (did you mean 'seed'?)"),
+    ({"start": LIT, "axes": {"slice": {"u": "W1[0,0]", "v": {"sed": 1}}}}, "spec: axes.slice.v: unknown key 'sed'"),
+])
+def test_misspelt_keys_get_a_suggestion(d, message):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict(d)
+    assert message in str(e.value) and "spec: spec:" not in str(e.value)
+
+
+def test_the_spec_knows_its_size_and_never_imports_the_grid():
+    spec = Spec.from_dict(PINNED[1][0])
+    g = Grid(spec)
+    assert (spec.dims, spec.shape, spec.cells) == (g.dims, g.shape, g.cells)
+    code = "import sys, xorsweep.sweep.spec; assert 'xorsweep.sweep.grid' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_json_schema_is_committed_and_describes_the_examples():
+    committed = Path(__file__).parent.parent / "docs" / "spec.schema.json"
+    assert committed.read_text() == spec_module.schema_text(), "run: python -m xorsweep.sweep.spec docs/spec.schema.json"
+    jsonschema = pytest.importorskip("jsonschema")
+    import tomllib
+    schema = json.loads(committed.read_text())
+    for path in EXAMPLES:
+        jsonschema.validate(tomllib.loads(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"start": LIT, "training": {"speed": 1}}, schema)
+
+
+def test_spec_files_that_are_not_regular_or_too_big_are_refused_before_reading(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * 2**20 + "\n")
+    with pytest.raises(SpecError, match="more than"):
+        Spec.from_toml(big)
+    with pytest.raises(SpecError, match="not a regular file"):
+        Spec.from_toml(tmp_path)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="not a regular file"):
+        Spec.from_toml(fifo)  # would hang if opened for a blocking read
+    with pytest.raises(SpecError, match="not a regular file"):
+        Spec.from_toml("/dev/zero")
+
+
+# ---- eps = 0 and the realised distance -----------------------------------------------------------
+def _exact_distance(x, r):
+    """sqrt(sum (x - r)^2) to 50 digits, from the exact rationals of the doubles."""
+    s = sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(x, r))
+    with mpmath.workdps(50):
+        return mpmath.sqrt(mpmath.mpf(s.numerator) / s.denominator)
+
+
+def _check_realised(spec):
+    g = Grid(spec)
+    for k in range(g.n_blocks):
+        b = g.block(k)
+        x, ref = g.starts(b), g.references(b)
+        dist, inert = g.realised(b, x)
+        assert dist.shape == inert.shape == b.shape
+        for i in np.ndindex(b.shape):
+            exact = _exact_distance(x[i], ref[i])
+            assert abs(mpmath.mpf(dist[i]) - exact) <= 4 * 2.0**-53 * exact, (i, dist[i], exact)
+            assert inert[i] == (x[i].tobytes() == ref[i].tobytes())
+            assert inert[i] == (dist[i] == 0) or np.any(x[i] != ref[i])  # -0.0 vs 0.0 only
+    return g
+
+
+def test_eps_may_be_zero_and_is_its_own_reference():
+    spec = Spec.from_dict(spec_dict(start={"count": 3, "init_std": 0.1, "seed": 4},
+                                    axes={"eps": {"values": [0, 1e-300, 1e-20, 1e-12, 1e-3]},
+                                          "direction": {"count": 4, "seed": 1}}, execution={"block": 1000}))
+    g = _check_realised(spec)
+    b = g.block(0)
+    dist, inert = g.realised(b, g.starts(b))
+    assert inert[:, 0].all() and (dist[:, 0] == 0).all()
+    # zero biases take eps·u exactly even where the weights do not move: never inert
+    assert not inert[:, 1:].any()
+    np.testing.assert_allclose(dist[:, 3:], np.broadcast_to(np.array([1e-12, 1e-3])[:, None], (3, 2, 4)), rtol=1e-4)
+    assert (dist[:, 3] != 1e-12).any()  # the realised distance is not the nominal eps
+
+
+def test_realised_distance_of_named_directions_and_slices():
+    spec = Spec.from_dict(spec_dict(axes={"eps": {"values": [0.0, 1e-20, 1e-17, 1e-9]},
+                                          "direction": {"names": ["W1[0,2]", "b1[1]", "W2[1, 1]"]}},
+                                    execution={"block": 1000}))
+    g = _check_realised(spec)
+    b = g.block(0)
+    dist, inert = g.realised(b, g.starts(b))
+    assert inert[1, 0] and inert[1, 2]  # 1e-20 is below half an ulp of W1[0,2] and W2[1,1]
+    assert not inert[1, 1] and dist[1, 1] == 1e-20  # a zero bias moves by exactly eps
+    tiny = Spec.from_dict(spec_dict(axes={"slice": {"u": "W1[0,2]", "v": "W2[1,1]", "a": [-1e-17, 1e-17],
+                                                    "b": [-1e-17, 1e-17], "resolution": [7, 5]}},
+                                    execution={"block": 1000}))
+    g = _check_realised(tiny)
+    dist, inert = g.realised(g.block(0))
+    assert inert[3, 2] and 1 < inert.sum() < inert.size  # the centre, and cells the rounding swallowed
+
+
+def test_eps_grids_stay_positive_and_distinct():
+    assert EpsAxis(min=1e-16, max=1e-1, num=16).values[0] == 1e-16
+    with pytest.raises(SpecError, match="min = max needs num = 1"):
+        EpsAxis(min=1e-3, max=1e-3, num=3)
+    with pytest.raises(SpecError, match="axes.eps.min: must be >= 1e-300"):
+        EpsAxis(min=0, max=1e-3, num=3)
