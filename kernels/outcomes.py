@@ -289,11 +289,14 @@ def classify(z1, predicted, diverged, settled_step=None, steps=None, done=None, 
     return out
 
 
-def classify_result(result, done=None, **kw) -> dict:
-    """``classify`` of a ``kernels.TrainResult`` trained for ``steps`` (pass ``steps=``
-    to get ``unsettled``)."""
-    steps = kw.pop("steps", None)
-    return classify(result.z1, result.predicted, result.diverged, result.settled_step, steps, done, **kw)
+def classify_result(result, steps=None, done=None, **kw) -> dict:
+    """``classify`` of a ``kernels.TrainResult`` trained for ``steps`` (needed for
+    ``unsettled``), with its tracking fields ``solved_step``, ``settled_step`` and
+    ``grad_norm`` passed through (when tracked)."""
+    out = classify(result.z1, result.predicted, result.diverged, result.settled_step, steps, done, **kw)
+    if result.solved_step is not None:
+        out.update(solved_step=result.solved_step, settled_step=result.settled_step, grad_norm=result.grad_norm)
+    return out
 
 
 def names(codes, table) -> list:
@@ -319,4 +322,81 @@ def nearest_label(z1, label, H=None) -> np.ndarray:
             cost = np.abs(zr[:, :, list(units)] - bits.T[None]).sum(axis=(1, 2))
             take = cost < best
             best[take], out[rows[take]] = cost[take], lab
+    return out
+
+
+# ---- as stored variables -------------------------------------------------------------
+#: the class variables and their tables' lookup coordinates: <name>_names over <name>_class
+CLASS_VARIABLES = ("outcome", "solution", "label")
+DECODE_HINT = "names: ds.{0}_names[ds.{0}] (plain xarray; position = code)"
+LONG_NAMES = {
+    "outcome": "solved, diverged or failed with its predicted classes",
+    "solution": "informative hidden features up to complement and unit permutation (solved networks)",
+    "label": "output gate over the informative hidden units' functions",
+    "unsettled": "decisions or hidden code still changed within the settling window before the end",
+    "marginal": "the label reads a hidden bit from an activation within the saturation margin of 0.5",
+    "informative": "hidden unit among the label's arguments",
+    "hidden_code": "Boolean function of (x1, x2) computed by the hidden unit (activations > 0.5)",
+    "solved_step": "first step from which all four decisions are right until the end (-1: not solved)",
+    "settled_step": "last step at which the decisions or the binarised hidden code changed (0: never)",
+    "grad_norm": "norm of the gradient used in the last update",
+}
+
+
+def tables(H: int, fold_swap: bool = False) -> dict:
+    """name -> class table (tuple of Name) of the class variables."""
+    return {"outcome": OUTCOMES, "solution": solution_table(H, fold_swap), "label": label_table(H)}
+
+
+def _flags(table):
+    return {"flag_values": list(range(len(table))), "flag_meanings": " ".join(n.cf for n in table)}
+
+
+def attrs(H: int, fold_swap: bool = False, window: int | None = None, margin: float = SATURATION) -> dict:
+    """name -> attrs of every variable ``variables`` makes (CF flags on the class ones)."""
+    out = {name: {"long_name": LONG_NAMES[name], "comment": DECODE_HINT.format(name), **_flags(t)}
+           for name, t in tables(H, fold_swap).items()}
+    out["solution"]["fold_input_swap"] = int(bool(fold_swap))
+    out["solution"]["families_of_labels"] = "label_family"
+    out["marginal"] = {"long_name": LONG_NAMES["marginal"], "flag_values": [0, 1],
+                       "flag_meanings": "saturated marginal", "saturation_margin": margin}
+    out["unsettled"] = {"long_name": LONG_NAMES["unsettled"], "flag_values": [0, 1],
+                        "flag_meanings": "settled unsettled"}
+    if window is not None:
+        out["unsettled"]["settling_window_steps"] = int(window)
+    out["informative"] = {"long_name": LONG_NAMES["informative"], "flag_values": [0, 1],
+                          "flag_meanings": "surplus informative"}
+    out["hidden_code"] = {"long_name": LONG_NAMES["hidden_code"], "flag_values": list(range(-1, 16)),
+                          "flag_meanings": " ".join(("pending",) + C.UNIT_CF_NAMES)}
+    for name in ("solved_step", "settled_step", "grad_norm"):
+        out[name] = {"long_name": LONG_NAMES[name]}
+    return out
+
+
+def lookups(H: int, fold_swap: bool = False) -> dict:
+    """The name lookups for the store template, as coordinates: ``<name>_names`` (str)
+    over dim ``<name>_class``, position = class code; and ``label_family``, each label's
+    solution name. ``ds.label_names.isel(label_class=ds.label)`` decodes a variable."""
+    out = {}
+    for name, t in tables(H, fold_swap).items():
+        out[f"{name}_names"] = ((f"{name}_class",), np.array([n.display for n in t], dtype=object),
+                                {"long_name": f"name of each {name} class (index: the {name} code)"})
+    out["label_family"] = (("label_class",), np.array([n.family for n in label_table(H)], dtype=object),
+                           {"long_name": "the solution each label belongs to (input swap not folded)"})
+    return out
+
+
+def variables(classified: dict, dims: tuple, shape: tuple | None = None, *, fold_swap: bool = False,
+              window: int | None = None) -> dict:
+    """Store-ready variables ``name -> (dims, values, attrs)`` from ``classify`` (or
+    ``classify_result``) output for one block of cells, reshaped to ``shape`` over
+    ``dims`` (per-unit variables get a trailing ``hidden`` dim)."""
+    H = classified["hidden_code"].shape[1]
+    shape = tuple(shape) if shape is not None else (classified["outcome"].shape[0],)
+    a = attrs(H, fold_swap, window)
+    out = {}
+    for name, values in classified.items():
+        values = np.asarray(values)
+        extra = ("hidden",) if values.ndim == 2 else ()
+        out[name] = (tuple(dims) + extra, values.reshape(shape + values.shape[1:]), a.get(name, {}))
     return out
