@@ -40,7 +40,7 @@ def slice_ds():
 
 
 def test_solved_step_map(slice_ds):
-    arts = F.plot_solved_step_map(slice_ds, "a", "b", steps=0)
+    arts = F.plot_solved_step_map(slice_ds, "a", "b", boundaries=True, steps=0)
     render(arts)
     ax = arts[0].axes
     n = len(np.unique(slice_ds["solution"].isel(steps=0).values))

@@ -24,23 +24,24 @@ def _names(ds, partition):
     return [str(v) for v in ds[key].values] if key in ds else None
 
 
-def plot_solved_step_map(ds, a="a", b="b", ax=None, partition="solution", **sel):
+def plot_solved_step_map(ds, a="a", b="b", ax=None, partition="solution", boundaries=False, **sel):
     """``solved_step`` over the slice a × b (other dims picked by position in ``sel``),
-    unsolved cells grey; the boundaries between ``partition`` classes drawn as contours
-    when the dataset has that variable. Returns [mesh, colorbar, legend]."""
+    unsolved cells grey; the title gives the number of ``partition`` classes in the
+    slice, and with ``boundaries`` their boundaries are drawn as contours (readable on
+    coarse or zoomed slices only). Returns [mesh, colorbar, legend]."""
     ax = _axes(ax, figsize=(6.4, 5.2))
     steps = _two_d(solved_steps(ds), a, b, sel)
     x, y = ds[a].values, ds[b].values
     ax.set_facecolor(UNSOLVED_COLOR)
     mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(steps.values), cmap="viridis", shading="nearest")
-    cbar = ax.figure.colorbar(mesh, ax=ax, label="solved from step (first step with all decisions right to the end)")
+    cbar = ax.figure.colorbar(mesh, ax=ax, label="solved from step")
     handles = [Patch(facecolor=UNSOLVED_COLOR, label=f"not solved ({int(steps.isnull().sum())} cells)")]
     n_classes = None
     if partition in ds:
         cls = _two_d(ds[partition], a, b, sel).values
         present = np.unique(cls)
         n_classes = int(present.size)
-        if n_classes > 1:
+        if boundaries and n_classes > 1:
             # one contour level between consecutive present codes marks every class boundary
             index = np.searchsorted(present, cls).astype(float)
             ax.contour(x, y, index, levels=np.arange(n_classes - 1) + 0.5, colors="white", linewidths=0.6)
