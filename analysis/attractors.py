@@ -56,7 +56,8 @@ def classify(z1, W2, b2, predicted, accuracy, diverged, done=None) -> Classes:
     nearest = O.nearest_label(z, c["label"], H)
     named = c["label"] > O.LABEL_OTHER
     surplus = ~c["informative"] & named[:, None]
-    present = np.unique(np.concatenate([c["label"], nearest]))
+    # pending, diverged and other always have a class (pending first: code 0), as stores expect
+    present = np.unique(np.concatenate([[0, 1, O.LABEL_OTHER], c["label"], nearest]))
     remap = np.zeros(len(table), np.int16)
     remap[present] = np.arange(len(present))
     names = [Name(table[i].display, table[i].cf, _family(table[i])) for i in present]

@@ -47,9 +47,9 @@ def attractors(ds: xr.Dataset) -> xr.Dataset:
     cl = A.classify(_cells(ds, "z1", dims, ("row", "hidden")), _cells(ds, "W2", dims, ("hidden", "output")),
                     _cells(ds, "b2", dims, ("output",)), np.nan_to_num(_cells(ds, "predicted", dims, ("row",))),
                     _cells(ds, "accuracy", dims), _cells(ds, "diverged", dims).astype(bool), done)
-    rule = (f"failures first (diverged, fail[predicted classes]); successes as gate(unit functions) of the "
-            f"informative hidden units, binarised at 0.5; units within {A.SATURATION} of 0.5 name no bit "
-            f"('other'); surplus units found by mean ablation (see analysis.attractors)")
+    rule = ("failures first (diverged, fail[predicted classes]); successes as gate(unit functions) of the "
+            "informative hidden units, binarised at 0.5: the smallest set of hidden codes from which a threshold "
+            "unit gives XOR, gates named on reachable patterns; none: 'other' (see kernels.outcomes)")
     attrs = _flag_attrs(cl.names, "attractor training landed in")
     attrs.update(comment=rule, saturation_margin=A.SATURATION)
     near_attrs = _flag_attrs(cl.names, "nearest named attractor (the attractor itself where it is named)")
