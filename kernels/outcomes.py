@@ -343,6 +343,16 @@ LONG_NAMES = {
 }
 
 
+#: every per-cell variable for a store: name -> (extra dims after the sweep dims, dtype).
+#: A fresh store's zeros read as ``pending`` (class code 0); ``done`` says which cells hold data.
+STORE_VARIABLES = {
+    "outcome": ((), np.int16), "solution": ((), np.int16), "label": ((), np.int16),
+    "unsettled": ((), np.bool_), "marginal": ((), np.bool_),
+    "informative": (("hidden",), np.bool_), "hidden_code": (("hidden",), np.int8),
+    "solved_step": ((), np.int32), "settled_step": ((), np.int32), "grad_norm": ((), np.float64),
+}
+
+
 def tables(H: int, fold_swap: bool = False) -> dict:
     """name -> class table (tuple of Name) of the class variables."""
     return {"outcome": OUTCOMES, "solution": solution_table(H, fold_swap), "label": label_table(H)}
@@ -364,6 +374,8 @@ def attrs(H: int, fold_swap: bool = False, window: int | None = None, margin: fl
                         "flag_meanings": "settled unsettled"}
     if window is not None:
         out["unsettled"]["settling_window_steps"] = int(window)
+    else:
+        out["unsettled"]["settling_window"] = f"the last {WINDOW_SHARE:.0%} of the steps (at least 1)"
     out["informative"] = {"long_name": LONG_NAMES["informative"], "flag_values": [0, 1],
                           "flag_meanings": "surplus informative"}
     out["hidden_code"] = {"long_name": LONG_NAMES["hidden_code"], "flag_values": list(range(-1, 16)),
@@ -396,7 +408,14 @@ def variables(classified: dict, dims: tuple, shape: tuple | None = None, *, fold
     a = attrs(H, fold_swap, window)
     out = {}
     for name, values in classified.items():
-        values = np.asarray(values)
+        values = np.asarray(values, dtype=STORE_VARIABLES[name][1] if name in STORE_VARIABLES else None)
         extra = ("hidden",) if values.ndim == 2 else ()
         out[name] = (tuple(dims) + extra, values.reshape(shape + values.shape[1:]), a.get(name, {}))
     return out
+
+
+def block_values(result, steps: int, shape: tuple, *, fold_swap: bool = False, window: int | None = None) -> dict:
+    """What the sweep engine writes per block: name -> array shaped ``shape`` (+ hidden),
+    dtypes as in ``STORE_VARIABLES``, from a ``kernels.TrainResult`` trained ``steps``."""
+    c = classify_result(result, steps=steps, fold_swap=fold_swap, window=window)
+    return {name: v for name, (_, v, _) in variables(c, (), shape, fold_swap=fold_swap, window=window).items()}

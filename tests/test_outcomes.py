@@ -226,3 +226,12 @@ def test_class_names_decode_with_cf_xarray(tmp_path):
     ds = xr.open_zarr(path, consolidated=False)
     assert ds["outcome"].cf.is_flag_variable
     np.testing.assert_array_equal((ds["outcome"].cf == "solved").values.ravel(), c["outcome"] == 1)
+
+
+def test_block_values_fit_the_store_variables():
+    r = kernels.train(*random_starts(6, std=1.0, seed=4), rule="gd", lr=5.0, steps=50, dtype="float32")
+    v = O.block_values(r, 50, (2, 3))
+    assert set(v) == set(O.STORE_VARIABLES)
+    for name, (extra, dtype) in O.STORE_VARIABLES.items():
+        assert v[name].dtype == dtype and v[name].shape == (2, 3) + (3,) * len(extra), name
+    assert set(O.attrs(3)) >= set(O.STORE_VARIABLES)
