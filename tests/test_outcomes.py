@@ -195,13 +195,18 @@ def test_published_cases_in_three_partitions():
 
 # ---- readable without this project ------------------------------------------------------
 def _store(tmp_path):
+    import warnings
+
     import xarray as xr
+    import zarr
 
     r = kernels.train(*random_starts(12, std=1.0, seed=8), rule="gd", lr=5.0, steps=300)
     c = O.classify_result(r, steps=300)
     ds = xr.Dataset(O.variables(c, ("a", "b"), (3, 4), window=30), coords=O.lookups(3))
     path = str(tmp_path / "o.zarr")
-    ds.to_zarr(path, zarr_format=3, consolidated=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zarr.errors.ZarrUserWarning)  # consolidated metadata, as the engine
+        ds.to_zarr(path, zarr_format=3, consolidated=True)
     return path, c
 
 
@@ -209,7 +214,7 @@ def test_class_names_decode_with_plain_xarray(tmp_path):
     import xarray as xr
 
     path, c = _store(tmp_path)
-    ds = xr.open_zarr(path, consolidated=False)
+    ds = xr.open_zarr(path)
     for name in O.CLASS_VARIABLES:
         decoded = ds[f"{name}_names"][ds[name]].values  # the documented one-liner
         assert decoded.shape == (3, 4)
@@ -223,7 +228,7 @@ def test_class_names_decode_with_cf_xarray(tmp_path):
     import xarray as xr
 
     path, c = _store(tmp_path)
-    ds = xr.open_zarr(path, consolidated=False)
+    ds = xr.open_zarr(path)
     assert ds["outcome"].cf.is_flag_variable
     np.testing.assert_array_equal((ds["outcome"].cf == "solved").values.ravel(), c["outcome"] == 1)
 
@@ -235,3 +240,18 @@ def test_block_values_fit_the_store_variables():
     for name, (extra, dtype) in O.STORE_VARIABLES.items():
         assert v[name].dtype == dtype and v[name].shape == (2, 3) + (3,) * len(extra), name
     assert set(O.attrs(3)) >= set(O.STORE_VARIABLES)
+
+
+def test_class_names_decode_without_this_project(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path, c = _store(tmp_path)
+    code = ("import sys; sys.modules['xorsweep'] = None\n"
+            "import warnings; warnings.simplefilter('error')\n"
+            f"import xarray as xr; ds = xr.open_zarr({path!r})\n"
+            "import json; print(json.dumps(ds.solution_names[ds.solution].values.ravel().tolist()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == O.names(c["solution"], O.solution_table(3))
