@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xorsweep.kernels import outcomes as O
-from xorsweep.kernels.outcomes import DIVERGED, OTHER, PENDING, SATURATION, Name  # noqa: F401
+from xorsweep.kernels.outcomes import DIVERGED, OTHER, PENDING, SATURATION, Name  # noqa: F401 (re-exported)
 
 LABELS = np.array([0, 1, 1, 0], dtype=np.int8)
 

@@ -7,7 +7,7 @@ import pytest
 
 import reference as ref
 from conftest import bits, random_starts
-from test_analysis_codes import UNITS, forward, network
+from test_analysis_codes import forward, network
 from xorsweep import kernels
 from xorsweep.kernels import outcomes as O
 from xorsweep.kernels.vocab import published_start

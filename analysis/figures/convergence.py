@@ -74,12 +74,13 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
         vals.shape, int)
     names = _names(ds, partition)
     rng = np.random.default_rng(0)  # jitter only: a fixed seed keeps the figure reproducible
-    artists, handles = [], []
+    artists = []
     solved_codes = np.unique(cls[np.isfinite(vals)])
-    for k, code in enumerate(solved_codes):
+    for code in solved_codes:
         col, row = np.nonzero((cls == code) & np.isfinite(vals))
         name = names[code] if names else (f"class {code}" if partition in ds else "solved")
-        color = FIXED.get(name, SUCCESS_COLORS[k % len(SUCCESS_COLORS)])
+        # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
+        color = FIXED.get(name, SUCCESS_COLORS[int(code) % len(SUCCESS_COLORS)])
         artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=6, color=color,
                                   alpha=0.6, lw=0, label=f"{name} ({col.size})"))
     for i in range(vals.shape[0]):
