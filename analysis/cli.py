@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from xorsweep.analysis import basins, labels, stats
 from xorsweep.analysis import trajectory as T
+from xorsweep.analysis.figures import convergence as CV
 from xorsweep.analysis.figures import network as N
 from xorsweep.analysis.figures import sweeps as S
 
@@ -163,6 +164,22 @@ def slice_figures(w, ds, cell):
     return ["box count: the slice is too small"]
 
 
+def convergence_figures(w, ds, cell, dims):
+    """Convergence-time figures of a store with the kernels' ``solved_step`` (Kolen &
+    Pollack 1990): per rounding digit or ε, and over a slice."""
+    for dim, keep in (("decimals", ("decimals", "start")), ("eps", ("eps", "start", "direction"))):
+        if dim in dims and ds.sizes[dim] > 1:
+            sub = T.select(ds, cell, keep=keep)
+            fig, ax = w.new((7.6, 4.2))
+            CV.plot_solved_step_by(sub, dim, ax=ax)
+            w.save(fig, f"solved-step-by-{dim}")
+    if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
+        fig, ax = w.new((6.4, 5.2))
+        CV.plot_solved_step_map(T.select(ds, cell, keep=("a", "b")), "a", "b", ax=ax)
+        w.save(fig, "slice-solved-step-map")
+    return []
+
+
 def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None):
     """Write every figure the store at ``store`` supports into ``out``; returns
     (files written, notes on figures left out). ``cell`` is a list of 'dim=value';
@@ -191,4 +208,6 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
             notes += uncertainty_figures(w, ds, sel, eps_range)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
+        if "solved_step" in ds:
+            notes += convergence_figures(w, ds, sel, dims)
     return w.files, notes

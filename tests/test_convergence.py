@@ -1,4 +1,6 @@
 """Convergence-time maps and the label-stability statistic, on small trained slices."""
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -78,3 +80,12 @@ def test_label_stability(slice_ds):
     assert sol.attrs["partition"] == "solution" and int(sol["changed"]) <= int(st["changed"])
     with pytest.raises(ValueError, match="no 'steps' axis"):
         convergence.label_stability(slice_ds.isel(steps=0))
+
+
+def test_the_figures_command_draws_convergence_figures(slice_ds, tmp_path):
+    from xorsweep.analysis import cli
+
+    w = cli._Writer(tmp_path, "test", ("png",))
+    ds = slice_ds.isel(steps=0, drop=True).assign(done=slice_ds["outcome"].isel(steps=0) > 0)
+    assert cli.convergence_figures(w, ds, {}, ("b", "a")) == []
+    assert [Path(p).name for p in w.files] == ["slice-solved-step-map.png"]
