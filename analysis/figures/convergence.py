@@ -7,10 +7,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from xorsweep.analysis.convergence import solved_steps
+from xorsweep.kernels.outcomes import LABEL_OTHER
 from xorsweep.analysis.figures.style import FIXED, SUCCESS_COLORS
 from xorsweep.analysis.figures.style import axes as _axes
 
 UNSOLVED_COLOR = "#d9d9d9"
+#: the first class code after the fixed ones (pending, unsolved/failures, other)
+FIRST_NAMED = {"solution": 3, "label": LABEL_OTHER + 1}
 
 
 def _two_d(da, a, b, sel):
@@ -66,7 +69,7 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
     """Distribution of ``solved_step`` per value of ``dim`` (a rounding digit, ε, ...):
     solved cells as points coloured by their ``partition`` class (when stored), the
     median as a black bar, the share solved above each column. Returns the artists."""
-    ax = _axes(ax, figsize=(7.6, 4.2))
+    ax = _axes(ax, figsize=(10.5, 4.4))
     steps = solved_steps(ds)
     pooled = [d for d in steps.dims if d != dim]
     vals = steps.transpose(dim, *pooled).values.reshape(steps.sizes[dim], -1)
@@ -80,7 +83,7 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
         col, row = np.nonzero((cls == code) & np.isfinite(vals))
         name = names[code] if names else (f"class {code}" if partition in ds else "solved")
         # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
-        color = FIXED.get(name, SUCCESS_COLORS[int(code) % len(SUCCESS_COLORS)])
+        color = FIXED.get(name, SUCCESS_COLORS[(int(code) - FIRST_NAMED.get(partition, 0)) % len(SUCCESS_COLORS)])
         artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=6, color=color,
                                   alpha=0.6, lw=0, label=f"{name} ({col.size})"))
     for i in range(vals.shape[0]):
@@ -93,7 +96,7 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
                                                          else range(vals.shape[0])))
     ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
     ax.set_ylabel("solved from step")
-    ax.set_title(f"convergence time per {dim} (share solved on top)", fontsize=10, pad=14)
+    ax.set_title(f"convergence time by {dim}\n(share solved on top)", fontsize=10, pad=12)
     if artists and solved_codes.size:
         label = f"{partition} ({solved_codes.size} classes)" if partition in ds else None
         artists.append(ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=label,
