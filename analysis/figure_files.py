@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from xorsweep.analysis import basins, labels, stats
 from xorsweep.errors import UserError
 from xorsweep.analysis import trajectory as T
+from xorsweep.analysis.figures import convergence as CV
 from xorsweep.analysis.figures import network as N
 from xorsweep.analysis.figures import sweeps as S
 
@@ -113,19 +114,21 @@ def network_figures(w, ds, cell):
 
 def rounding_figures(w, ds, cell):
     sub = T.select(ds, cell, keep=("decimals", "start"))
-    att = sub["attractor"]
+    att = stats.partition(sub)
     over = [d for d in ("start",) if d in att.dims]
     fixed = T.describe(sub)
+    what = _partition_words(att)
     shares = stats.attractor_shares(att, over=over)
     fig, ax = w.new((7.6, 4.2))
     S.plot_attractor_shares(shares, ax=ax)
-    ax.set_title("where training lands, per rounding digit of the start" + (f" ({fixed})" if fixed else ""),
-                 fontsize=9)
+    ax.set_title(f"where training lands ({what}), per rounding digit of the start"
+                 + (f" ({fixed})" if fixed else "") + _used(sub), fontsize=9)
     w.save(fig, "attractor-share-by-decimals")
     if -1 in att["decimals"].values and att.sizes["decimals"] > 1:
         fig, ax = w.new((7.0, 3.8))
         S.plot_flip_rate(stats.flip_rate(att, over=over), ax=ax)
-        ax.set_title("how often rounding changes the attractor" + (f" ({fixed})" if fixed else ""), fontsize=9)
+        ax.set_title(f"how often rounding changes the {att.name}" + (f" ({fixed})" if fixed else "")
+                     + _used(sub), fontsize=9)
         w.save(fig, "flip-rate-by-decimals")
     return []
 
@@ -143,13 +146,14 @@ def _slice_labels(ds, att):
 
 def slice_figures(w, ds, cell):
     sub = T.select(ds, cell, keep=("a", "b"))
-    att = _slice_labels(ds, basins.attractor_map(sub["attractor"]).copy())
+    att = _slice_labels(ds, basins.attractor_map(stats.partition(sub)).copy())
     fixed = T.describe(sub)
     ent = basins.basin_entropy(att)
     fig, ax = w.new((7.8, 5.2))
-    S.plot_attractor_map(att, ax=ax)
+    S.plot_attractor_map(att, ax=ax, done=sub["done"] if "done" in sub else None)
     sbb = float(ent["Sbb"])
-    ax.set_title(f"attractor of each start in the slice{f' ({fixed})' if fixed else ''}\n"
+    ax.set_title(f"{_partition_words(att)} of each start in the slice{f' ({fixed})' if fixed else ''}"
+                 f"{_used(sub)}\n"
                  f"basin entropy Sb = {float(ent['Sb']):.3f}, boundary basin entropy Sbb = "
                  f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; boxes of {ent.attrs['box']}×"
                  f"{ent.attrs['box']} cells)", fontsize=9)
@@ -163,6 +167,22 @@ def slice_figures(w, ds, cell):
         w.save(fig, "slice-box-count")
         return []
     return ["box count: the slice is too small"]
+
+
+def convergence_figures(w, ds, cell, dims):
+    """Convergence-time figures of a store with the kernels' ``solved_step`` (Kolen &
+    Pollack 1990): per rounding digit or ε, and over a slice."""
+    for dim, keep in (("decimals", ("decimals", "start")), ("eps", ("eps", "start", "direction"))):
+        if dim in dims and ds.sizes[dim] > 1:
+            sub = T.select(ds, cell, keep=keep)
+            fig, ax = w.new((7.6, 4.2))
+            CV.plot_solved_step_by(sub, dim, ax=ax)
+            w.save(fig, f"solved-step-by-{dim}")
+    if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
+        fig, ax = w.new((6.4, 5.2))
+        CV.plot_solved_step_map(T.select(ds, cell, keep=("a", "b")), "a", "b", ax=ax)
+        w.save(fig, "slice-solved-step-map")
+    return []
 
 
 def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None):
@@ -193,7 +213,17 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
             notes += box_count_control_figures(w, ds, sel)
+        if "solved_step" in ds:
+            notes += convergence_figures(w, ds, sel, dims)
     return w.files, notes
+
+
+def _partition_words(part):
+    """'solution, 7 classes': the partition a figure shows and how many classes it holds."""
+    names = labels.display_names(part) if "flag_values" in part.attrs else []
+    lookup = dict(zip(part.attrs.get("flag_values", []), names))
+    present = {lookup.get(int(v), str(v)) for v in np.unique(part.values)} - {"pending"}
+    return f"{part.name}, {len(present)} classes"
 
 
 def _used(ds):

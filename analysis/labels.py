@@ -45,9 +45,9 @@ def attractors(ds: xr.Dataset) -> xr.Dataset:
     cl = A.classify(_cells(ds, "z1", dims, ("row", "hidden")), _cells(ds, "W2", dims, ("hidden", "output")),
                     _cells(ds, "b2", dims, ("output",)), np.nan_to_num(_cells(ds, "predicted", dims, ("row",))),
                     _cells(ds, "accuracy", dims), _cells(ds, "diverged", dims).astype(bool), done)
-    rule = (f"failures first (diverged, fail[predicted classes]); successes as gate(unit functions) of the "
-            f"informative hidden units, binarised at 0.5; units within {A.SATURATION} of 0.5 name no bit "
-            f"('other'); surplus units found by mean ablation (see analysis.attractors)")
+    rule = ("failures first (diverged, fail[predicted classes]); successes as gate(unit functions) of the "
+            "informative hidden units, binarised at 0.5: the smallest set of hidden codes from which a threshold "
+            "unit gives XOR, gates named on reachable patterns; none: 'other' (see kernels.outcomes)")
     attrs = _flag_attrs(cl.names, "attractor training landed in")
     attrs.update(comment=rule, saturation_margin=A.SATURATION)
     near_attrs = _flag_attrs(cl.names, "nearest named attractor (the attractor itself where it is named)")
@@ -111,6 +111,7 @@ def add_to_store(path) -> xr.Dataset:
 
 def _add_locked(path):
     from xorsweep.sweep import store
+    from xorsweep.sweep.grid import Grid
 
     ds = store.open_dataset(path)
     new = attractors(ds)
@@ -118,6 +119,8 @@ def _add_locked(path):
     chunks = ds["done"].encoding.get("chunks") or tuple(ds.sizes[d] for d in dims)
     H = ds.sizes["hidden"]
     ds.close()
-    encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in NEW_VARIABLES}
-    store.add_variables(path, new[list(NEW_VARIABLES)], encoding, "attractor variables added by analysis")
+    own = set(store.data_variables(Grid(store.stored_spec(path)), path))  # e.g. hidden_code of newer stores
+    names = [v for v in NEW_VARIABLES if v not in own]
+    encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in names}
+    store.add_variables(path, new[names], encoding, "attractor variables added by analysis")
     return new

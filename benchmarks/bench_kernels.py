@@ -21,7 +21,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from xorsweep import kernels  # noqa: E402
 import reference  # noqa: E402
 
-TARGETS = {"gd float64": 40e6, "gd float32": 100e6, "seed vs numpy loop": 1000.0}
+TARGETS = {"tracking keeps": 0.9, "gd float64": 40e6, "gd float32": 100e6, "seed vs numpy loop": 1000.0}
 
 
 def starts(B, H=3, std=0.5, seed=0):
@@ -98,7 +98,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=["gd", "seed", "numpy"], help="run one section only")
+    ap.add_argument("--only", choices=["gd", "seed", "numpy", "tracking"], help="run one section only")
     args = ap.parse_args()
     q = args.quick
     B_gd, gd_steps = (4096, 50) if q else (65_536, 1000)
@@ -107,10 +107,21 @@ def main():
     reps = 1 if q else args.repeats
     print(f"H=3, threads=2, best of {reps}; gd: B={B_gd}, {gd_steps} steps")
 
+    if args.only == "tracking":
+        s = starts(B_gd)
+        for _ in range(2):  # interleaved: the machine is shared, the load drifts
+            on = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0)
+            off = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, track=False)
+            row("gd float64 exact, tracking", on, "net-steps/s")
+            row("gd float64 exact, no tracking", off, "net-steps/s")
+            row("  tracking keeps", on / off, "of the speed", TARGETS["tracking keeps"])
     if args.only in (None, "gd"):
         s = starts(B_gd)
         f64 = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0)
         row("gd float64 exact", f64, "net-steps/s", TARGETS["gd float64"])
+        bare = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, track=False)
+        row("gd float64 exact, no tracking", bare, "net-steps/s")
+        row("  tracking keeps", f64 / bare, "of the speed", TARGETS["tracking keeps"])
         f32 = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, dtype="float32")
         row("gd float32 exact", f32, "net-steps/s", TARGETS["gd float32"])
         lm = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, arith="libm")

@@ -2,7 +2,10 @@
 and the project's vocabulary (``xorsweep.kernels.vocab``).
 
 This package imports neither ``xorsweep.sweep`` nor ``xorsweep.analysis``. Numba is
-imported on first use of ``train``, so reading the vocabulary stays cheap.
+imported on first use of ``train``, so reading the vocabulary stays cheap; so are
+``kernels.codes`` (Boolean functions of the hidden units) and ``kernels.outcomes`` (the
+outcome / solution / label classifier with fixed class tables), pure numpy, shared by the
+sweep engine and analysis.
 """
 from xorsweep.kernels.vocab import ARITHS, DTYPES, RULE_DEFAULTS, RULES
 

@@ -1,8 +1,10 @@
 """Point Numba's on-disk cache at a folder keyed by the kernels' own source.
 
 Numba only checks the timestamp of the file that holds a cached function, not of the
-files it calls into; keying the folder by a hash of every kernel source file makes a
-stale cache impossible. A user-set ``NUMBA_CACHE_DIR`` is respected.
+files it calls into; keying the folder by a hash of every kernel source file that numba
+compiles (those importing numba, and the layout constants they read) makes a stale cache
+impossible, while editing pure-Python modules (the vocabulary, outcome tables) does not
+force a recompile. A user-set ``NUMBA_CACHE_DIR`` is respected.
 """
 import hashlib
 import os
@@ -14,8 +16,11 @@ import numba
 def _source_digest() -> str:
     h = hashlib.sha256(numba.__version__.encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
+        text = path.read_bytes()
+        if b"numba" not in text and path.name != "layout.py":
+            continue
         h.update(path.name.encode())
-        h.update(path.read_bytes())
+        h.update(text)
     return h.hexdigest()[:16]
 
 

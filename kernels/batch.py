@@ -10,7 +10,9 @@ import numpy as np
 
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
 from xorsweep.kernels import evaluate, gd, seed
+from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
+from xorsweep.kernels.track import SOLVED_DECISIONS
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DEFAULT_RULE, DTYPES, GROUP_DIMS,
                                     GROUPS, RULE_DEFAULTS, RULES, X, n_params, split_groups)
 
@@ -41,6 +43,15 @@ class TrainResult:
     ``z1`` (B, 4, H) hidden activations and ``y`` (B, 4, 2) softmax outputs at the final
     parameters, on the inputs [[0,0],[1,0],[0,1],[1,1]]; ``predicted`` (B, 4) their argmax;
     ``diverged`` marks networks whose parameters or loss became non-finite.
+
+    Outcome tracking (``kernels.track``; None when trained with ``track=False``), per
+    network: ``solved_step`` (int32) the first step from which all four decisions are right
+    until the end (step ``steps`` being the final parameters), -1 if the final decisions
+    are wrong; ``settled_step`` (int32) the last step at which the coarse state, the four
+    decisions and the hidden code (activations > 0.5), changed, 0 if never;
+    ``grad_norm`` the Euclidean norm of the gradient used in the last update (for the
+    ``seed`` rule the numerical gradient, each group's taken after the previous groups'
+    updates, as used), NaN when ``steps`` is 0.
     """
 
     W1: np.ndarray
@@ -54,6 +65,9 @@ class TrainResult:
     y: np.ndarray
     diverged: np.ndarray
     trajectory: Trajectory | None = None
+    solved_step: np.ndarray | None = None
+    settled_step: np.ndarray | None = None
+    grad_norm: np.ndarray | None = None
 
     def to_dataset(self):
         """The result as an xarray Dataset over dims network, input, hidden, output, row
@@ -65,6 +79,12 @@ class TrainResult:
         v.update(loss=(net, self.loss), accuracy=(net, self.accuracy), predicted=(net + ("row",), self.predicted),
                  z1=(net + ("row", "hidden"), self.z1), y=(net + ("row", "output"), self.y),
                  diverged=(net, self.diverged))
+        if self.solved_step is not None:
+            v.update(solved_step=(net, self.solved_step, {"long_name": "first step from which all four decisions "
+                                                          "are right until the end (-1: not solved)"}),
+                     settled_step=(net, self.settled_step, {"long_name": "last step at which the decisions or "
+                                                            "the binarised hidden code changed (0: never)"}),
+                     grad_norm=(net, self.grad_norm, {"long_name": "norm of the gradient used in the last update"}))
         coords = {"network": np.arange(self.W1.shape[0]), "row": np.arange(4), "x1": ("row", X[:, 0]),
                   "x2": ("row", X[:, 1])}
         t = self.trajectory
@@ -115,7 +135,7 @@ def _numba_threads(n):
 
 
 def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAULT_DTYPE,
-          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None) -> TrainResult:
+          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True) -> TrainResult:
     """Train B independent XOR networks from the given starts.
 
     W1 (B, 2, H), b1 (B, H), W2 (B, H, 2), b2 (B, 2) with H >= 1 and B >= 0; or one
@@ -123,7 +143,9 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     ``rule`` is one of ``vocab.RULES`` (``"seed"``, the blog author's numerical-gradient
     rule, or ``"gd"``, analytic backprop); lr and steps default to the rule's
     ``vocab.RULE_DEFAULTS``. ``arith`` names the exp/log variant (``vocab.ARITHS``).
-    ``h`` is the numerical gradient's finite-difference step. A network's result is
+    ``h`` is the numerical gradient's finite-difference step. ``track`` (default on; off
+    only to measure its cost) records ``solved_step``, ``settled_step`` and ``grad_norm``
+    without changing any other bit. A network's result is
     bit-identical whatever the batch size, its position in the batch and ``threads``.
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
@@ -174,14 +196,26 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     loss = np.empty((chunks, LANES), dt)
     acc = np.empty((chunks, LANES), dt)
     libm = arith == "libm"
+    track = bool(track)
+    prev = np.full((chunks, H + 1, LANES), -1, np.int8)
+    last = np.zeros((chunks, LANES), np.int64)
+    solved = np.zeros((chunks, LANES), np.int64)
+    gnorm = np.full((chunks, LANES), np.nan, dt)
     with _PARALLEL, _numba_threads(threads):
-        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, libm)
+        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, track)
         evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, libm)
 
     final = split_groups(unpack_lanes(P, B), H)
     loss = unpack_lanes(loss, B)
     y = unpack_lanes(Y, B)
     finite = np.all(np.isfinite(unpack_lanes(P, B)), axis=1) & np.isfinite(loss)
+    predicted = (y[..., 1] > y[..., 0]).astype(np.int8)
+    z1 = unpack_lanes(Z, B)
+    tracked = {}
+    if track:
+        tracked = _final_state(steps, predicted, z1, unpack_lanes(prev, B), unpack_lanes(last, B),
+                               unpack_lanes(solved, B))
+        tracked["grad_norm"] = unpack_lanes(gnorm, B)
     trajectory = None
     if every:
         tflat = unpack_lanes(traj, B)  # (B, T, P)
@@ -191,9 +225,21 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
         **final,
         loss=loss,
         accuracy=unpack_lanes(acc, B),
-        predicted=(y[..., 1] > y[..., 0]).astype(np.int8),
-        z1=unpack_lanes(Z, B),
+        predicted=predicted,
+        z1=z1,
         y=y,
         diverged=~finite,
         trajectory=trajectory,
+        **tracked,
     )
+
+
+def _final_state(steps, predicted, z1, prev, last, solved):
+    """Fold the state at the final parameters (step ``steps``) into the kernels' tracking."""
+    d = predicted.astype(np.int64) @ np.array([8, 4, 2, 1])
+    code = unit_code(z1.transpose(0, 2, 1) > 0.5)  # (B, H)
+    state = np.concatenate([d[:, None], code], axis=1)
+    changed = np.any(state != prev, axis=1)
+    settled = np.where(changed, steps, last)
+    ok = d == SOLVED_DECISIONS
+    return {"solved_step": np.where(ok, solved, -1).astype(np.int32), "settled_step": settled.astype(np.int32)}

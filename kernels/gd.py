@@ -18,17 +18,19 @@ contract in ``kernels.lanes``), so the same bits:
 import numpy as np
 from numba import njit, prange
 
-from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, LANES
+from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, sigmoid_rows, softmax, softmax2
+from xorsweep.kernels.track import decisions, track
 
 L = LANES
 FUSED_H = 3
 
 
 @njit(**INLINE)
-def _fused_step(p, H, c, z, libm):
+def _fused_step(p, H, c, z, dec, libm):
     """One step of the chunk p flattened to 1-D (row k of the parameters at k * L);
-    z is scratch for the hidden activations, (4 * H * L,)."""
+    z is scratch for the hidden activations, (4 * H * L,); dec receives the decisions
+    (4 * L,) for outcome tracking."""
     one = c[C_ONE]
     q = c[C_QUARTER]
     lr = c[C_LR]
@@ -55,6 +57,7 @@ def _fused_step(p, H, c, z, libm):
         y10, y11 = softmax2(s10 + c0, s11 + c1, one, libm)
         y20, y21 = softmax2(s20 + c0, s21 + c1, one, libm)
         y30, y31 = softmax2(s30 + c0, s31 + c1, one, libm)
+        dec[l], dec[L + l], dec[2 * L + l], dec[3 * L + l] = y01 > y00, y11 > y10, y21 > y20, y31 > y30
         # dy = (y - t) / 4 for the labels [0, 1, 1, 0]
         a00, a01 = (y00 - one) * q, y01 * q
         a10, a11 = y10 * q, (y11 - one) * q
@@ -114,6 +117,32 @@ def _backward_update(p, H, c, z, a):
 
 
 @njit(**INLINE)
+def _grad_norm(p, H, c, z, a, out):
+    """out = |gradient| of the step about to be taken (a holds dy), the squares summed
+    unit by unit (W1[0, j], W1[1, j], b1[j], W2[j, 0], W2[j, 1]), then b2."""
+    one = c[C_ONE]
+    for l in range(LANES):
+        out[l] = c[C_ZERO]
+    for j in range(H):
+        for l in range(LANES):
+            z0, z1, z2, z3 = z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l]
+            w20 = p[3 * H + 2 * j, l]
+            w21 = p[3 * H + 2 * j + 1, l]
+            g20 = ((z0 * a[0, 0, l] + z1 * a[1, 0, l]) + z2 * a[2, 0, l]) + z3 * a[3, 0, l]
+            g21 = ((z0 * a[0, 1, l] + z1 * a[1, 1, l]) + z2 * a[2, 1, l]) + z3 * a[3, 1, l]
+            d0 = ((one - z0) * z0) * (a[0, 0, l] * w20 + a[0, 1, l] * w21)
+            d1 = ((one - z1) * z1) * (a[1, 0, l] * w20 + a[1, 1, l] * w21)
+            d2 = ((one - z2) * z2) * (a[2, 0, l] * w20 + a[2, 1, l] * w21)
+            d3 = ((one - z3) * z3) * (a[3, 0, l] * w20 + a[3, 1, l] * w21)
+            gw0, gw1, gb = d1 + d3, d2 + d3, ((d0 + d1) + d2) + d3
+            out[l] = ((((out[l] + gw0 * gw0) + gw1 * gw1) + gb * gb) + g20 * g20) + g21 * g21
+    for l in range(LANES):
+        gb0 = ((a[0, 0, l] + a[1, 0, l]) + a[2, 0, l]) + a[3, 0, l]
+        gb1 = ((a[0, 1, l] + a[1, 1, l]) + a[2, 1, l]) + a[3, 1, l]
+        out[l] = np.sqrt((out[l] + gb0 * gb0) + gb1 * gb1)
+
+
+@njit(**INLINE)
 def _output_delta(a, c):
     """Softmax outputs -> dy = (y - t) / 4 for the labels [0, 1, 1, 0], in place."""
     one = c[C_ONE]
@@ -130,12 +159,16 @@ def _output_delta(a, c):
 
 
 @njit(**INLINE)
-def _body(p, H, fused, c, steps, every, traj, tloss, tacc, libm):
-    """Train one chunk p (P, LANES); ``fused`` needs H to be a compile-time constant."""
+def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, libm):
+    """Train one chunk p (P, LANES); ``fused`` needs H to be a compile-time constant.
+    With ``tracking``, fold each step's state into prev/last/solved (``kernels.track``) and
+    take the last step staged (same bits) to record its gradient norm in gnorm."""
     z = np.empty((4, H, LANES), p.dtype)
     a = np.empty((4, 2, LANES), p.dtype)
     flat = p.reshape(p.size)
     zflat = np.empty(4 * H * LANES, p.dtype)
+    dec = np.empty(4 * LANES, np.int8)
+    changed = np.empty(LANES, np.bool_)
     t = 0
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
@@ -144,46 +177,61 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, libm):
             t += 1
         if s == steps:
             break
-        if fused:
-            _fused_step(flat, H, c, zflat, libm)
+        if fused and not (tracking and s == steps - 1):
+            _fused_step(flat, H, c, zflat, dec, libm)
+            if tracking:
+                track(zflat, L, 4 * L, H, dec, c, s, prev, last, solved, changed)
         else:
             hidden(p, H, c, z, libm)
             logits(p, H, z, a)
             softmax(a, c, libm)
+            if tracking:
+                decisions(a, dec)
+                track(z.reshape(z.size), H * L, L, H, dec, c, s, prev, last, solved, changed)
             _output_delta(a, c)
+            if tracking and s == steps - 1:
+                _grad_norm(p, H, c, z, a, gnorm)
             _backward_update(p, H, c, z, a)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_exact(p, c, steps, every, traj, tloss, tacc):
-    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, False)
+def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          False)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_libm(p, c, steps, every, traj, tloss, tacc):
-    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, True)
+def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          True)
 
 
 @njit(error_model="numpy", cache=True)
-def _fused_exact(p, c, steps, every, traj, tloss, tacc):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, False)
+def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, False)
 
 
 @njit(error_model="numpy", cache=True)
-def _fused_libm(p, c, steps, every, traj, tloss, tacc):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, True)
+def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, True)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks(P, c, steps, every, traj, tloss, tacc, libm):
-    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc."""
+def train_chunks(P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc;
+    with ``tracking``, the outcome state into prev (chunks, H + 1, LANES), last, solved
+    and gnorm (chunks, LANES)."""
     fused = P.shape[1] == 5 * FUSED_H + 2
     for i in prange(P.shape[0]):
         if fused and libm:
-            _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                        tracking)
         elif fused:
-            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking)
         elif libm:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                        tracking)
         else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking)

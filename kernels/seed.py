@@ -13,8 +13,9 @@ forward pass, so the bits are those of the book's full re-evaluation.
 import numpy as np
 from numba import njit, prange
 
-from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, LANES
-from xorsweep.kernels.lanes import INLINE, evaluate, hidden, softmax2
+from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
+from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, softmax, softmax2
+from xorsweep.kernels.track import decisions, track
 from xorsweep.kernels.xmath import xexp, xlog
 
 LABEL = (0, 1, 1, 0)
@@ -88,7 +89,7 @@ def _base_state(p, H, c, z, acc, terms, libm):
 
 
 @njit(**INLINE)
-def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm):
+def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, libm):
     h = c[C_H]
     two_h = c[C_TWO_H]
     lr = c[C_LR]
@@ -114,11 +115,15 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, li
                     z[r, j, l] = zsave[r, l]
     for e in range(lo, hi):
         for l in range(LANES):
+            gsq[l] = gsq[l] + grad[e - lo, l] * grad[e - lo, l]
             p[e, l] = p[e, l] - lr * grad[e - lo, l]
 
 
 @njit(**INLINE)
-def _body(p, c, steps, every, traj, tloss, tacc, libm):
+def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, libm):
+    """Train one chunk; with ``tracking``, fold each step's state into prev/last/solved
+    (``kernels.track``, one extra forward pass per step) and put the norm of the gradient
+    used in the last step (all four groups, in layout order) into gnorm."""
     H = (p.shape[0] - 2) // 5
     dt = p.dtype
     z = np.empty((4, H, LANES), dt)
@@ -131,6 +136,9 @@ def _body(p, c, steps, every, traj, tloss, tacc, libm):
     v = np.empty(LANES, dt)
     fp = np.empty(LANES, dt)
     fm = np.empty(LANES, dt)
+    gsq = np.empty(LANES, dt)
+    dec = np.empty(4 * LANES, np.int8)
+    changed = np.empty(LANES, np.bool_)
     t = 0
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
@@ -139,25 +147,40 @@ def _body(p, c, steps, every, traj, tloss, tacc, libm):
             t += 1
         if s == steps:
             break
+        if tracking:
+            hidden(p, H, c, z, libm)
+            logits(p, H, z, y)
+            softmax(y, c, libm)
+            decisions(y, dec)
+            track(z.reshape(z.size), H * LANES, LANES, H, dec, c, s, prev, last, solved, changed)
+        for l in range(LANES):
+            gsq[l] = c[C_ZERO]
         for lo, hi in ((0, 2 * H), (2 * H, 3 * H), (3 * H, 5 * H), (5 * H, 5 * H + 2)):
-            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm)
+            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, libm)
+        if tracking and s == steps - 1:
+            for l in range(LANES):
+                gnorm[l] = np.sqrt(gsq[l])
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_exact(p, c, steps, every, traj, tloss, tacc):
-    _body(p, c, steps, every, traj, tloss, tacc, False)
+def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, False)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_libm(p, c, steps, every, traj, tloss, tacc):
-    _body(p, c, steps, every, traj, tloss, tacc, True)
+def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, True)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks(P, c, steps, every, traj, tloss, tacc, libm):
-    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc."""
+def train_chunks(P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc;
+    with ``tracking``, the outcome state into prev (chunks, H + 1, LANES), last, solved
+    and gnorm (chunks, LANES)."""
     for i in prange(P.shape[0]):
         if libm:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                        tracking)
         else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking)

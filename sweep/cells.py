@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from xorsweep import kernels
+from xorsweep.kernels import outcomes
 from xorsweep.kernels.vocab import GROUPS, split_groups
 from xorsweep.sweep.grid import Block, Grid
 from xorsweep.sweep.spec import Spec
@@ -57,6 +58,8 @@ def block_values(grid: Grid, block: Block, threads=None) -> dict:
     out["predicted"] = r.predicted.reshape(shape + (4,))
     out["z1"] = r.z1.astype(np.float64).reshape(shape + (4, grid.H))
     out["diverged"] = r.diverged.reshape(shape)
+    o = grid.spec.outcomes
+    out.update(outcomes.block_values(r, block.settings["steps"], shape, fold_swap=o.fold_swap, window=o.window))
     if r.trajectory is not None:
         T = len(grid.record_steps)
         for g in GROUPS + ("loss", "accuracy"):

@@ -117,7 +117,6 @@ def train_spec(args):
 
 
 def _cmd_train(args):
-    from xorsweep.analysis.attractors import classify_result
     from xorsweep.sweep import cells
 
     spec = train_spec(args)
@@ -127,8 +126,17 @@ def _cmd_train(args):
         "predicted": r.predicted[0], "accuracy": float(r.accuracy[0]), "loss": float(r.loss[0]),
         "diverged": bool(r.diverged[0]),
     }
-    classes = classify_result(r)
-    out["attractor"], out["attractor_nearest"] = classes.display()[0], classes.display("nearest")[0]
+    from xorsweep.kernels import outcomes as O
+
+    c = O.classify_result(r, steps=spec.training.steps)
+    tables = O.tables(r.W1.shape[2])
+    for name in O.CLASS_VARIABLES:
+        out[name] = tables[name][int(c[name][0])].display
+    out["attractor"] = out["label"]  # the former name of label
+    out["attractor_nearest"] = tables["label"][int(O.nearest_label(r.z1, c["label"])[0])].display
+    out.update(solved_step=int(r.solved_step[0]), settled_step=int(r.settled_step[0]),
+               unsettled=bool(c["unsettled"][0]), marginal=bool(c["marginal"][0]),
+               grad_norm=float(r.grad_norm[0]))
     if args.json:
         print(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()}))
         return 0
@@ -139,7 +147,12 @@ def _cmd_train(args):
     print(f"argmax {out['predicted']}")
     print(f"accuracy {out['accuracy']:.2f}  loss {out['loss']:.8g}" + ("  DIVERGED" if out["diverged"] else ""))
     near = out["attractor_nearest"]
-    print(f"attractor {out['attractor']}" + (f" (nearest {near})" if near != out["attractor"] else ""))
+    print(f"outcome {out['outcome']}" + ("  UNSETTLED" if out["unsettled"] else "")
+          + f"  solved from step {out['solved_step']}  settled at step {out['settled_step']}"
+          + f"  last gradient norm {out['grad_norm']:.3g}")
+    print(f"solution {out['solution']}")
+    print(f"label {out['label']}" + (f" (nearest {near})" if near != out["label"] else "")
+          + ("  (marginal: a bit read within the saturation margin)" if out["marginal"] else ""))
     return 0
 
 

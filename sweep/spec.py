@@ -159,6 +159,19 @@ def _shape(a):
     return (len(a), rows.pop()) if len(rows) == 1 else None
 
 
+class Outcomes(Model):
+    """How outcomes are read off the trained networks (``kernels.outcomes``)."""
+    _at = "outcomes"
+    window: Optional[Int(ge=1, le=MAX_STEPS)] = Field(
+        None, description="settling window in steps: a network whose decisions or hidden code changed within "
+                          "the last `window` steps is `unsettled` (default: 10 % of the steps, at least 1)")
+    fold_swap: StrictBool = Field(False, description="also fold the input swap x1 <-> x2 into `solution`")
+
+    def to_dict(self):
+        """Only the settings that differ from the defaults (a spec without them keeps its hash)."""
+        return {k: v for k, v in super().to_dict().items() if not (k == "fold_swap" and v is False)}
+
+
 class Execution(Model):
     _at = "execution"
     block: Int(ge=1, le=2**24) = Field(4096, description="networks per block (one Dask task, whole Zarr chunks)")
@@ -173,6 +186,7 @@ class Spec(Model):
     start: Start = Field(description="literal W1/W2, published = true, or a random count")
     axes: Axes = Field(Axes(), description="the axes of the grid")
     execution: Execution = Field(Execution(), description="how the sweep is cut into tasks")
+    outcomes: Outcomes = Field(Outcomes(), description="how outcomes are read off the trained networks")
 
     @classmethod
     def _prepare(cls, d):
@@ -229,8 +243,9 @@ class Spec(Model):
         """Plain data; from_dict(to_dict()) == self."""
         d = {"name": self.name, "training": self.training.to_dict(), "start": self.start.to_dict(),
              "execution": self.execution.to_dict()}
-        axes = self.axes.to_dict()
-        return {**d, "axes": axes} if axes else d
+        axes, outcomes = self.axes.to_dict(), self.outcomes.to_dict()
+        d = {**d, "axes": axes} if axes else d
+        return {**d, "outcomes": outcomes} if outcomes else d
 
     def identity(self):
         """The parts that decide every stored value (not the block size nor the name)."""

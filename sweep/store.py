@@ -33,6 +33,7 @@ import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from xorsweep.errors import StoreDamaged, UserError
+from xorsweep.kernels import outcomes
 from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, X
 from xorsweep.sweep.grid import Block, Grid
 from xorsweep.sweep.provenance import provenance
@@ -96,14 +97,30 @@ def _variables(grid: Grid):
         v["loss_traj"] = (("record",), np.float64, {"long_name": "loss during training", "units": "nat"}, np.nan)
         v["accuracy_traj"] = (("record",), np.float64, {"long_name": "accuracy during training", "units": "1"},
                               np.nan)
+    o = grid.spec.outcomes
+    a = outcomes.attrs(grid.H, o.fold_swap, o.window)
+    for name, (extra, dtype) in outcomes.STORE_VARIABLES.items():
+        fill = OUTCOME_FILL.get(name, np.nan if np.dtype(dtype).kind == "f" else 0)
+        v[name] = (extra, dtype, a[name], fill)
     v["done"] = ((), np.bool_, {"long_name": "cell trained and written", "flag_values": [0, 1],
                                 "flag_meanings": "pending done"}, False)
     return v
 
 
-def data_variables(grid: Grid) -> list[str]:
-    """The variables a block writes, ``done`` (written last) excluded."""
-    return [name for name in _variables(grid) if name != "done"]
+#: fill values (what a cell not yet trained reads) of the outcome variables; class codes
+#: read 0, "pending", and booleans False: read ``done`` first
+OUTCOME_FILL = {"hidden_code": -1, "solved_step": -2, "settled_step": -2, "unsettled": False, "marginal": False,
+                "informative": False}
+
+
+def data_variables(grid: Grid, path=None) -> list[str]:
+    """The variables a block writes, ``done`` (written last) excluded; with ``path``, those
+    the store's template holds (a store made by an earlier version has fewer)."""
+    names = [name for name in _variables(grid) if name != "done"]
+    if path is None:
+        return names
+    present = {n for n, _ in _group(path).arrays()}
+    return [n for n in names if n in present]
 
 
 def _sizes(grid: Grid):
@@ -140,6 +157,7 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
                   x2=("row", X[:, 1], {"long_name": "input x2 of the row"}))
     if grid.record_steps is not None:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
+    coords.update(outcomes.lookups(grid.H, grid.spec.outcomes.fold_swap))
     if grid.spec.axes.eps is not None and isinstance(grid.spec.axes.direction, tuple):
         coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object),
                                     COORD_ATTRS["direction_name"])
@@ -378,7 +396,7 @@ def _chunks_present(path, grid: Grid, done: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(done)
     pos = block_positions(grid, idx)
     extra = {name: len(dims) for name, (dims, *_rest) in _variables(grid).items()}
-    for name in data_variables(grid):
+    for name in data_variables(grid, path):
         present = _present_keys(Path(path, name, "c"), len(grid.dims) + extra[name])
         for j, k in enumerate(idx):
             if ok[k] and tuple(pos[j]) + (0,) * extra[name] not in present:
@@ -409,9 +427,13 @@ def write_block(path, expected_id: str, grid: Grid, block: Block, values: dict):
         raise StoreDamaged(f"store {path} is not the store this task was made for (id {sid}, expected "
                            f"{expected_id}): a relative path or another store at the same path; nothing written")
     # every chunk is written, even one equal to the fill value: a missing chunk means damage
+    names = data_variables(grid, path)
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise RuntimeError(f"block {block.index}: no values for {missing}")
     with zarr.config.set({"array.write_empty_chunks": True}):
-        for name, arr in values.items():
-            g[name][block.region] = arr
+        for name in names:
+            g[name][block.region] = values[name]
         g["done"][block.region] = np.ones(block.shape, dtype=bool)
 
 
@@ -422,7 +444,7 @@ def verify(path, grid: Grid, *, repair=False, progress=None) -> list[int]:
     them with the same bits (every cell is a pure function of the spec)."""
     g = _group(path, "r+" if repair else "r")
     arr = g["done"]
-    names = data_variables(grid)
+    names = data_variables(grid, path)
     damaged = []
     marked = np.flatnonzero(_marked_done(arr, grid))
     present = _chunks_present(path, grid, _mask(marked, grid.n_blocks))

@@ -131,3 +131,40 @@ def outcome(p):
         "accuracy": float(np.mean(predicted == T.argmax(axis=1))),
         "loss": float(loss(p)),
     }
+
+
+def _state(p):
+    """The coarse state: the four decisions and the hidden code (activations > 0.5)."""
+    z1, y = forward(p)
+    return tuple(y.argmax(axis=1)), tuple((z1 > 0.5).ravel())
+
+
+def train_tracked(p, rule, lr, steps, h=1e-4):
+    """Train with ``rule`` ("seed" or "gd") one step at a time and report, beside the final
+    parameters, the oracle of the kernels' outcome tracking: solved_step (first step from
+    which the decisions are [0, 1, 1, 0] up to and including the final parameters, -1 if
+    the final ones are not), settled_step (last step whose state differs from the step
+    before, 0 if none) and grad_norm (norm of the gradient used in the last update)."""
+    p = {k: v.copy() for k, v in p.items()}
+    states, grads = [_state(p)], None
+    for _ in range(steps):
+        if rule == "seed":
+            grads = {}
+            for key in GROUPS:
+                grads[key] = numerical_gradient(lambda: loss(p), p[key], h)
+                p[key] -= lr * grads[key]
+        else:
+            grads = analytic_gradient(p)
+            for key in GROUPS:
+                p[key] -= lr * grads[key]
+        states.append(_state(p))
+    solved = [s[0] == (0, 1, 1, 0) for s in states]
+    solved_step = -1
+    if solved[-1]:
+        solved_step = steps
+        while solved_step > 0 and solved[solved_step - 1]:
+            solved_step -= 1
+    settled_step = max([s for s in range(1, steps + 1) if states[s] != states[s - 1]], default=0)
+    grad_norm = np.nan if grads is None else float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2)
+                                                               for g in grads.values())))
+    return p, {"solved_step": solved_step, "settled_step": settled_step, "grad_norm": grad_norm}

@@ -116,12 +116,13 @@ def _classify_one(W1, b1, out_w, out_b):
     return A.classify(z1[None], W2[None], b2[None], predicted[None], [acc], [False]), z1
 
 
-def test_unsaturated_units_are_other_with_their_nearest_code():
-    # a saturated NAND and an OR-like unit at 0.475 on row 0: too close to 0.5 to name
+def test_unsaturated_units_are_named_and_flagged_marginal():
+    # a saturated NAND and an OR-like unit at 0.475 on row 0: named, with the margin flag
     cl, z1 = _classify_one([[-10, 1], [-10, 1]], [15, -0.1], [20, 40], -40)
     assert abs(z1[0, 1] - 0.475) < 0.001
-    assert cl.display() == ["other"]
+    assert cl.display() == ["AND(NAND,OR)"]
     assert cl.display("nearest") == ["AND(NAND,OR)"]
+    assert cl.marginal.tolist() == [True]
 
 
 def test_a_network_that_needs_graded_activations_is_other():

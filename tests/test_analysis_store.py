@@ -168,6 +168,9 @@ def test_train_prints_the_attractor():
     run = [sys.executable, "-m", "xorsweep", "train", "--published", "--decimals"]
     out = subprocess.run(run + ["4", "--json"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["attractor"] == "NAND(x1→x2,x2→x1)"
+    got = json.loads(out.stdout)
+    assert got["attractor"] == got["label"] == "NAND(x1→x2,x2→x1)"
+    assert got["outcome"] == "solved" and got["solution"].startswith("(x1∧¬x2)∨(¬x1∧x2) family")
+    assert 0 < got["solved_step"] <= got["settled_step"] <= 100
     out = subprocess.run(run + ["3"], capture_output=True, text=True, timeout=300)
-    assert out.stdout.strip().splitlines()[-1] == "attractor other (nearest NAND(x1→x2,x2→x1))"
+    assert out.stdout.strip().splitlines()[-1] == "label other (nearest NAND(x1→x2,x2→x1))"

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from xorsweep import kernels
 from conftest import bits, random_starts
 
-GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged")
+GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged", "solved_step",
+          "settled_step", "grad_norm")
 
 
 def _assert_same_networks(a, b, index, index_b=slice(None)):

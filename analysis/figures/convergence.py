@@ -1,0 +1,104 @@
+"""Convergence-time figures (Kolen & Pollack 1990): the step from which a network is
+solved, over a 2-D slice and per rounding digit or ε."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from xorsweep.analysis.convergence import solved_steps
+from xorsweep.kernels.outcomes import LABEL_OTHER
+from xorsweep.analysis.figures.style import FIXED, SUCCESS_COLORS
+from xorsweep.analysis.figures.style import axes as _axes
+
+UNSOLVED_COLOR = "#d9d9d9"
+#: the first class code after the fixed ones (pending, unsolved/failures, other)
+FIRST_NAMED = {"solution": 3, "label": LABEL_OTHER + 1}
+
+
+def _two_d(da, a, b, sel):
+    """da reduced to dims (b, a): ``sel`` picks other dims by position (default 0)."""
+    extra = {d: sel.get(d, 0) for d in da.dims if d not in (a, b)}
+    return da.isel(extra).transpose(b, a)
+
+
+def _names(ds, partition):
+    key = f"{partition}_names"
+    return [str(v) for v in ds[key].values] if key in ds else None
+
+
+def plot_solved_step_map(ds, a="a", b="b", ax=None, partition="solution", boundaries=False, **sel):
+    """``solved_step`` over the slice a × b (other dims picked by position in ``sel``),
+    unsolved cells grey; the title gives the number of ``partition`` classes in the
+    slice, and with ``boundaries`` their boundaries are drawn as contours (readable on
+    coarse or zoomed slices only). Returns [mesh, colorbar, legend]."""
+    ax = _axes(ax, figsize=(6.4, 5.2))
+    steps = _two_d(solved_steps(ds), a, b, sel)
+    x, y = ds[a].values, ds[b].values
+    ax.set_facecolor(UNSOLVED_COLOR)
+    mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(steps.values), cmap="viridis", shading="nearest")
+    cbar = ax.figure.colorbar(mesh, ax=ax, label="solved from step")
+    handles = [Patch(facecolor=UNSOLVED_COLOR, label=f"not solved ({int(steps.isnull().sum())} cells)")]
+    n_classes = None
+    if partition in ds:
+        cls = _two_d(ds[partition], a, b, sel).values
+        present = np.unique(cls)
+        n_classes = int(present.size)
+        if boundaries and n_classes > 1:
+            # one contour level between consecutive present codes marks every class boundary
+            index = np.searchsorted(present, cls).astype(float)
+            ax.contour(x, y, index, levels=np.arange(n_classes - 1) + 0.5, colors="white", linewidths=0.6)
+            handles.append(Line2D([], [], color="white", lw=0.6, label=f"{partition} boundaries"))
+    ax.set_xlabel(a)
+    ax.set_ylabel(b)
+    title = "convergence time (Kolen & Pollack 1990)"
+    if n_classes is not None:
+        title += f"\n{partition}: {n_classes} classes"
+    ax.set_title(title, fontsize=10)
+    leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=8, frameon=False)
+    return [mesh, cbar, leg]
+
+
+def _tick_labels(dim, values):
+    if dim == "decimals":
+        return ["none" if int(v) == -1 else str(int(v)) for v in values]
+    return [f"{v:.3g}" if isinstance(v, (float, np.floating)) else str(v) for v in values]
+
+
+def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
+    """Distribution of ``solved_step`` per value of ``dim`` (a rounding digit, ε, ...):
+    solved cells as points coloured by their ``partition`` class (when stored), the
+    median as a black bar, the share solved above each column. Returns the artists."""
+    ax = _axes(ax, figsize=(10.5, 4.4))
+    steps = solved_steps(ds)
+    pooled = [d for d in steps.dims if d != dim]
+    vals = steps.transpose(dim, *pooled).values.reshape(steps.sizes[dim], -1)
+    cls = ds[partition].transpose(dim, *pooled).values.reshape(vals.shape) if partition in ds else np.zeros(
+        vals.shape, int)
+    names = _names(ds, partition)
+    rng = np.random.default_rng(0)  # jitter only: a fixed seed keeps the figure reproducible
+    artists = []
+    solved_codes = np.unique(cls[np.isfinite(vals)])
+    for code in solved_codes:
+        col, row = np.nonzero((cls == code) & np.isfinite(vals))
+        name = names[code] if names else (f"class {code}" if partition in ds else "solved")
+        # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
+        color = FIXED.get(name, SUCCESS_COLORS[(int(code) - FIRST_NAMED.get(partition, 0)) % len(SUCCESS_COLORS)])
+        artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=6, color=color,
+                                  alpha=0.6, lw=0, label=f"{name} ({col.size})"))
+    for i in range(vals.shape[0]):
+        v = vals[i][np.isfinite(vals[i])]
+        if v.size:
+            artists.append(ax.hlines(np.median(v), i - 0.4, i + 0.4, color="black", lw=1.5))
+        ax.annotate(f"{v.size / vals.shape[1]:.0%}", (i, 1.0), xycoords=("data", "axes fraction"), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_xticks(np.arange(vals.shape[0]), _tick_labels(dim, ds[dim].values if dim in ds.coords
+                                                         else range(vals.shape[0])))
+    ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
+    ax.set_ylabel("solved from step")
+    ax.set_title(f"convergence time by {dim}\n(share solved on top)", fontsize=10, pad=12)
+    if artists and solved_codes.size:
+        label = f"{partition} ({solved_codes.size} classes)" if partition in ds else None
+        artists.append(ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=label,
+                                 title_fontsize=8, frameon=False, markerscale=2))
+    return artists
