@@ -119,10 +119,11 @@ def rounding_figures(w, ds, cell):
     fixed = T.describe(sub)
     what = _partition_words(att)
     shares = stats.attractor_shares(att, over=over)
-    fig, ax = w.new((7.6, 4.2))
+    shares.attrs["partition"] = str(att.name)
+    fig, ax = w.new((9.6, 4.4))
     S.plot_attractor_shares(shares, ax=ax)
     ax.set_title(f"where training lands ({what}), per rounding digit of the start"
-                 + (f" ({fixed})" if fixed else "") + _used(sub), fontsize=9)
+                 + (f"\n{fixed}" if fixed else "") + _used(sub), fontsize=9, loc="left")
     w.save(fig, "attractor-share-by-decimals")
     if -1 in att["decimals"].values and att.sizes["decimals"] > 1:
         fig, ax = w.new((7.0, 3.8))

@@ -24,7 +24,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from xorsweep.analysis import basins, stats
+from xorsweep.analysis import basins, precision, stats
 
 
 def _jsonable(x):
@@ -118,6 +118,8 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
             d = out["distinct_starts"]
             out["notes"].append(f"the slice holds only {d['distinct']} distinct starts in {d['cells']} cells: it is "
                                 "finer than the float spacing, and its map repeats the same starts")
+    if any(d in dims and part.sizes[d] > 1 for d in precision.AXES if d != "eps"):
+        out["precision"] = precision.precision_flips(ds, part, confidence=confidence)
     return _jsonable(out)
 
 
@@ -230,6 +232,8 @@ def format_report(rep: dict) -> str:
                  f"{f['verdict']}; Ŝbb = {_g(f['Sbb'])} ± {_g(f['sigma'])}, smooth {f['smooth_Sbb']:.4f} "
                  f"(upper {_g(f['upper'])}); shuffled map: {f['shuffled_verdict']}"
                  + (f"; {f['warning']}" if f["warning"] else "") + (f"; {f['note']}" if f.get("note") else ""))
+    if "precision" in rep:
+        L.append(precision.format_precision(rep["precision"]))
     return "\n".join(L)
 
 

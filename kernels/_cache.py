@@ -27,3 +27,12 @@ def _source_digest() -> str:
 if not os.environ.get("NUMBA_CACHE_DIR"):
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "xorsweep" / "numba"
     numba.config.CACHE_DIR = str(base / _source_digest())
+
+
+def is_warm(rule: str) -> bool:
+    """Whether numba's cache already holds compiled code of ``rule`` (kernels/<rule>.py)."""
+    folder = Path(numba.config.CACHE_DIR)
+    try:
+        return any(p.name.startswith(f"{rule}.") and p.suffix == ".nbi" for p in folder.rglob("*.nbi"))
+    except OSError:
+        return False

@@ -195,6 +195,13 @@ def _cmd_run(args):
     def on_start(client, grid, done):
         if client.dashboard_link:
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+        from xorsweep.kernels import _cache
+
+        rules = sorted(set(grid.spec.axes.settings.get("rule", (grid.spec.training.rule,))))
+        cold = [r for r in rules if not _cache.is_warm(r)]
+        if cold:
+            print(f"compiling the kernels for {', '.join(cold)} (once per machine and version; cached after)…",
+                  file=sys.stderr)
 
     def progress(p):
         if "bar" not in state:

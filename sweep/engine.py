@@ -154,7 +154,7 @@ class Sweep:
             old = store.check_same_spec(p, self.spec)
             grid = Grid(old)  # the store's own block size decides the chunks
             done = store.done_blocks(p, grid)
-            if write and not done.all():
+            if write:
                 _writable_dir(p, "store")
             return grid, done
         if not p.parent.is_dir():
@@ -175,6 +175,24 @@ class Sweep:
         left = grid.cells - cells_done
         return Plan(grid.cells, grid.n_blocks, int(done.sum()), cells_done, store.estimated_bytes(grid), steps,
                     rate, left / rate if rate else None)
+
+    def create(self) -> Grid:
+        """Make the store's template now (if new); its grid."""
+        grid, done = self.check()
+        with store_lock(self.path, self.command):
+            return self._prepare(*self.check())[0]
+
+    def train_here(self, blocks=None) -> int:
+        """Train ``blocks`` (default: every block not done) in this process, without Dask;
+        the number trained. For small stores and tests; ``run`` is the way to scale."""
+        grid, done = self.check()
+        with store_lock(self.path, self.command):
+            grid, done = self._prepare(*self.check())
+            sid = store.store_id(self.path)
+            todo = np.flatnonzero(~done) if blocks is None else [k for k in blocks if not done[k]]
+            for k in todo:
+                train_block(str(self.path), sid, grid.spec.to_dict(), int(k))
+        return len(todo)
 
     # ---- running -------------------------------------------------------------------------
     def run(self, client=None, *, progress=False, address=None, workers=None, on_start=None,

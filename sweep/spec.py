@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from xorsweep.kernels import vocab
-from xorsweep.sweep.spec_axes import (MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Arith, Axes, DecimalsAxis,
+from xorsweep.sweep.spec_axes import (H_STEP, MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Arith, Axes, DecimalsAxis,
                                       Dtype, EpsAxis, Rule, Seed, SeedDirection, SeededDirections, SliceAxis)
 from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError
 
@@ -52,9 +52,7 @@ class Training(Model):
         f"{k}: {v}" for k, v in vocab.ARITHS.items()))
     hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
     record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
-    # the seed rule's central difference (f(v+h) - f(v-h)) / 2h: below 1e-12 it is pure roundoff
-    # (the loss is ~0.7, its ulp ~1e-16) and soon v ± h == v; above 1 it is no derivative at all
-    h: Num(ge=1e-12, le=1.0) = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule")
+    h: H_STEP = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule (1e-12 … 1)")
 
     @classmethod
     def _prepare(cls, d):

@@ -18,7 +18,7 @@ MAX_STEPS = 10**9
 MAX_DECIMALS = 20  # np.round's useful range for float64 (and today's stored specs)
 MIN_EPS = 1e-300  # smallest nonzero eps: eps·u stays a normal number
 Seed = Int(ge=0, le=2**63 - 1)
-SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps")  # outermost dims, one block each
+SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps", "h")  # outermost dims, one block each
 
 
 def _param(v, where=""):
@@ -64,6 +64,9 @@ Dtype = Literal[tuple(vocab.DTYPES)]
 Arith = Literal[tuple(vocab.ARITHS)]
 Lr = Num(gt=0)
 Steps = Int(ge=0, le=MAX_STEPS)
+# the numerical gradient's central difference: below 1e-12 it is pure roundoff (the loss is
+# ~0.7, its ulp ~1e-16) and soon v ± h == v; above 1 it is no derivative at all
+H_STEP = Num(ge=1e-12, le=1.0)
 
 
 class RuleAxis(_Values):
@@ -89,6 +92,12 @@ class LrAxis(_Values):
 class StepsAxis(_Values):
     _at = "axes.steps"
     values: tuple[Steps, ...] = Field(min_length=1, description="step counts to sweep")
+
+
+class HAxis(_Values):
+    _at = "axes.h"
+    values: tuple[H_STEP, ...] = Field(min_length=1, description="finite-difference steps of the numerical "
+                                                                 "gradient to sweep (seed rule)")
 
 
 # ---- rounding --------------------------------------------------------------------------------
@@ -262,6 +271,7 @@ class Axes(Model):
     arith: Optional[ArithAxis] = None
     lr: Optional[LrAxis] = None
     steps: Optional[StepsAxis] = None
+    h: Optional[HAxis] = None
 
     @model_validator(mode="after")
     def _pairs(self):

@@ -34,7 +34,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from xorsweep.errors import StoreDamaged, UserError
 from xorsweep.kernels import outcomes
-from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, X
+from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, LABELS, X
 from xorsweep.sweep.grid import Block, Grid
 from xorsweep.sweep.provenance import provenance
 from xorsweep.sweep.spec import Spec, spec_differences
@@ -45,6 +45,7 @@ COORD_ATTRS = {
     "arith": {"long_name": "exp/log implementation"},
     "lr": {"long_name": "learning rate", "units": "1"},
     "steps": {"long_name": "training iterations", "units": "1"},
+    "h": {"long_name": "finite-difference step of the numerical gradient", "units": "1"},
     "start": {"long_name": "random start index"},
     "decimals": {"long_name": "decimals the start was rounded to (-1: unrounded)", "unrounded": -1},
     "eps": {"long_name": "perturbation size (euclidean norm)", "units": "1"},
@@ -148,13 +149,19 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
         encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra), "compressors": CODECS,
                           "fill_value": fill}
         data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
-    coords = {d: (d, v, COORD_ATTRS.get(d, {})) for d, v in grid.coords().items()}
+    coords = {d: (d, v, dict(COORD_ATTRS.get(d, {}))) for d, v in grid.coords().items()}
     coords.update(input=("input", [0, 1], COORD_ATTRS["input"]),
                   hidden=("hidden", np.arange(grid.H), COORD_ATTRS["hidden"]),
                   output=("output", [0, 1], COORD_ATTRS["output"]),
                   row=("row", np.arange(4), COORD_ATTRS["row"]),
                   x1=("row", X[:, 0], {"long_name": "input x1 of the row"}),
-                  x2=("row", X[:, 1], {"long_name": "input x2 of the row"}))
+                  x2=("row", X[:, 1], {"long_name": "input x2 of the row"}),
+                  row_label=("row", LABELS, {"long_name": "XOR label of the row"}))
+    sl = grid.spec.axes.slice
+    if sl is not None:
+        for dim, src in (("a", sl.u), ("b", sl.v)):
+            name = src if isinstance(src, str) else f"seeded random unit direction (seed {src.seed})"
+            coords[dim][2].update(long_name=f"{dim}: the start plus {dim} times {name}", direction=str(name))
     if grid.record_steps is not None:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
     coords.update(outcomes.lookups(grid.H, grid.spec.outcomes.fold_swap))
@@ -234,6 +241,15 @@ def create(path, spec: Spec, command: str) -> Grid:
 def _group(path, mode="r", consolidated=False):
     with quiet():
         return zarr.open_group(str(path), mode=mode, use_consolidated=consolidated)
+
+
+def _array(path, name):
+    """One array of the store; a damaged or missing one is named in the error."""
+    try:
+        return _group(path)[name]
+    except Exception as e:  # noqa: BLE001 - unreadable metadata of one array
+        raise StoreDamaged(f"store {path}: the metadata of its {name!r} array ({Path(path, name, 'zarr.json')}) "
+                           f"is damaged or missing ({type(e).__name__}); the store cannot be resumed as it is") from None
 
 
 def stored_attrs(path) -> dict:
@@ -340,7 +356,7 @@ def done_blocks(path, grid: Grid) -> np.ndarray:
     """Flat bool array over blocks: True where the block's ``done`` chunk reads all true
     and every data chunk of the block exists. Reads ``done`` in slabs of whole chunks
     (flat memory, seconds for a million blocks)."""
-    arr = _group(path)["done"]
+    arr = _array(path, "done")
     out = np.zeros(grid.block_grid or (1,), dtype=bool)
     if not grid.dims:
         out[()] = _read_ok(lambda: bool(arr[()]))

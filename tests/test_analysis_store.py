@@ -63,7 +63,8 @@ def test_adding_attractors_leaves_every_existing_array_byte_identical(stores, tm
     after = _files(path)
     changed = {k for k in before if after.get(k) != before[k]}
     assert changed == {"zarr.json"}  # the group metadata: history and consolidated metadata
-    assert {k.split("/")[0] for k in set(after) - set(before)} == set(labels.NEW_VARIABLES)
+    # hidden_code is the store's own (written by the sweep): not added again
+    assert {k.split("/")[0] for k in set(after) - set(before)} == set(labels.NEW_VARIABLES) - {"hidden_code"}
     ds = xr.open_zarr(path)
     assert "attractor variables added" in ds.attrs["history"]
     np.testing.assert_array_equal(ds["attractor"].values, new["attractor"].values)
@@ -141,9 +142,11 @@ NETWORK = ["accuracy-loss", "W1-path-3d", "W1-path-projections", "b1-path-3d", "
 
 
 @pytest.mark.parametrize("name, cell, tag, sweep_figures", [
-    ("rounding", ["decimals=7"], "network-decimals=7", ["attractor-share-by-decimals", "flip-rate-by-decimals"]),
-    ("slice", [], "network-a=-0.02-b=-0.02", ["slice-attractor-map", "slice-box-count", "slice-box-count-controls"]),
-    ("eps", ["start=2"], "network-start=2-eps=1e-06-direction=0", ["uncertainty-f-distance"]),
+    ("rounding", ["decimals=7"], "network-decimals=7", ["attractor-share-by-decimals", "flip-rate-by-decimals",
+                                                        "solved-step-by-decimals"]),
+    ("slice", [], "network-a=-0.02-b=-0.02", ["slice-attractor-map", "slice-box-count", "slice-box-count-controls",
+                                              "slice-solved-step-map"]),
+    ("eps", ["start=2"], "network-start=2-eps=1e-06-direction=0", ["uncertainty-f-distance", "solved-step-by-eps"]),
 ])
 def test_figures_command_end_to_end(stores, tmp_path, name, cell, tag, sweep_figures):
     out = figures(stores[name], tmp_path / "fig", *cell)

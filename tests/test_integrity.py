@@ -385,3 +385,12 @@ def test_a_run_whose_cluster_has_no_workers_stops_with_a_resumable_store(tmp_pat
             Sweep(SPEC, path).run(c)
     assert "run stopped" in store.stored_attrs(path)["history"]
     assert holder(path) is None
+
+
+def test_a_damaged_array_metadata_file_is_named_in_one_line(reference, tmp_path):
+    path = copy_of(reference, tmp_path / "meta.zarr")
+    Path(path, "done", "zarr.json").write_text("{ not json")
+    r = subprocess.run([sys.executable, "-m", "xorsweep", "status", str(path)], capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "done/zarr.json" in r.stderr and str(path) in r.stderr

@@ -84,19 +84,22 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
         name = names[code] if names else (f"class {code}" if partition in ds else "solved")
         # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
         color = FIXED.get(name, SUCCESS_COLORS[(int(code) - FIRST_NAMED.get(partition, 0)) % len(SUCCESS_COLORS)])
-        artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=6, color=color,
-                                  alpha=0.6, lw=0, label=f"{name} ({col.size})"))
+        size = 6 if vals.shape[1] > 50 else 28  # few networks per column: points big enough to see
+        artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=size, color=color,
+                                  alpha=0.6 if size == 6 else 0.9, lw=0, label=f"{name} ({col.size})", zorder=3))
     for i in range(vals.shape[0]):
         v = vals[i][np.isfinite(vals[i])]
         if v.size:
             artists.append(ax.hlines(np.median(v), i - 0.4, i + 0.4, color="black", lw=1.5))
+        crowded = vals.shape[0] > 10
         ax.annotate(f"{v.size / vals.shape[1]:.0%}", (i, 1.0), xycoords=("data", "axes fraction"), ha="center",
-                    va="bottom", fontsize=7)
+                    va="bottom", fontsize=6 if crowded else 7, rotation=90 if crowded else 0)
     ax.set_xticks(np.arange(vals.shape[0]), _tick_labels(dim, ds[dim].values if dim in ds.coords
-                                                         else range(vals.shape[0])))
+                                                         else range(vals.shape[0])),
+                  fontsize=7 if vals.shape[0] > 12 else None)
     ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
     ax.set_ylabel("solved from step")
-    ax.set_title(f"convergence time by {dim}\n(share solved on top)", fontsize=10, pad=12)
+    ax.set_title(f"convergence time by {dim} (share solved on top)", fontsize=10, pad=22)
     if artists and solved_codes.size:
         label = f"{partition} ({solved_codes.size} classes)" if partition in ds else None
         artists.append(ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=label,

@@ -39,13 +39,14 @@ def plot_attractor_shares(shares, ax=None, dim="decimals"):
             [(rare_label(len(rare)), share[rare].sum(axis=0), RARE_COLOR)] if rare else []):
         bars.append(ax.bar(x, h, bottom=bottom, color=color, edgecolor="white", lw=0.5, label=name))
         bottom += h
-    ax.set_xticks(x, _decimal_labels(shares[dim].values) if dim == "decimals" else shares[dim].values)
+    ax.set_xticks(x, _decimal_labels(shares[dim].values) if dim == "decimals" else shares[dim].values,
+                  fontsize=7 if len(x) > 12 else None)
     ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
     n = shares["n"].values
     ax.set_ylabel("share of networks" + (f" (n = {int(n.max())} per digit)" if n.min() == n.max() else ""))
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title="attractor", title_fontsize=8,
-              frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=shares.attrs.get("partition", "class"),
+              title_fontsize=8, frameon=False)
     return bars
 
 
