@@ -11,11 +11,13 @@ import numpy as np
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
 from xorsweep.kernels import evaluate, gd, seed
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
+from xorsweep.kernels.xmath import ARITH_CODES
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DEFAULT_RULE, DTYPES, GROUP_DIMS,
                                     GROUPS, RULE_DEFAULTS, RULES, X, n_params, split_groups)
 
 _RULE_KERNELS = {"seed": seed.train_chunks, "gd": gd.train_chunks}
 assert set(_RULE_KERNELS) == set(RULE_DEFAULTS)
+assert set(ARITH_CODES) == set(ARITHS)
 # numba's default (workqueue) threading layer aborts the process when two Python threads
 # enter parallel regions at once, e.g. tasks of a multi-threaded Dask worker: take turns
 _PARALLEL = threading.Lock()
@@ -173,10 +175,10 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     Y = np.empty((chunks, 4, 2, LANES), dt)
     loss = np.empty((chunks, LANES), dt)
     acc = np.empty((chunks, LANES), dt)
-    libm = arith == "libm"
+    code = ARITH_CODES[arith]
     with _PARALLEL, _numba_threads(threads):
-        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, libm)
-        evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, libm)
+        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, code)
+        evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, code)
 
     final = split_groups(unpack_lanes(P, B), H)
     loss = unpack_lanes(loss, B)

@@ -2,23 +2,31 @@
 from numba import njit, prange
 
 from xorsweep.kernels.lanes import evaluate
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_exact(p, c, z, y, loss, acc):
-    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, False)
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, z, y, loss, acc):
-    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, True)
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, LIBM)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma(p, c, z, y, loss, acc):
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT_FMA)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def evaluate_chunks(P, c, Z, Y, loss, acc, libm):
+def evaluate_chunks(P, c, Z, Y, loss, acc, arith):
     """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES)."""
     for i in prange(P.shape[0]):
-        if libm:
+        if arith == LIBM:
             _chunk_libm(P[i], c, Z[i], Y[i], loss[i], acc[i])
+        elif arith == EXACT_FMA:
+            _chunk_fma(P[i], c, Z[i], Y[i], loss[i], acc[i])
         else:
             _chunk_exact(P[i], c, Z[i], Y[i], loss[i], acc[i])

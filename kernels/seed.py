@@ -15,31 +15,31 @@ from numba import njit, prange
 
 from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, LANES
 from xorsweep.kernels.lanes import INLINE, evaluate, hidden, softmax2
-from xorsweep.kernels.xmath import xexp, xlog
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
 LABEL = (0, 1, 1, 0)
 
 
 @njit(**INLINE)
-def _unit_row(p, H, c, z, r, j, libm):
+def _unit_row(p, H, c, z, r, j, arith):
     """z[r, j] = sigmoid(x_r @ W1[:, j] + b1[j]) for one input row r."""
     one = c[C_ONE]
     if r == 0:
         for l in range(LANES):
-            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], libm))
+            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], arith))
     elif r == 1:
         for l in range(LANES):
-            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), libm))
+            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), arith))
     elif r == 2:
         for l in range(LANES):
-            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), libm))
+            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), arith))
     else:
         for l in range(LANES):
-            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), libm))
+            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), arith))
 
 
 @njit(**INLINE)
-def _row_term(p, H, c, z, r, acc, terms, libm):
+def _row_term(p, H, c, z, r, acc, terms, arith):
     """terms[r] = log(y[r, label_r] + 1e-7) from the cached z[r]."""
     one = c[C_ONE]
     g = c[C_GUARD]
@@ -53,8 +53,8 @@ def _row_term(p, H, c, z, r, acc, terms, libm):
             acc[1, l] = acc[1, l] + z[r, j, l] * p[o + 2 * j + 1, l]
     label = LABEL[r]
     for l in range(LANES):
-        y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, libm)
-        terms[r, l] = xlog((y1 if label else y0) + g, libm)
+        y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, arith)
+        terms[r, l] = xlog((y1 if label else y0) + g, arith)
 
 
 @njit(**INLINE)
@@ -65,34 +65,34 @@ def _combine(c, terms, out):
 
 
 @njit(**INLINE)
-def _loss_after(p, H, c, z, e, acc, terms, out, libm):
+def _loss_after(p, H, c, z, e, acc, terms, out, arith):
     """Loss with parameter row e changed, z and terms holding the unchanged state."""
     if e < 3 * H:  # W1[i, j] or b1[j]: unit j on the rows whose input reaches it
         j = e % H
         i = e // H
         for r in range(4):
             if i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
-                _unit_row(p, H, c, z, r, j, libm)
-                _row_term(p, H, c, z, r, acc, terms, libm)
+                _unit_row(p, H, c, z, r, j, arith)
+                _row_term(p, H, c, z, r, acc, terms, arith)
     else:  # W2 or b2: every row's output
         for r in range(4):
-            _row_term(p, H, c, z, r, acc, terms, libm)
+            _row_term(p, H, c, z, r, acc, terms, arith)
     _combine(c, terms, out)
 
 
 @njit(**INLINE)
-def _base_state(p, H, c, z, acc, terms, libm):
-    hidden(p, H, c, z, libm)
+def _base_state(p, H, c, z, acc, terms, arith):
+    hidden(p, H, c, z, arith)
     for r in range(4):
-        _row_term(p, H, c, z, r, acc, terms, libm)
+        _row_term(p, H, c, z, r, acc, terms, arith)
 
 
 @njit(**INLINE)
-def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm):
+def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, arith):
     h = c[C_H]
     two_h = c[C_TWO_H]
     lr = c[C_LR]
-    _base_state(p, H, c, z, acc, base, libm)
+    _base_state(p, H, c, z, acc, base, arith)
     for e in range(lo, hi):
         j = e % H
         for l in range(LANES):
@@ -101,10 +101,10 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, li
                 terms[r, l] = base[r, l]
             v[l] = p[e, l]
             p[e, l] = v[l] + h
-        _loss_after(p, H, c, z, e, acc, terms, fp, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fp, arith)
         for l in range(LANES):
             p[e, l] = v[l] - h
-        _loss_after(p, H, c, z, e, acc, terms, fm, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fm, arith)
         for l in range(LANES):
             grad[e - lo, l] = (fp[l] - fm[l]) / two_h
             p[e, l] = v[l]
@@ -118,7 +118,7 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, li
 
 
 @njit(**INLINE)
-def _body(p, c, steps, every, traj, tloss, tacc, libm):
+def _body(p, c, steps, every, traj, tloss, tacc, arith):
     H = (p.shape[0] - 2) // 5
     dt = p.dtype
     z = np.empty((4, H, LANES), dt)
@@ -135,29 +135,36 @@ def _body(p, c, steps, every, traj, tloss, tacc, libm):
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
             traj[t] = p
-            evaluate(p, H, c, z, y, tloss[t], tacc[t], libm)
+            evaluate(p, H, c, z, y, tloss[t], tacc[t], arith)
             t += 1
         if s == steps:
             break
         for lo, hi in ((0, 2 * H), (2 * H, 3 * H), (3 * H, 5 * H), (5 * H, 5 * H + 2)):
-            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, libm)
+            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, arith)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_exact(p, c, steps, every, traj, tloss, tacc):
-    _body(p, c, steps, every, traj, tloss, tacc, False)
+    _body(p, c, steps, every, traj, tloss, tacc, EXACT)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, steps, every, traj, tloss, tacc):
-    _body(p, c, steps, every, traj, tloss, tacc, True)
+    _body(p, c, steps, every, traj, tloss, tacc, LIBM)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma(p, c, steps, every, traj, tloss, tacc):
+    _body(p, c, steps, every, traj, tloss, tacc, EXACT_FMA)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks(P, c, steps, every, traj, tloss, tacc, libm):
+def train_chunks(P, c, steps, every, traj, tloss, tacc, arith):
     """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc."""
     for i in prange(P.shape[0]):
-        if libm:
+        if arith == LIBM:
             _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
+        elif arith == EXACT_FMA:
+            _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i])
         else:
             _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i])

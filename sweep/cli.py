@@ -244,8 +244,9 @@ def build_parser():
     t.add_argument("--lr", type=float, help="learning rate (default 5.0)")
     t.add_argument("--steps", type=int, help="iterations (default 100)")
     t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    t.add_argument("--arith", choices=["exact", "libm"], default="exact",
-                   help="exp/log: the project's own, same bits everywhere (default), or the platform's")
+    t.add_argument("--arith", choices=list(vocab.ARITHS), default=vocab.DEFAULT_ARITH,
+                   help="exp/log: the project's own, same bits everywhere (exact, exact-fma), or the platform's "
+                        f"(libm); default {vocab.DEFAULT_ARITH}")
     t.add_argument("--json", action="store_true", help="print one JSON object instead")
     t.set_defaults(func=_cmd_train)
 

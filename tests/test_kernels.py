@@ -39,6 +39,27 @@ def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, 
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
+@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("H", [1, 3, 4])
+def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_ops):
+    """arith="exact-fma" differs from "exact" only in exp/log: the book-style code with the
+    fma exp/log gives its bits exactly."""
+    starts = random_starts(7, H=H, seed=10 + H)
+    r = kernels.train(*starts, rule=rule, lr=2.0, steps=4, arith="exact-fma")
+    with ref.use_ops(*fma_ops):
+        _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
+
+
+@pytest.mark.parametrize("rule", ["seed", "gd"])
+def test_exact_fma_is_close_to_exact_and_differs_in_bits(rule):
+    starts = random_starts(64, seed=5)
+    a = kernels.train(*starts, rule=rule, steps=3, arith="exact")
+    b = kernels.train(*starts, rule=rule, steps=3, arith="exact-fma")
+    for g in GROUPS:
+        np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=1e-12 if rule == "gd" else 1e-10)
+    assert not np.array_equal(bits(a.W1), bits(b.W1))  # a different arithmetic, really used
+
+
 @pytest.mark.parametrize("rule, atol", [("gd", 1e-12), ("seed", 1e-10)])
 @pytest.mark.parametrize("H", [1, 3, 5])
 def test_agrees_with_numpy_reference_over_first_steps(rule, atol, H):
