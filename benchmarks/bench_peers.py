@@ -226,7 +226,7 @@ def check_same_step(s):
 
 
 # ---- op-count limit of the seed rule --------------------------------------------------
-def op_costs(arith, dtype=np.float64, reps=200):
+def op_costs(arith, dtype=np.float64, reps=1000):
     """Seconds per element of exp, log, div and one add/mul, each alone in an in-cache
     lane loop, 2 threads."""
     from numba import njit, prange
@@ -263,17 +263,17 @@ def op_costs(arith, dtype=np.float64, reps=200):
         return njit(parallel=True, error_model="numpy")(outer)
 
     A = np.full((64, 256), 0.3, dtype)
-    out = {}
-    for kind in ("flop", "div", "exp", "log"):
-        fn = make(kind)
+    fns = {kind: make(kind) for kind in ("flop", "div", "exp", "log")}
+    ts = {kind: [] for kind in fns}
+    for fn in fns.values():
         fn(A, 1)
-        ts = []
-        for _ in range(5):
+    for _ in range(7):  # the kinds take turns; the fastest of each is the least disturbed
+        for kind, fn in fns.items():
             A[:] = 0.3
             t0 = time.perf_counter()
             fn(A, reps)
-            ts.append(time.perf_counter() - t0)
-        out[kind] = min(ts) / (A.size * reps)
+            ts[kind].append(time.perf_counter() - t0)
+    out = {kind: min(t) / (A.size * reps) for kind, t in ts.items()}
     out["flop"] /= 2
     out["div"] -= out["flop"]
     return out
