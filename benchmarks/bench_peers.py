@@ -15,7 +15,8 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
   ``--steps`` steps per call (packing, the final forward pass and unpacking included).
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
-  array namespace; torch loops over the compiled step in Python, JAX runs it in
+  array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
+  loaded machine OpenMP's barriers make 2 threads slower), JAX runs it in
   ``lax.fori_loop``. numpy runs the same ``flat_step`` (one thread, fewer steps).
 - JAX ``vmap`` of ``book_step`` (the book's TwoLayerNet step: matmuls, softmax with two
   exps, analytic gradient), and numpy running ``book_step`` batched with ``matmul``.
@@ -30,10 +31,11 @@ group steps; a sigmoid is exp + div, a row term is the logits, the two-class sof
   W1[i, j] 6 x 2 x (2 sigmoids + 2 row terms), b1[j] 3 x 2 x (4 + 4), W2 6 x 2 x 4 row
   terms, b2 2 x 2 x 4 row terms: 48 sigmoids, 112 row terms;
 - so 96 sigmoids + 128 row terms: exp 96 + 128 = 224, log 128, div 96 + 2 x 128 + 17
-  (the gradients) = 369, and about 2,000 add/mul (a row term ~14, a sigmoid ~2, 34
-  loss combinations ~5, 17 gradient and update pairs).
+  (the gradients) = 369, and about 2,700 add/sub/mul (a row term 17: the logits 12, the
+  softmax 4, the guard 1; a sigmoid 3; 34 loss combinations 5; 17 perturbations,
+  gradients and updates 5).
 
-limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2000 t_flop), where each t is the time
+limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2700 t_flop), where each t is the time
 per element of that operation alone in an in-cache lane loop over 2 threads (measured in
 this run, per arithmetic variant). It ignores loads, stores and branches, so it is an
 upper bound; the table gives the kernel's share of it.
@@ -59,7 +61,7 @@ from xorsweep.kernels.vocab import ARITHS, DEFAULT_ARITH  # noqa: E402
 
 H, LR = 3, 5.0
 T = ((1.0, 0.0), (0.0, 1.0), (0.0, 1.0), (1.0, 0.0))  # one-hot labels of [0, 1, 1, 0]
-SEED_OPS = dict(exp=224, log=128, div=369, flop=2000)
+SEED_OPS = dict(exp=224, log=128, div=369, flop=2700)
 
 
 # ---- the step, written once for numpy, torch and jax ---------------------------------
@@ -154,11 +156,10 @@ def numpy_book_impl(s, steps, dtype):
     return prepare
 
 
-def torch_impl(s, steps, dtype):
+def torch_impl(s, steps, dtype, threads=2):
     import torch
 
     def prepare():
-        torch.set_num_threads(2)
         tdt = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
         p0 = tuple(torch.from_numpy(a) for a in flat_columns(s, dtype))
         step = torch.compile(lambda p: flat_step(torch, p, LR), backend="inductor", dynamic=False)
@@ -167,6 +168,7 @@ def torch_impl(s, steps, dtype):
         assert out[0].dtype == tdt
 
         def run():
+            torch.set_num_threads(threads)
             with torch.no_grad():
                 p = p0
                 for _ in range(steps):
@@ -226,7 +228,7 @@ def check_same_step(s):
 
 
 # ---- op-count limit of the seed rule --------------------------------------------------
-def op_costs(arith, dtype=np.float64, reps=1000):
+def op_costs(arith, dtype=np.float64, reps=300):
     """Seconds per element of exp, log, div and one add/mul, each alone in an in-cache
     lane loop, 2 threads."""
     from numba import njit, prange
@@ -249,7 +251,7 @@ def op_costs(arith, dtype=np.float64, reps=1000):
             def body(a, R):
                 for _ in range(R):
                     for l in range(a.size):
-                        a[l] = 1.0 / (a[l] + 1.0)  # one div, one add (counted as a flop)
+                        a[l] = 1.0 / a[l]
         else:
             def body(a, R):
                 for _ in range(R):
@@ -275,7 +277,6 @@ def op_costs(arith, dtype=np.float64, reps=1000):
             ts[kind].append(time.perf_counter() - t0)
     out = {kind: min(t) / (A.size * reps) for kind, t in ts.items()}
     out["flop"] /= 2
-    out["div"] -= out["flop"]
     return out
 
 
@@ -336,6 +337,7 @@ def main():
             impls.append((dtn, f"xorsweep gd {arith}", xorsweep_impl(s, args.steps, dtn, arith), args.steps))
         if available("torch"):
             impls.append((dtn, "torch.compile flat step", torch_impl(s, args.steps, dt), args.steps))
+            impls.append((dtn, "torch.compile flat step, 1 thread", torch_impl(s, args.steps, dt, 1), args.steps))
         elif dtn == "float64":
             skipped.append("torch.compile (pip install -e '.[bench]')")
         if available("jax"):
@@ -366,18 +368,20 @@ def main():
             run()
             rates[(dtn, label)].append(B * st / (time.perf_counter() - t0))
 
-    # the seed rule and its op-count limit, alternating the variants
+    # the seed rule and its op-count limit, the variants taking turns; each round times
+    # the operations just before the rule, and the share is the median of the rounds'
     ss = starts(args.seed_batch, seed=1, std=0.1)
-    seed_rates = {a: [] for a in ARITHS}
-    costs = {}
+    seed = {a: {"rate": [], "limit": [], "costs": []} for a in ARITHS}
     for a in ARITHS:
         kernels.train(*(x[:64] for x in ss), rule="seed", steps=1, arith=a, threads=2)
-        costs[a] = op_costs(a)
     for _ in range(args.rounds):
         for a in ARITHS:
+            costs = op_costs(a)
             t0 = time.perf_counter()
             kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
-            seed_rates[a].append(args.seed_batch * args.seed_steps / (time.perf_counter() - t0))
+            seed[a]["rate"].append(args.seed_batch * args.seed_steps / (time.perf_counter() - t0))
+            seed[a]["limit"].append(seed_limit(costs))
+            seed[a]["costs"].append(costs)
     load1 = os.getloadavg()
 
     print()
@@ -389,14 +393,15 @@ def main():
         med = np.median(r)
         print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
     print()
-    print("| seed rule, float64 | network-iterations/s | op-count limit | share | t_exp ns | t_log ns | t_div ns |")
-    print("|---|---|---|---|---|---|---|")
+    print("| seed rule, float64 | network-iterations/s | op-count limit | share | t_exp ns | t_log ns | t_div ns "
+          "| t_flop ns |")
+    print("|---|---|---|---|---|---|---|---|")
     for a in ARITHS:
-        r = np.median(seed_rates[a])
-        lim = seed_limit(costs[a])
-        c = costs[a]
-        print(f"| {a} | {r:.3g} | {lim:.3g} | {r / lim:.0%} | {c['exp'] * 1e9:.3f} | {c['log'] * 1e9:.3f} "
-              f"| {c['div'] * 1e9:.3f} |")
+        d = seed[a]
+        share = np.median(np.array(d["rate"]) / np.array(d["limit"]))
+        c = {k: np.median([x[k] for x in d["costs"]]) * 1e9 for k in SEED_OPS}
+        print(f"| {a} | {np.median(d['rate']):.3g} | {np.median(d['limit']):.3g} | {share:.0%} | {c['exp']:.3f} "
+              f"| {c['log']:.3f} | {c['div']:.3f} | {c['flop']:.4f} |")
     print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min); the machine has "
           f"{os.cpu_count()} logical CPUs")
 
