@@ -167,3 +167,29 @@ def test_bad_shapes_name_the_array():
         kernels.train(W1, b1, W2[:, :2], b2, rule="gd")
     with pytest.raises(ValueError, match="b1"):
         kernels.train(W1, b1[:1], W2, b2, rule="gd")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
+def test_gd_kernel_machine_code_fma_only_where_written():
+    """The compiled gd kernel (float64, H = 3): packed hardware FMA with exact-fma, and no
+    fused multiply-add of any kind with exact (no contraction)."""
+    import re
+
+    from numba import njit
+
+    from xorsweep.kernels import gd
+    from xorsweep.kernels.layout import LANES, constants, pack
+
+    P = pack(*(a[:64] for a in random_starts(64)), np.float64)
+    c = constants(np.float64, 5.0, 1e-4)
+    empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
+    for name, want in (("_fused_exact", False), ("_fused_fma", True)):
+        twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
+        twin(P[0].copy(), c, 1, 0, *empty)
+        asm = twin.inspect_asm(twin.signatures[0])
+        any_fma = re.findall(r"\bvfn?m(?:add|sub)\w*", asm)
+        packed = re.findall(r"\bvfn?m(?:add|sub)\w*pd\s[^\n]*%[yz]mm", asm)
+        print(f"\n{name}: {len(any_fma)} fma instructions, {len(packed)} packed")
+        assert bool(any_fma) == want
+        assert bool(packed) == want
