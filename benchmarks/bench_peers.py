@@ -35,10 +35,12 @@ group steps; a sigmoid is exp + div, a row term is the logits, the two-class sof
   softmax 4, the guard 1; a sigmoid 3; 34 loss combinations 5; 17 perturbations,
   gradients and updates 5).
 
-limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2700 t_flop), where each t is the time
-per element of that operation alone in an in-cache lane loop over 2 threads (measured in
-this run, per arithmetic variant). It ignores loads, stores and branches, so it is an
-upper bound; the table gives the kernel's share of it.
+limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2700 t_flop) network-iterations per
+CPU-second, where each t is the CPU time per element of that operation alone in an
+in-cache lane loop (measured in this run, per arithmetic variant, just before each timing
+of the rule). It ignores loads, stores and branches, so it is an upper bound; the table
+gives the rule's CPU-time rate as a share of it (CPU time, because other processes on
+this shared machine take wall time from both alike, but not at the same moments).
 """
 from __future__ import annotations
 
@@ -229,8 +231,9 @@ def check_same_step(s):
 
 # ---- op-count limit of the seed rule --------------------------------------------------
 def op_costs(arith, dtype=np.float64, reps=300):
-    """Seconds per element of exp, log, div and one add/mul, each alone in an in-cache
-    lane loop, 2 threads."""
+    """CPU seconds per element of exp, log, div and one add/mul, each alone in an in-cache
+    lane loop over 2 threads (CPU time, not wall time: what other processes take from this
+    shared machine does not count)."""
     from numba import njit, prange
 
     from xorsweep.kernels.xmath import ARITH_CODES, xexp, xlog
@@ -272,9 +275,9 @@ def op_costs(arith, dtype=np.float64, reps=300):
     for _ in range(7):  # the kinds take turns; the fastest of each is the least disturbed
         for kind, fn in fns.items():
             A[:] = 0.3
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn(A, reps)
-            ts[kind].append(time.perf_counter() - t0)
+            ts[kind].append(time.process_time() - t0)
     out = {kind: min(t) / (A.size * reps) for kind, t in ts.items()}
     out["flop"] /= 2
     return out
@@ -371,15 +374,17 @@ def main():
     # the seed rule and its op-count limit, the variants taking turns; each round times
     # the operations just before the rule, and the share is the median of the rounds'
     ss = starts(args.seed_batch, seed=1, std=0.1)
-    seed = {a: {"rate": [], "limit": [], "costs": []} for a in ARITHS}
+    seed = {a: {"rate": [], "cpu_rate": [], "limit": [], "costs": []} for a in ARITHS}
     for a in ARITHS:
         kernels.train(*(x[:64] for x in ss), rule="seed", steps=1, arith=a, threads=2)
     for _ in range(args.rounds):
         for a in ARITHS:
             costs = op_costs(a)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
-            seed[a]["rate"].append(args.seed_batch * args.seed_steps / (time.perf_counter() - t0))
+            n = args.seed_batch * args.seed_steps
+            seed[a]["rate"].append(n / (time.perf_counter() - t0))
+            seed[a]["cpu_rate"].append(n / (time.process_time() - c0))
             seed[a]["limit"].append(seed_limit(costs))
             seed[a]["costs"].append(costs)
     load1 = os.getloadavg()
@@ -393,14 +398,15 @@ def main():
         med = np.median(r)
         print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
     print()
-    print("| seed rule, float64 | network-iterations/s | op-count limit | share | t_exp ns | t_log ns | t_div ns "
-          "| t_flop ns |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| seed rule, float64 | network-iterations/s | per CPU-second | op-count limit per CPU-second | share "
+          "| t_exp | t_log | t_div | t_flop (CPU ns) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for a in ARITHS:
         d = seed[a]
-        share = np.median(np.array(d["rate"]) / np.array(d["limit"]))
+        share = np.median(np.array(d["cpu_rate"]) / np.array(d["limit"]))
         c = {k: np.median([x[k] for x in d["costs"]]) * 1e9 for k in SEED_OPS}
-        print(f"| {a} | {np.median(d['rate']):.3g} | {np.median(d['limit']):.3g} | {share:.0%} | {c['exp']:.3f} "
+        print(f"| {a} | {np.median(d['rate']):.3g} | {np.median(d['cpu_rate']):.3g} | {np.median(d['limit']):.3g} "
+              f"| {share:.0%} | {c['exp']:.3f} "
               f"| {c['log']:.3f} | {c['div']:.3f} | {c['flop']:.4f} |")
     print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min); the machine has "
           f"{os.cpu_count()} logical CPUs")
