@@ -37,10 +37,11 @@ group steps; a sigmoid is exp + div, a row term is the logits, the two-class sof
 
 limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2700 t_flop) network-iterations per
 CPU-second, where each t is the CPU time per element of that operation alone in an
-in-cache lane loop (measured in this run, per arithmetic variant, just before each timing
-of the rule). It ignores loads, stores and branches, so it is an upper bound; the table
-gives the rule's CPU-time rate as a share of it (CPU time, because other processes on
-this shared machine take wall time from both alike, but not at the same moments).
+in-cache lane loop on one thread (measured in this run, per arithmetic variant, just
+before each timing of the rule). It ignores loads, stores and branches, so it is an upper
+bound; the table gives the rule's rate on one thread per CPU-second as a share of it (CPU
+time of one thread, because other processes on this shared machine take wall time from
+both alike but not at the same moments, and idle worker threads spin).
 """
 from __future__ import annotations
 
@@ -232,9 +233,9 @@ def check_same_step(s):
 # ---- op-count limit of the seed rule --------------------------------------------------
 def op_costs(arith, dtype=np.float64, reps=300):
     """CPU seconds per element of exp, log, div and one add/mul, each alone in an in-cache
-    lane loop over 2 threads (CPU time, not wall time: what other processes take from this
-    shared machine does not count)."""
-    from numba import njit, prange
+    lane loop on one thread (CPU time of one thread: what other processes take from this
+    shared machine, and the spinning of idle worker threads, do not count)."""
+    from numba import njit
 
     from xorsweep.kernels.xmath import ARITH_CODES, xexp, xlog
     code = ARITH_CODES[arith]
@@ -263,11 +264,11 @@ def op_costs(arith, dtype=np.float64, reps=300):
         inner = njit(error_model="numpy")(body)
 
         def outer(A, R):
-            for i in prange(A.shape[0]):
+            for i in range(A.shape[0]):
                 inner(A[i], R)
-        return njit(parallel=True, error_model="numpy")(outer)
+        return njit(error_model="numpy")(outer)
 
-    A = np.full((64, 256), 0.3, dtype)
+    A = np.full((32, 256), 0.3, dtype)
     fns = {kind: make(kind) for kind in ("flop", "div", "exp", "log")}
     ts = {kind: [] for kind in fns}
     for fn in fns.values():
@@ -374,17 +375,20 @@ def main():
     # the seed rule and its op-count limit, the variants taking turns; each round times
     # the operations just before the rule, and the share is the median of the rounds'
     ss = starts(args.seed_batch, seed=1, std=0.1)
+    half = tuple(x[:args.seed_batch // 2] for x in ss)
     seed = {a: {"rate": [], "cpu_rate": [], "limit": [], "costs": []} for a in ARITHS}
     for a in ARITHS:
         kernels.train(*(x[:64] for x in ss), rule="seed", steps=1, arith=a, threads=2)
     for _ in range(args.rounds):
         for a in ARITHS:
             costs = op_costs(a)
-            t0, c0 = time.perf_counter(), time.process_time()
-            kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
             n = args.seed_batch * args.seed_steps
+            t0 = time.perf_counter()
+            kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
             seed[a]["rate"].append(n / (time.perf_counter() - t0))
-            seed[a]["cpu_rate"].append(n / (time.process_time() - c0))
+            c0 = time.process_time()
+            kernels.train(*half, rule="seed", steps=args.seed_steps, arith=a, threads=1)
+            seed[a]["cpu_rate"].append(n / 2 / (time.process_time() - c0))
             seed[a]["limit"].append(seed_limit(costs))
             seed[a]["costs"].append(costs)
     load1 = os.getloadavg()
@@ -398,8 +402,8 @@ def main():
         med = np.median(r)
         print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
     print()
-    print("| seed rule, float64 | network-iterations/s | per CPU-second | op-count limit per CPU-second | share "
-          "| t_exp | t_log | t_div | t_flop (CPU ns) |")
+    print("| seed rule, float64 | network-iterations/s (2 threads) | per CPU-second (1 thread) "
+          "| op-count limit per CPU-second | share | t_exp | t_log | t_div | t_flop (CPU ns) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for a in ARITHS:
         d = seed[a]

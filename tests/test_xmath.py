@@ -461,12 +461,18 @@ def test_fma_dispatch():
     assert xexp(1.0, X.EXACT_FMA) == X.exp_fma_f64(1.0) and xlog(3.0, X.EXACT_FMA) == X.log_fma_f64(3.0)
 
 
-def _lanes_arith_f64(code):
+def _lanes_arith(code, f32):
     """An uncached lane loop with arith ``code`` a compile-time constant (numba cannot show
     the assembly of cache-loaded code)."""
-    def fn(a, out):
-        for l in range(64):
-            out[l] = 1.0 / (1.0 + xexp(-a[l], code)) + xlog(a[l], code)
+    if f32:
+        def fn(a, out):
+            one = np.float32(1.0)
+            for l in range(64):
+                out[l] = one / (one + xexp(-a[l], code)) + xlog(a[l], code)
+    else:
+        def fn(a, out):
+            for l in range(64):
+                out[l] = 1.0 / (1.0 + xexp(-a[l], code)) + xlog(a[l], code)
 
     return njit(error_model="numpy")(fn)
 
@@ -475,20 +481,27 @@ FMA_OPS = r"\bv?f(n)?m(add|sub)"
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
-def test_fma_lane_loop_uses_hardware_fma_and_vectorises():
+@pytest.mark.parametrize("f32", [False, True])
+def test_fma_lane_loop_uses_hardware_fma_and_vectorises(f32):
     """exact-fma compiles to packed hardware FMA; exact has no FMA at all (no contraction)."""
-    a = np.linspace(0.5, 3.0, 64)
-    for code, want_fma, ref in ((X.EXACT_FMA, True, (X.exp_fma_f64, X.log_fma_f64)),
-                                (X.EXACT, False, (exp_f64, log_f64))):
-        fn = _lanes_arith_f64(code)
-        out = np.empty(64)
+    t, kind = (np.float32, "s") if f32 else (np.float64, "d")
+    a = np.linspace(0.5, 3.0, 64).astype(t)
+    fns = {X.EXACT_FMA: (X.exp_fma_f32, X.log_fma_f32) if f32 else (X.exp_fma_f64, X.log_fma_f64),
+           X.EXACT: (exp_f32, log_f32) if f32 else (exp_f64, log_f64)}
+    for code, want_fma in ((X.EXACT_FMA, True), (X.EXACT, False)):
+        fn = _lanes_arith(code, f32)
+        out = np.empty(64, t)
         fn(a, out)
-        assert np.array_equal(out, [1.0 / (1.0 + ref[0](-v)) + ref[1](v) for v in a.tolist()])
+        e, g = fns[code]
+        one = t(1.0)
+        assert np.array_equal(out, np.array([one / (one + e(t(-v))) + g(t(v)) for v in a.tolist()], t))
         asm = fn.inspect_asm(fn.signatures[0])
         n_fma = len(re.findall(FMA_OPS, asm))
-        packed = re.findall(PACKED.format("d"), asm)
-        print(f"\narith {code}: {n_fma} fma instructions, {len(packed)} packed ops")
+        packed = re.findall(PACKED.format(kind), asm)
+        print(f"\narith {code} {t.__name__}: {n_fma} fma instructions, {len(packed)} packed ops")
         assert len(packed) >= 10
         assert (n_fma > 0) == want_fma
         if want_fma:
-            assert re.search(r"vfn?m(add|sub)\d+pd\s[^\n]*%[yz]mm", asm)  # packed FMA
+            assert re.search(r"vfn?m(add|sub)\d+p" + kind + r"\s[^\n]*%[yz]mm", asm)  # packed FMA
+        if f32:
+            assert not re.search(r"cvtps2pd|pd\s[^\n]*%[yz]mm", asm)  # stays float32
