@@ -127,6 +127,9 @@ def main():
         lm = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, arith="libm")
         row("gd float64 libm", lm, "net-steps/s")
         row("  exact / libm", f64 / lm, "x")
+        fm = kernel_rate(s, reps, gd_steps, rule="gd", lr=5.0, arith="exact-fma")
+        row("gd float64 exact-fma", fm, "net-steps/s")
+        row("  exact-fma / exact", fm / f64, "x")
     if args.only in (None, "gd", "numpy"):
         s = starts(B_np)
         nrate = B_np * np_steps / best_time(lambda: numpy_gd(*s, 5.0, np_steps), reps)

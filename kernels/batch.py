@@ -13,11 +13,14 @@ from xorsweep.kernels import evaluate, gd, seed
 from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
 from xorsweep.kernels.track import SOLVED_DECISIONS
+from xorsweep.kernels.xmath import ARITH_CODES
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DEFAULT_RULE, DTYPES, GROUP_DIMS,
                                     GROUPS, RULE_DEFAULTS, RULES, X, n_params, split_groups)
 
-_RULE_KERNELS = {"seed": seed.train_chunks, "gd": gd.train_chunks}
+#: rule -> {arith code -> parallel entry}
+_RULE_KERNELS = {"seed": seed.TRAIN, "gd": gd.TRAIN}
 assert set(_RULE_KERNELS) == set(RULE_DEFAULTS)
+assert set(ARITH_CODES) == set(ARITHS)
 # numba's default (workqueue) threading layer aborts the process when two Python threads
 # enter parallel regions at once, e.g. tasks of a multi-threaded Dask worker: take turns
 _PARALLEL = threading.Lock()
@@ -195,15 +198,15 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     Y = np.empty((chunks, 4, 2, LANES), dt)
     loss = np.empty((chunks, LANES), dt)
     acc = np.empty((chunks, LANES), dt)
-    libm = arith == "libm"
+    code = ARITH_CODES[arith]
     track = bool(track)
     prev = np.full((chunks, H + 1, LANES), -1, np.int8)
     last = np.zeros((chunks, LANES), np.int64)
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
     with _PARALLEL, _numba_threads(threads):
-        _RULE_KERNELS[rule](P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, track)
-        evaluate.evaluate_chunks(P, c, Z, Y, loss, acc, libm)
+        _RULE_KERNELS[rule][code](P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
+        evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)
     loss = unpack_lanes(loss, B)

@@ -2,23 +2,44 @@
 from numba import njit, prange
 
 from xorsweep.kernels.lanes import evaluate
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_exact(p, c, z, y, loss, acc):
-    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, False)
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, z, y, loss, acc):
-    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, True)
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, LIBM)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma(p, c, z, y, loss, acc):
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT_FMA)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def evaluate_chunks(P, c, Z, Y, loss, acc, libm):
-    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES)."""
+def evaluate_chunks_exact(P, c, Z, Y, loss, acc):
+    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``exact`` arithmetic."""
     for i in prange(P.shape[0]):
-        if libm:
-            _chunk_libm(P[i], c, Z[i], Y[i], loss[i], acc[i])
-        else:
-            _chunk_exact(P[i], c, Z[i], Y[i], loss[i], acc[i])
+        _chunk_exact(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def evaluate_chunks_libm(P, c, Z, Y, loss, acc):
+    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``libm`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_libm(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def evaluate_chunks_fma(P, c, Z, Y, loss, acc):
+    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``fma`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_fma(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
+#: arith code -> parallel entry (a sweep compiles only the variants it uses)
+EVALUATE = {EXACT: evaluate_chunks_exact, LIBM: evaluate_chunks_libm, EXACT_FMA: evaluate_chunks_fma}

@@ -21,13 +21,14 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, sigmoid_rows, softmax, softmax2
 from xorsweep.kernels.track import decisions, track
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
 L = LANES
 FUSED_H = 3
 
 
 @njit(**INLINE)
-def _fused_step(p, H, c, z, dec, libm):
+def _fused_step(p, H, c, z, dec, arith):
     """One step of the chunk p flattened to 1-D (row k of the parameters at k * L);
     z is scratch for the hidden activations, (4 * H * L,); dec receives the decisions
     (4 * L,) for outcome tracking."""
@@ -37,14 +38,14 @@ def _fused_step(p, H, c, z, dec, libm):
     o = 3 * H
     for l in range(L):
         # forward: z for each unit, logits summed in order of the units
-        z0, z1, z2, z3 = sigmoid_rows(p[l], p[H * L + l], p[2 * H * L + l], one, libm)
+        z0, z1, z2, z3 = sigmoid_rows(p[l], p[H * L + l], p[2 * H * L + l], one, arith)
         z[l], z[L + l], z[2 * L + l], z[3 * L + l] = z0, z1, z2, z3
         v0 = p[o * L + l]
         v1 = p[(o + 1) * L + l]
         s00, s01, s10, s11 = z0 * v0, z0 * v1, z1 * v0, z1 * v1
         s20, s21, s30, s31 = z2 * v0, z2 * v1, z3 * v0, z3 * v1
         for j in range(1, H):
-            z0, z1, z2, z3 = sigmoid_rows(p[j * L + l], p[(H + j) * L + l], p[(2 * H + j) * L + l], one, libm)
+            z0, z1, z2, z3 = sigmoid_rows(p[j * L + l], p[(H + j) * L + l], p[(2 * H + j) * L + l], one, arith)
             zj = 4 * j * L + l
             z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L] = z0, z1, z2, z3
             v0 = p[(o + 2 * j) * L + l]
@@ -53,10 +54,10 @@ def _fused_step(p, H, c, z, dec, libm):
             s20, s21, s30, s31 = s20 + z2 * v0, s21 + z2 * v1, s30 + z3 * v0, s31 + z3 * v1
         c0 = p[5 * H * L + l]
         c1 = p[(5 * H + 1) * L + l]
-        y00, y01 = softmax2(s00 + c0, s01 + c1, one, libm)
-        y10, y11 = softmax2(s10 + c0, s11 + c1, one, libm)
-        y20, y21 = softmax2(s20 + c0, s21 + c1, one, libm)
-        y30, y31 = softmax2(s30 + c0, s31 + c1, one, libm)
+        y00, y01 = softmax2(s00 + c0, s01 + c1, one, arith)
+        y10, y11 = softmax2(s10 + c0, s11 + c1, one, arith)
+        y20, y21 = softmax2(s20 + c0, s21 + c1, one, arith)
+        y30, y31 = softmax2(s30 + c0, s31 + c1, one, arith)
         dec[l], dec[L + l], dec[2 * L + l], dec[3 * L + l] = y01 > y00, y11 > y10, y21 > y20, y31 > y30
         # dy = (y - t) / 4 for the labels [0, 1, 1, 0]
         a00, a01 = (y00 - one) * q, y01 * q
@@ -159,7 +160,7 @@ def _output_delta(a, c):
 
 
 @njit(**INLINE)
-def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, libm):
+def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, arith):
     """Train one chunk p (P, LANES); ``fused`` needs H to be a compile-time constant.
     With ``tracking``, fold each step's state into prev/last/solved (``kernels.track``) and
     take the last step staged (same bits) to record its gradient norm in gnorm."""
@@ -173,18 +174,18 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
             traj[t] = p
-            evaluate(p, H, c, z, a, tloss[t], tacc[t], libm)
+            evaluate(p, H, c, z, a, tloss[t], tacc[t], arith)
             t += 1
         if s == steps:
             break
         if fused and not (tracking and s == steps - 1):
-            _fused_step(flat, H, c, zflat, dec, libm)
+            _fused_step(flat, H, c, zflat, dec, arith)
             if tracking:
                 track(zflat, L, 4 * L, H, dec, c, s, prev, last, solved, changed)
         else:
-            hidden(p, H, c, z, libm)
+            hidden(p, H, c, z, arith)
             logits(p, H, z, a)
-            softmax(a, c, libm)
+            softmax(a, c, arith)
             if tracking:
                 decisions(a, dec)
                 track(z.reshape(z.size), H * L, L, H, dec, c, s, prev, last, solved, changed)
@@ -197,41 +198,83 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
 @njit(error_model="numpy", cache=True)
 def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
-          False)
+          EXACT)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
+    sweep compiles only the variants it uses."""
+    fused = P.shape[1] == 5 * FUSED_H + 2
+    for i in prange(P.shape[0]):
+        if fused:
+            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                          tracking)
+        else:
+            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                          tracking)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
-          True)
-
-
-@njit(error_model="numpy", cache=True)
-def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, False)
+          LIBM)
 
 
 @njit(error_model="numpy", cache=True)
 def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, True)
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, LIBM)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks(P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, tracking):
-    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc;
-    with ``tracking``, the outcome state into prev (chunks, H + 1, LANES), last, solved
-    and gnorm (chunks, LANES)."""
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
+    sweep compiles only the variants it uses."""
     fused = P.shape[1] == 5 * FUSED_H + 2
     for i in prange(P.shape[0]):
-        if fused and libm:
+        if fused:
             _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                        tracking)
-        elif fused:
-            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking)
-        elif libm:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                        tracking)
+                          tracking)
         else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking)
+            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                          tracking)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          EXACT_FMA)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT_FMA)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
+    sweep compiles only the variants it uses."""
+    fused = P.shape[1] == 5 * FUSED_H + 2
+    for i in prange(P.shape[0]):
+        if fused:
+            _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                          tracking)
+        else:
+            _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                          tracking)
+
+
+#: arith code -> parallel entry
+TRAIN = {EXACT: train_chunks_exact, LIBM: train_chunks_libm, EXACT_FMA: train_chunks_fma}

@@ -2,7 +2,7 @@
 
 Arrays hold one chunk: parameters ``p`` (P, LANES), hidden activations ``z``
 (4, H, LANES), output logits or softmax ``a`` (4, 2, LANES). Every block is inlined at
-Numba-IR level so that the ``libm`` flag is a constant in each compiled variant and the
+Numba-IR level so that the ``arith`` code is a constant in each compiled variant and the
 lane loops (innermost, fixed trip count) vectorise. The order of every floating-point
 operation is fixed here and is the arithmetic contract of the kernels:
 
@@ -21,21 +21,21 @@ INLINE = dict(inline="always", error_model="numpy", cache=True)
 
 
 @njit(**INLINE)
-def sigmoid_rows(w0, w1, b, one, libm):
+def sigmoid_rows(w0, w1, b, one, arith):
     """One hidden unit (weights w0, w1, bias b) on the four input rows."""
-    return (one / (one + xexp(-b, libm)),
-            one / (one + xexp(-(w0 + b), libm)),
-            one / (one + xexp(-(w1 + b), libm)),
-            one / (one + xexp(-((w0 + w1) + b), libm)))
+    return (one / (one + xexp(-b, arith)),
+            one / (one + xexp(-(w0 + b), arith)),
+            one / (one + xexp(-(w1 + b), arith)),
+            one / (one + xexp(-((w0 + w1) + b), arith)))
 
 
 @njit(**INLINE)
-def hidden(p, H, c, z, libm):
+def hidden(p, H, c, z, arith):
     one = c[C_ONE]
     for j in range(H):
         for l in range(LANES):
             z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l] = sigmoid_rows(
-                p[j, l], p[H + j, l], p[2 * H + j, l], one, libm)
+                p[j, l], p[H + j, l], p[2 * H + j, l], one, arith)
 
 
 @njit(**INLINE)
@@ -64,10 +64,10 @@ def logits(p, H, z, a):
 
 
 @njit(**INLINE)
-def softmax2(a0, a1, one, libm):
+def softmax2(a0, a1, one, arith):
     """Two-class softmax of the logits (a0, a1) -> (y0, y1)."""
     d = a1 - a0
-    e = xexp(-abs(d), libm)
+    e = xexp(-abs(d), arith)
     s = one + e
     big = one / s
     small = e / s
@@ -77,25 +77,25 @@ def softmax2(a0, a1, one, libm):
 
 
 @njit(**INLINE)
-def softmax(a, c, libm):
+def softmax(a, c, arith):
     """Logits -> softmax outputs, in place."""
     one = c[C_ONE]
     for l in range(LANES):
         for r in range(4):
-            y0, y1 = softmax2(a[r, 0, l], a[r, 1, l], one, libm)
+            y0, y1 = softmax2(a[r, 0, l], a[r, 1, l], one, arith)
             a[r, 0, l] = y0
             a[r, 1, l] = y1
 
 
 @njit(**INLINE)
-def loss_of_softmax(y, c, out, libm):
+def loss_of_softmax(y, c, out, arith):
     """Cross-entropy of the labels [0, 1, 1, 0] from softmax outputs y (4, 2, LANES)."""
     g = c[C_GUARD]
     q = c[C_QUARTER]
     for l in range(LANES):
-        s = xlog(y[0, 0, l] + g, libm) + xlog(y[1, 1, l] + g, libm)
-        s = s + xlog(y[2, 1, l] + g, libm)
-        s = s + xlog(y[3, 0, l] + g, libm)
+        s = xlog(y[0, 0, l] + g, arith) + xlog(y[1, 1, l] + g, arith)
+        s = s + xlog(y[2, 1, l] + g, arith)
+        s = s + xlog(y[3, 0, l] + g, arith)
         out[l] = -s * q
 
 
@@ -113,10 +113,10 @@ def accuracy_of_softmax(y, c, out):
 
 
 @njit(**INLINE)
-def evaluate(p, H, c, z, y, loss, acc, libm):
+def evaluate(p, H, c, z, y, loss, acc, arith):
     """Forward pass of the chunk: fills z, y (softmax), loss and accuracy."""
-    hidden(p, H, c, z, libm)
+    hidden(p, H, c, z, arith)
     logits(p, H, z, y)
-    softmax(y, c, libm)
-    loss_of_softmax(y, c, loss, libm)
+    softmax(y, c, arith)
+    loss_of_softmax(y, c, loss, arith)
     accuracy_of_softmax(y, c, acc)

@@ -16,31 +16,31 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, softmax, softmax2
 from xorsweep.kernels.track import decisions, track
-from xorsweep.kernels.xmath import xexp, xlog
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
 LABEL = (0, 1, 1, 0)
 
 
 @njit(**INLINE)
-def _unit_row(p, H, c, z, r, j, libm):
+def _unit_row(p, H, c, z, r, j, arith):
     """z[r, j] = sigmoid(x_r @ W1[:, j] + b1[j]) for one input row r."""
     one = c[C_ONE]
     if r == 0:
         for l in range(LANES):
-            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], libm))
+            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], arith))
     elif r == 1:
         for l in range(LANES):
-            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), libm))
+            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), arith))
     elif r == 2:
         for l in range(LANES):
-            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), libm))
+            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), arith))
     else:
         for l in range(LANES):
-            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), libm))
+            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), arith))
 
 
 @njit(**INLINE)
-def _row_term(p, H, c, z, r, acc, terms, libm):
+def _row_term(p, H, c, z, r, acc, terms, arith):
     """terms[r] = log(y[r, label_r] + 1e-7) from the cached z[r]."""
     one = c[C_ONE]
     g = c[C_GUARD]
@@ -54,8 +54,8 @@ def _row_term(p, H, c, z, r, acc, terms, libm):
             acc[1, l] = acc[1, l] + z[r, j, l] * p[o + 2 * j + 1, l]
     label = LABEL[r]
     for l in range(LANES):
-        y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, libm)
-        terms[r, l] = xlog((y1 if label else y0) + g, libm)
+        y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, arith)
+        terms[r, l] = xlog((y1 if label else y0) + g, arith)
 
 
 @njit(**INLINE)
@@ -66,34 +66,34 @@ def _combine(c, terms, out):
 
 
 @njit(**INLINE)
-def _loss_after(p, H, c, z, e, acc, terms, out, libm):
+def _loss_after(p, H, c, z, e, acc, terms, out, arith):
     """Loss with parameter row e changed, z and terms holding the unchanged state."""
     if e < 3 * H:  # W1[i, j] or b1[j]: unit j on the rows whose input reaches it
         j = e % H
         i = e // H
         for r in range(4):
             if i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
-                _unit_row(p, H, c, z, r, j, libm)
-                _row_term(p, H, c, z, r, acc, terms, libm)
+                _unit_row(p, H, c, z, r, j, arith)
+                _row_term(p, H, c, z, r, acc, terms, arith)
     else:  # W2 or b2: every row's output
         for r in range(4):
-            _row_term(p, H, c, z, r, acc, terms, libm)
+            _row_term(p, H, c, z, r, acc, terms, arith)
     _combine(c, terms, out)
 
 
 @njit(**INLINE)
-def _base_state(p, H, c, z, acc, terms, libm):
-    hidden(p, H, c, z, libm)
+def _base_state(p, H, c, z, acc, terms, arith):
+    hidden(p, H, c, z, arith)
     for r in range(4):
-        _row_term(p, H, c, z, r, acc, terms, libm)
+        _row_term(p, H, c, z, r, acc, terms, arith)
 
 
 @njit(**INLINE)
-def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, libm):
+def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith):
     h = c[C_H]
     two_h = c[C_TWO_H]
     lr = c[C_LR]
-    _base_state(p, H, c, z, acc, base, libm)
+    _base_state(p, H, c, z, acc, base, arith)
     for e in range(lo, hi):
         j = e % H
         for l in range(LANES):
@@ -102,10 +102,10 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
                 terms[r, l] = base[r, l]
             v[l] = p[e, l]
             p[e, l] = v[l] + h
-        _loss_after(p, H, c, z, e, acc, terms, fp, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fp, arith)
         for l in range(LANES):
             p[e, l] = v[l] - h
-        _loss_after(p, H, c, z, e, acc, terms, fm, libm)
+        _loss_after(p, H, c, z, e, acc, terms, fm, arith)
         for l in range(LANES):
             grad[e - lo, l] = (fp[l] - fm[l]) / two_h
             p[e, l] = v[l]
@@ -120,7 +120,7 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
 
 
 @njit(**INLINE)
-def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, libm):
+def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, arith):
     """Train one chunk; with ``tracking``, fold each step's state into prev/last/solved
     (``kernels.track``, one extra forward pass per step) and put the norm of the gradient
     used in the last step (all four groups, in layout order) into gnorm."""
@@ -143,20 +143,20 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
             traj[t] = p
-            evaluate(p, H, c, z, y, tloss[t], tacc[t], libm)
+            evaluate(p, H, c, z, y, tloss[t], tacc[t], arith)
             t += 1
         if s == steps:
             break
         if tracking:
-            hidden(p, H, c, z, libm)
+            hidden(p, H, c, z, arith)
             logits(p, H, z, y)
-            softmax(y, c, libm)
+            softmax(y, c, arith)
             decisions(y, dec)
             track(z.reshape(z.size), H * LANES, LANES, H, dec, c, s, prev, last, solved, changed)
         for l in range(LANES):
             gsq[l] = c[C_ZERO]
         for lo, hi in ((0, 2 * H), (2 * H, 3 * H), (3 * H, 5 * H), (5 * H, 5 * H + 2)):
-            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, libm)
+            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith)
         if tracking and s == steps - 1:
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
@@ -164,23 +164,48 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
 
 @njit(error_model="numpy", cache=True)
 def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, False)
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES)."""
+    for i in prange(P.shape[0]):
+        _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                      tracking)
 
 
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, True)
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, LIBM)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks(P, c, steps, every, traj, tloss, tacc, libm, prev, last, solved, gnorm, tracking):
-    """Train every chunk of P (chunks, P, LANES) in place; record into traj/tloss/tacc;
-    with ``tracking``, the outcome state into prev (chunks, H + 1, LANES), last, solved
-    and gnorm (chunks, LANES)."""
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES)."""
     for i in prange(P.shape[0]):
-        if libm:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                        tracking)
-        else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking)
+        _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                      tracking)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT_FMA)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic; record
+    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
+    LANES), last, solved and gnorm (chunks, LANES)."""
+    for i in prange(P.shape[0]):
+        _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                      tracking)
+
+
+#: arith code -> parallel entry
+TRAIN = {EXACT: train_chunks_exact, LIBM: train_chunks_libm, EXACT_FMA: train_chunks_fma}

@@ -114,6 +114,8 @@ DEFAULT_DTYPE = "float64"
 ARITHS = {
     "exact": "exp/log: xorsweep's own, built from IEEE basic operations (same bits on any IEEE-754 machine)",
     "libm": "exp/log: the platform's libm (bits may differ between machines)",
+    "exact-fma": "exp/log: xorsweep's own, built from IEEE basic operations and explicit fused multiply-add "
+                 "(same bits on any IEEE-754 machine with a correct fma; hardware FMA on x86-64 since 2013 and ARMv8)",
 }
 DEFAULT_ARITH = "exact"
 DEFAULT_H = 1e-4  # the book's finite-difference step

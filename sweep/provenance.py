@@ -7,6 +7,12 @@ import platform
 import subprocess
 from pathlib import Path
 
+from xorsweep.kernels.vocab import ARITHS
+
+# the texts stores made before exact-fma carry (kept so that their provenance stays the same)
+_ARITH_TEXT = {"exact": "exp/log: xorsweep's own, built from IEEE basic operations (same bits on any IEEE-754 machine)",
+               "libm": "exp/log: the platform's libm"}
+
 PACKAGES = ("xorsweep", "numpy", "numba", "llvmlite", "dask", "distributed", "xarray", "zarr")
 
 
@@ -56,7 +62,6 @@ def provenance(arith: str) -> dict:
         "cpu_flags": flags,
         "platform": platform.platform(),
         "arith": arith,
-        "arith_description": ("exp/log: xorsweep's own, built from IEEE basic operations (same bits on any "
-                              "IEEE-754 machine)" if arith == "exact" else "exp/log: the platform's libm"),
+        "arith_description": _ARITH_TEXT.get(arith) or ARITHS[arith],
         "numba_threading_layer_config": str(numba.config.THREADING_LAYER),
     }

@@ -1,9 +1,11 @@
 """The determinism contract: a network's bits depend only on its own start and settings."""
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xorsweep import kernels
+from xorsweep.kernels.vocab import ARITHS
 from conftest import bits, random_starts
 
 GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged", "solved_step",
@@ -16,6 +18,7 @@ def _assert_same_networks(a, b, index, index_b=slice(None)):
         np.testing.assert_array_equal(bits(getattr(a, g)[index]), bits(getattr(b, g)[index_b]), err_msg=g)
 
 
+@pytest.mark.parametrize("arith", list(ARITHS))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     B=st.integers(1, 150),
@@ -25,9 +28,9 @@ def _assert_same_networks(a, b, index, index_b=slice(None)):
     H=st.sampled_from([1, 3, 4]),
     data=st.data(),
 )
-def test_bits_do_not_depend_on_batch_position_or_threads(B, seed, rule, dtype, H, data):
+def test_bits_do_not_depend_on_batch_position_or_threads(arith, B, seed, rule, dtype, H, data):
     starts = random_starts(B, H=H, std=1.0, seed=seed)
-    kw = dict(rule=rule, lr=5.0, steps=12 if rule == "seed" else 60, dtype=dtype)
+    kw = dict(rule=rule, lr=5.0, steps=12 if rule == "seed" else 60, dtype=dtype, arith=arith)
     whole = kernels.train(*starts, **kw, threads=2)
 
     order = np.array(data.draw(st.permutations(range(B))))
@@ -43,10 +46,11 @@ def test_bits_do_not_depend_on_batch_position_or_threads(B, seed, rule, dtype, H
     _assert_same_networks(whole, part, slice(lo, None))
 
 
-def test_bits_do_not_depend_on_padding_neighbours():
+@pytest.mark.parametrize("arith", list(ARITHS))
+def test_bits_do_not_depend_on_padding_neighbours(arith):
     """A network beside NaN-diverging neighbours, or beside copies of itself, is unchanged."""
     W1, b1, W2, b2 = random_starts(70, seed=9)
-    kw = dict(rule="gd", steps=40)
+    kw = dict(rule="gd", steps=40, arith=arith)
     base = kernels.train(W1, b1, W2, b2, **kw)
     W1n = W1.copy()
     W1n[1::2] = np.nan

@@ -39,6 +39,27 @@ def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, 
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
+@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("H", [1, 3, 4])
+def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_ops):
+    """arith="exact-fma" differs from "exact" only in exp/log: the book-style code with the
+    fma exp/log gives its bits exactly."""
+    starts = random_starts(7, H=H, seed=10 + H)
+    r = kernels.train(*starts, rule=rule, lr=2.0, steps=4, arith="exact-fma")
+    with ref.use_ops(*fma_ops):
+        _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
+
+
+@pytest.mark.parametrize("rule", ["seed", "gd"])
+def test_exact_fma_is_close_to_exact_and_differs_in_bits(rule):
+    starts = random_starts(64, seed=5)
+    a = kernels.train(*starts, rule=rule, steps=3, arith="exact")
+    b = kernels.train(*starts, rule=rule, steps=3, arith="exact-fma")
+    for g in GROUPS:
+        np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=1e-12 if rule == "gd" else 1e-10)
+    assert not np.array_equal(bits(a.W1), bits(b.W1))  # a different arithmetic, really used
+
+
 @pytest.mark.parametrize("rule, atol", [("gd", 1e-12), ("seed", 1e-10)])
 @pytest.mark.parametrize("H", [1, 3, 5])
 def test_agrees_with_numpy_reference_over_first_steps(rule, atol, H):
@@ -146,3 +167,31 @@ def test_bad_shapes_name_the_array():
         kernels.train(W1, b1, W2[:, :2], b2, rule="gd")
     with pytest.raises(ValueError, match="b1"):
         kernels.train(W1, b1[:1], W2, b2, rule="gd")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
+def test_gd_kernel_machine_code_fma_only_where_written():
+    """The compiled gd kernel (float64, H = 3): packed hardware FMA with exact-fma, and no
+    fused multiply-add of any kind with exact (no contraction)."""
+    import re
+
+    from numba import njit
+
+    from xorsweep.kernels import gd
+    from xorsweep.kernels.layout import LANES, constants, pack
+
+    P = pack(*(a[:64] for a in random_starts(64)), np.float64)
+    c = constants(np.float64, 5.0, 1e-4)
+    empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
+    tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int64), np.zeros(LANES, np.int64),
+                np.zeros(LANES), True)
+    for name, want in (("_fused_exact", False), ("_fused_fma", True)):
+        twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
+        twin(P[0].copy(), c, 1, 0, *empty, *tracking)
+        asm = twin.inspect_asm(twin.signatures[0])
+        any_fma = re.findall(r"\bvfn?m(?:add|sub)\w*", asm)
+        packed = re.findall(r"\bvfn?m(?:add|sub)\w*pd\s[^\n]*%[yz]mm", asm)
+        print(f"\n{name}: {len(any_fma)} fma instructions, {len(packed)} packed")
+        assert bool(any_fma) == want
+        assert bool(packed) == want

@@ -1,0 +1,420 @@
+"""xorsweep's gd kernel side by side with its peers, all in one run: network-steps/s.
+
+Run: python benchmarks/bench_peers.py [--rounds 3] [--batch 65536] [--steps 200] [--quick]
+Peers (optional): ``pip install -e '.[bench]'`` (torch, jax, jaxlib); missing ones are
+listed as skipped.
+
+Every implementation trains the same 2-3-2 networks from the same starts with the gd
+rule (analytic gradient, lr 5, all groups updated together). Each is compiled (or
+loaded) once on the full batch before timing; then the implementations take turns,
+``--rounds`` times, and each row reports the median of its rounds, so a change of load
+on this shared machine hits every row alike. Ratios are against xorsweep's
+``DEFAULT_ARITH`` in the same dtype.
+
+- xorsweep: ``kernels.train(rule="gd")`` per arithmetic variant, float64 and float32,
+  ``--steps`` steps per call (packing, the final forward pass and unpacking included).
+- torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
+  (B,) array per parameter, one exp for the two-class softmax, written once for any
+  array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
+  loaded machine OpenMP's barriers make 2 threads slower), JAX runs it in
+  ``lax.fori_loop``. numpy runs the same ``flat_step`` (one thread, fewer steps).
+- JAX ``vmap`` of ``book_step`` (the book's TwoLayerNet step: matmuls, softmax with two
+  exps, analytic gradient), and numpy running ``book_step`` batched with ``matmul``.
+
+The seed rule's limit from its op counts (H = 3, one network, one iteration of the four
+group steps; a sigmoid is exp + div, a row term is the logits, the two-class softmax
+(exp + 2 div) and log(y + 1e-7)):
+
+- each group step first evaluates the base state: 12 sigmoids and 4 row terms; 4 groups
+  give 48 sigmoids and 16 row terms;
+- then two loss evaluations per element, recomputing only what the element reaches:
+  W1[i, j] 6 x 2 x (2 sigmoids + 2 row terms), b1[j] 3 x 2 x (4 + 4), W2 6 x 2 x 4 row
+  terms, b2 2 x 2 x 4 row terms: 48 sigmoids, 112 row terms;
+- so 96 sigmoids + 128 row terms: exp 96 + 128 = 224, log 128, div 96 + 2 x 128 + 17
+  (the gradients) = 369, and about 2,700 add/sub/mul (a row term 17: the logits 12, the
+  softmax 4, the guard 1; a sigmoid 3; 34 loss combinations 5; 17 perturbations,
+  gradients and updates 5).
+
+limit = 1 / (224 t_exp + 128 t_log + 369 t_div + 2700 t_flop) network-iterations per
+CPU-second, where each t is the CPU time per element of that operation alone in an
+in-cache lane loop on one thread (measured in this run, per arithmetic variant, just
+before each timing of the rule). It ignores loads, stores and branches, so it is an upper
+bound; the table gives the rule's rate on one thread per CPU-second as a share of it (CPU
+time of one thread, because other processes on this shared machine take wall time from
+both alike but not at the same moments, and idle worker threads spin).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from xorsweep import kernels  # noqa: E402
+from xorsweep.kernels.vocab import ARITHS, DEFAULT_ARITH  # noqa: E402
+
+H, LR = 3, 5.0
+T = ((1.0, 0.0), (0.0, 1.0), (0.0, 1.0), (1.0, 0.0))  # one-hot labels of [0, 1, 1, 0]
+SEED_OPS = dict(exp=224, log=128, div=369, flop=2700)
+
+
+# ---- the step, written once for numpy, torch and jax ---------------------------------
+def flat_step(xp, p, lr):
+    """One gd step of B networks; p: 17 arrays (B,) in the flat order W1, b1, W2, b2,
+    the kernel's operations (one exp per softmax) in its order."""
+    w0, w1, b, v, c = p[0:H], p[H:2 * H], p[2 * H:3 * H], p[3 * H:5 * H], p[5 * H:]
+    z = [[1 / (1 + xp.exp(-a)) for a in (b[j], w0[j] + b[j], w1[j] + b[j], (w0[j] + w1[j]) + b[j])]
+         for j in range(H)]
+    dy = []
+    for r in range(4):
+        s = [z[0][r] * v[k] for k in range(2)]
+        for j in range(1, H):
+            s = [s[k] + z[j][r] * v[2 * j + k] for k in range(2)]
+        d = (s[1] + c[1]) - (s[0] + c[0])
+        e = xp.exp(-xp.abs(d))
+        big, small = 1 / (1 + e), e / (1 + e)
+        first = d <= 0
+        y = (xp.where(first, big, small), xp.where(first, small, big))
+        dy.append([(y[k] - T[r][k]) * 0.25 for k in range(2)])
+    nw0, nw1, nb, nv = [], [], [], []
+    for j in range(H):
+        zj, vj = z[j], (v[2 * j], v[2 * j + 1])
+        g = [((zj[0] * dy[0][k] + zj[1] * dy[1][k]) + zj[2] * dy[2][k]) + zj[3] * dy[3][k] for k in range(2)]
+        d = [((1 - zj[r]) * zj[r]) * (dy[r][0] * vj[0] + dy[r][1] * vj[1]) for r in range(4)]
+        nw0.append(w0[j] - lr * (d[1] + d[3]))
+        nw1.append(w1[j] - lr * (d[2] + d[3]))
+        nb.append(b[j] - lr * (((d[0] + d[1]) + d[2]) + d[3]))
+        nv += [vj[0] - lr * g[0], vj[1] - lr * g[1]]
+    nc = [c[k] - lr * (((dy[0][k] + dy[1][k]) + dy[2][k]) + dy[3][k]) for k in range(2)]
+    return tuple(nw0 + nw1 + nb + nv + nc)
+
+
+def book_step(xp, W1, b1, W2, b2, X, Tm, lr):
+    """The book's TwoLayerNet gd step for any leading batch dims (W1 (..., 2, H))."""
+    z1 = 1 / (1 + xp.exp(-(X @ W1 + b1[..., None, :])))
+    a2 = z1 @ W2 + b2[..., None, :]
+    ex = xp.exp(a2 - xp.max(a2, axis=-1, keepdims=True))
+    y = ex / xp.sum(ex, axis=-1, keepdims=True)
+    dy = (y - Tm) / 4
+    dz1 = (1 - z1) * z1 * (dy @ xp.swapaxes(W2, -1, -2))
+    return (W1 - lr * (X.T @ dz1), b1 - lr * xp.sum(dz1, axis=-2),
+            W2 - lr * (xp.swapaxes(z1, -1, -2) @ dy), b2 - lr * xp.sum(dy, axis=-2))
+
+
+def starts(B, seed=0, std=0.5):
+    rng = np.random.default_rng(seed)
+    return (std * rng.standard_normal((B, 2, H)), std * rng.standard_normal((B, H)),
+            std * rng.standard_normal((B, H, 2)), std * rng.standard_normal((B, 2)))
+
+
+def flat_columns(s, dtype):
+    B = s[0].shape[0]
+    flat = np.concatenate([a.reshape(B, -1) for a in s], axis=1).astype(dtype)
+    return [np.ascontiguousarray(flat[:, i]) for i in range(flat.shape[1])]
+
+
+# ---- implementations: name -> (prepare() -> run(), steps per call) ---------------------
+def xorsweep_impl(s, steps, dtype, arith):
+    def prepare():
+        kernels.train(*s, rule="gd", lr=LR, steps=1, dtype=dtype, arith=arith, threads=2)
+        return lambda: kernels.train(*s, rule="gd", lr=LR, steps=steps, dtype=dtype, arith=arith, threads=2)
+    return prepare
+
+
+def numpy_flat_impl(s, steps, dtype):
+    def prepare():
+        p0 = tuple(flat_columns(s, dtype))
+        lr = np.dtype(dtype).type(LR)
+
+        def run():
+            p = p0
+            for _ in range(steps):
+                p = flat_step(np, p, lr)
+            return p
+        return run
+    return prepare
+
+
+def numpy_book_impl(s, steps, dtype):
+    def prepare():
+        p0 = tuple(a.astype(dtype) for a in s)
+        X = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype)
+        Tm = np.array(T, dtype)
+
+        def run():
+            p = p0
+            for _ in range(steps):
+                p = book_step(np, *p, X, Tm, dtype(LR))
+            return p
+        return run
+    return prepare
+
+
+def torch_impl(s, steps, dtype, threads=2):
+    import torch
+
+    def prepare():
+        tdt = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
+        p0 = tuple(torch.from_numpy(a) for a in flat_columns(s, dtype))
+        step = torch.compile(lambda p: flat_step(torch, p, LR), backend="inductor", dynamic=False)
+        with torch.no_grad():
+            out = step(p0)  # compile on the real shapes
+        assert out[0].dtype == tdt
+
+        def run():
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                p = p0
+                for _ in range(steps):
+                    p = step(p)
+            return p
+        return run
+    return prepare
+
+
+def jax_flat_impl(s, steps, dtype):
+    import jax
+    import jax.numpy as jnp
+
+    def prepare():
+        p0 = tuple(jnp.asarray(a) for a in flat_columns(s, dtype))
+        assert p0[0].dtype == dtype
+        lr = dtype(LR)
+        run_jit = jax.jit(lambda p: jax.lax.fori_loop(0, steps, lambda i, q: flat_step(jnp, q, lr), p))
+        jax.block_until_ready(run_jit(p0))
+        return lambda: jax.block_until_ready(run_jit(p0))
+    return prepare
+
+
+def jax_vmap_impl(s, steps, dtype):
+    import jax
+    import jax.numpy as jnp
+
+    def prepare():
+        p0 = tuple(jnp.asarray(a.astype(dtype)) for a in s)
+        X = jnp.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype)
+        Tm = jnp.array(T, dtype)
+        one = jax.vmap(lambda W1, b1, W2, b2: book_step(jnp, W1, b1, W2, b2, X, Tm, dtype(LR)))
+        run_jit = jax.jit(lambda p: jax.lax.fori_loop(0, steps, lambda i, q: one(*q), p))
+        jax.block_until_ready(run_jit(p0))
+        return lambda: jax.block_until_ready(run_jit(p0))
+    return prepare
+
+
+def check_same_step(s):
+    """The peers' step is the kernel's: numpy's flat_step with the kernel's exp is
+    the kernel's result bit for bit, after 3 steps of 64 networks."""
+    import numba
+    from xorsweep.kernels.xmath import exp_f64
+
+    vexp = numba.vectorize(["float64(float64)"])(lambda x: exp_f64(x))
+
+    class XP:
+        exp, abs, where = staticmethod(vexp), staticmethod(np.abs), staticmethod(np.where)
+
+    small = tuple(a[:64] for a in s)
+    p = tuple(flat_columns(small, np.float64))
+    for _ in range(3):
+        p = flat_step(XP, p, LR)
+    r = kernels.train(*small, rule="gd", lr=LR, steps=3, arith="exact")
+    mine = np.concatenate([getattr(r, g).reshape(64, -1) for g in ("W1", "b1", "W2", "b2")], axis=1)
+    return np.array_equal(mine, np.stack(p, axis=1))
+
+
+# ---- op-count limit of the seed rule --------------------------------------------------
+def op_costs(arith, dtype=np.float64, reps=300):
+    """CPU seconds per element of exp, log, div and one add/mul, each alone in an in-cache
+    lane loop on one thread (CPU time of one thread: what other processes take from this
+    shared machine, and the spinning of idle worker threads, do not count)."""
+    from numba import njit
+
+    from xorsweep.kernels.xmath import ARITH_CODES, xexp, xlog
+    code = ARITH_CODES[arith]
+
+    def make(kind):
+        if kind == "exp":
+            def body(a, R):
+                for _ in range(R):
+                    for l in range(a.size):
+                        a[l] = xexp(-abs(a[l]), code)
+        elif kind == "log":
+            def body(a, R):
+                for _ in range(R):
+                    for l in range(a.size):
+                        a[l] = xlog(a[l] + 1.5, code)
+        elif kind == "div":
+            def body(a, R):
+                for _ in range(R):
+                    for l in range(a.size):
+                        a[l] = 1.0 / a[l]
+        else:
+            def body(a, R):
+                for _ in range(R):
+                    for l in range(a.size):
+                        a[l] = a[l] * 0.5 + 0.25  # two flops
+        inner = njit(error_model="numpy")(body)
+
+        def outer(A, R):
+            for i in range(A.shape[0]):
+                inner(A[i], R)
+        return njit(error_model="numpy")(outer)
+
+    A = np.full((32, 256), 0.3, dtype)
+    fns = {kind: make(kind) for kind in ("flop", "div", "exp", "log")}
+    ts = {kind: [] for kind in fns}
+    for fn in fns.values():
+        fn(A, 1)
+    for _ in range(7):  # the kinds take turns; the fastest of each is the least disturbed
+        for kind, fn in fns.items():
+            A[:] = 0.3
+            t0 = time.process_time()
+            fn(A, reps)
+            ts[kind].append(time.process_time() - t0)
+    out = {kind: min(t) / (A.size * reps) for kind, t in ts.items()}
+    out["flop"] /= 2
+    return out
+
+
+def seed_limit(costs):
+    return 1.0 / sum(SEED_OPS[k] * costs[k] for k in SEED_OPS)
+
+
+# ---- the run ---------------------------------------------------------------------------
+def machine_info():
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    vers = {"python": platform.python_version()}
+    for m in ("numpy", "numba", "llvmlite", "torch", "jax", "jaxlib"):
+        try:
+            vers[m] = importlib.import_module(m).__version__
+        except Exception:  # noqa: BLE001  (optional peers)
+            pass
+    return model, vers
+
+
+def available(module):
+    try:
+        importlib.import_module(module)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=65_536)
+    ap.add_argument("--steps", type=int, default=200, help="steps per call for the fast implementations")
+    ap.add_argument("--slow-steps", type=int, default=20, help="steps per call for numpy and JAX vmap")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seed-batch", type=int, default=8192)
+    ap.add_argument("--seed-steps", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    args = ap.parse_args()
+    if args.quick:
+        args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
+    os.environ.setdefault("XLA_FLAGS", "")
+    if available("jax"):
+        import jax
+        jax.config.update("jax_enable_x64", True)
+
+    B = args.batch
+    s = starts(B)
+    impls = []  # (dtype name, label, prepare, steps)
+    skipped = []
+    for dtn, dt in (("float64", np.float64), ("float32", np.float32)):
+        for arith in ARITHS:
+            impls.append((dtn, f"xorsweep gd {arith}", xorsweep_impl(s, args.steps, dtn, arith), args.steps))
+        if available("torch"):
+            impls.append((dtn, "torch.compile flat step", torch_impl(s, args.steps, dt), args.steps))
+            impls.append((dtn, "torch.compile flat step, 1 thread", torch_impl(s, args.steps, dt, 1), args.steps))
+        elif dtn == "float64":
+            skipped.append("torch.compile (pip install -e '.[bench]')")
+        if available("jax"):
+            impls.append((dtn, "JAX jit flat step", jax_flat_impl(s, args.steps, dt), args.steps))
+            impls.append((dtn, "JAX jit vmap book step", jax_vmap_impl(s, args.slow_steps, dt), args.slow_steps))
+        elif dtn == "float64":
+            skipped.append("JAX jit and vmap (pip install -e '.[bench]')")
+        impls.append((dtn, "numpy flat step (1 thread)", numpy_flat_impl(s, args.slow_steps, dt), args.slow_steps))
+        impls.append((dtn, "numpy batched matmul book step", numpy_book_impl(s, args.slow_steps, dt), args.slow_steps))
+
+    model, vers = machine_info()
+    load0 = os.getloadavg()
+    print(f"# xorsweep peers, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    print(f"# gd, H = 3, B = {B}, median of {args.rounds} rounds, implementations alternating")
+    for sk in skipped:
+        print(f"# skipped: {sk}")
+    print(f"# numpy flat_step with the kernel's exp gives the kernel's bits: {check_same_step(s)}")
+
+    runs = []
+    for dtn, label, prep, st in impls:
+        runs.append((dtn, label, prep(), st))
+    rates = {(d, l): [] for d, l, _, _ in runs}
+    for _ in range(args.rounds):
+        for dtn, label, run, st in runs:
+            t0 = time.perf_counter()
+            run()
+            rates[(dtn, label)].append(B * st / (time.perf_counter() - t0))
+
+    # the seed rule and its op-count limit, the variants taking turns; each round times
+    # the operations just before the rule, and the share is the median of the rounds'
+    ss = starts(args.seed_batch, seed=1, std=0.1)
+    half = tuple(x[:args.seed_batch // 2] for x in ss)
+    seed = {a: {"rate": [], "cpu_rate": [], "limit": [], "costs": []} for a in ARITHS}
+    for a in ARITHS:
+        kernels.train(*(x[:64] for x in ss), rule="seed", steps=1, arith=a, threads=2)
+    for _ in range(args.rounds):
+        for a in ARITHS:
+            costs = op_costs(a)
+            n = args.seed_batch * args.seed_steps
+            t0 = time.perf_counter()
+            kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
+            seed[a]["rate"].append(n / (time.perf_counter() - t0))
+            c0 = time.process_time()
+            kernels.train(*half, rule="seed", steps=args.seed_steps, arith=a, threads=1)
+            seed[a]["cpu_rate"].append(n / 2 / (time.process_time() - c0))
+            seed[a]["limit"].append(seed_limit(costs))
+            seed[a]["costs"].append(costs)
+    load1 = os.getloadavg()
+
+    print()
+    print(f"| dtype | implementation | steps/call | network-steps/s | vs xorsweep {DEFAULT_ARITH} | spread |")
+    print("|---|---|---|---|---|---|")
+    for dtn, label, _, st in runs:
+        r = rates[(dtn, label)]
+        base = np.median(rates[(dtn, f"xorsweep gd {DEFAULT_ARITH}")])
+        med = np.median(r)
+        print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
+    print()
+    print("| seed rule, float64 | network-iterations/s (2 threads) | per CPU-second (1 thread) "
+          "| op-count limit per CPU-second | share | t_exp | t_log | t_div | t_flop (CPU ns) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for a in ARITHS:
+        d = seed[a]
+        share = np.median(np.array(d["cpu_rate"]) / np.array(d["limit"]))
+        c = {k: np.median([x[k] for x in d["costs"]]) * 1e9 for k in SEED_OPS}
+        print(f"| {a} | {np.median(d['rate']):.3g} | {np.median(d['cpu_rate']):.3g} | {np.median(d['limit']):.3g} "
+              f"| {share:.0%} | {c['exp']:.3f} "
+              f"| {c['log']:.3f} | {c['div']:.3f} | {c['flop']:.4f} |")
+    print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min); the machine has "
+          f"{os.cpu_count()} logical CPUs")
+
+
+if __name__ == "__main__":
+    main()
