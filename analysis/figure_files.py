@@ -150,14 +150,14 @@ def slice_figures(w, ds, cell):
     att = _slice_labels(ds, basins.attractor_map(stats.partition(sub)).copy())
     fixed = T.describe(sub)
     ent = basins.basin_entropy(att)
-    fig, ax = w.new((7.8, 5.2))
+    fig, ax = w.new((10.5, 5.6))
     S.plot_attractor_map(att, ax=ax, done=sub["done"] if "done" in sub else None)
     sbb = float(ent["Sbb"])
     ax.set_title(f"{_partition_words(att)} of each start in the slice{f' ({fixed})' if fixed else ''}"
                  f"{_used(sub)}\n"
                  f"basin entropy Sb = {float(ent['Sb']):.3f}, boundary basin entropy Sbb = "
                  f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; boxes of {ent.attrs['box']}×"
-                 f"{ent.attrs['box']} cells)", fontsize=9)
+                 f"{ent.attrs['box']} cells)", fontsize=9, loc="left")
     w.save(fig, "slice-attractor-map")
     counts = basins.box_counts(att)
     if len(counts["box"]) >= 2:

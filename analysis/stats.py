@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from xorsweep.analysis.labels import display_names
+from xorsweep.kernels.vocab import n_params as n_parameters
 
 
 def wilson(k, n, confidence=0.95):
@@ -137,11 +138,6 @@ def loglog_fit(x, y, use, weight=None):
     if m > 2:
         se = float(np.sqrt((wt * (ly - intercept - slope * lx) ** 2).sum() / (m - 2) / sxx))
     return slope, se, intercept, float(x[use].min()), float(x[use].max()), m
-
-
-def n_params(ds) -> int:
-    """D, the number of trained parameters of a 2-H-2 network: 5H + 2."""
-    return 5 * int(ds.sizes["hidden"]) + 2
 
 
 def uncertainty_exponent(frac: xr.Dataset, D=None, eps_range=None) -> xr.Dataset:
@@ -508,7 +504,7 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
         "floor": floor,
         "flat_slope": flat_slope,
         "dimensions": D,
-        "dimensions_note": (f"D = 4H + 1 = {D}: the dims training moves in (5H + 2 = {5 * H + 2} parameters; "
+        "dimensions_note": (f"D = 4H + 1 = {D}: the dims training moves in (5H + 2 = {n_parameters(H)} parameters; "
                             "the row sums of W2 and the sum of b2 never change)") if D else "H unknown",
         "alpha": None, "alpha_ci": None, "alpha_se": None, "fit_range": None, "fit_points": 0,
         "boundary_dimension": None, "agreeing_ranges": _runs(slopes),

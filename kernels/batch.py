@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from dataclasses import dataclass
 
@@ -187,6 +188,11 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     if B * T * (n_params(H) + 2) * np.dtype(dt).itemsize > 2**34:
         raise ValueError(f"recording {T} steps of {B} networks needs more than 16 GiB: "
                          "record less often or train fewer networks per call")
+    if B == 0:  # train one zero start and keep none of it: every output keeps its shape, with B = 0
+        one = train(np.zeros((1, 2, H)), np.zeros((1, H)), np.zeros((1, H, 2)), np.zeros((1, 2)), rule=rule, lr=lr,
+                    steps=steps, dtype=dtype_name, arith=arith, record_every=record_every, h=h, threads=threads,
+                    track=track)
+        return _first(one, 0)
 
     P = pack(W1, b1, W2, b2, dt)
     chunks, nP = P.shape[0], n_params(H)
@@ -235,6 +241,17 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
         trajectory=trajectory,
         **tracked,
     )
+
+
+def _first(r: TrainResult, n: int) -> TrainResult:
+    """The result of the first ``n`` networks."""
+    cut = {f.name: getattr(r, f.name)[:n] for f in dataclasses.fields(r)
+           if isinstance(getattr(r, f.name), np.ndarray)}
+    t = r.trajectory
+    if t is not None:
+        t = Trajectory(steps=t.steps, **{f.name: getattr(t, f.name)[:n] for f in dataclasses.fields(t)
+                                         if f.name != "steps"})
+    return dataclasses.replace(r, **cut, trajectory=t)
 
 
 def _final_state(steps, predicted, z1, prev, last, solved):

@@ -108,7 +108,7 @@ class Start(Model):
         if self.random:
             return self
         H = len(self.W1[0]) if len(self.W1) else 0
-        expect = {"W1": (2, H), "b1": (H,), "W2": (H, 2), "b2": (2,)}
+        expect = vocab.group_shapes(H)
         for g, shape in GROUP_SHAPES:
             a = getattr(self, g)
             if a is not None and (H < 1 or _shape(a) != expect[g]):

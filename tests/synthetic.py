@@ -3,6 +3,8 @@ flag attrs, the ``*_start`` variables), with answers known in advance."""
 from __future__ import annotations
 
 import numpy as np
+
+from xorsweep.kernels.vocab import n_params
 import xarray as xr
 
 from xorsweep.kernels.vocab import GROUP_DIMS, split_groups
@@ -10,7 +12,7 @@ from xorsweep.kernels.vocab import GROUP_DIMS, split_groups
 NAMES = ["pending", "A", "B", "C", "D"]
 FLAGS = {"flag_values": list(range(len(NAMES))), "flag_meanings": " ".join(NAMES), "flag_display_names": NAMES}
 H = 1
-P = 5 * H + 2
+P = n_params(H)
 
 
 def classes(values, dims, coords=None, name="solution"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from xorsweep.kernels.vocab import RULES
 from xorsweep.analysis import basins, stats
 
 NAMES = ["pending", "diverged", "A", "B", "C"]
@@ -100,7 +101,7 @@ def test_box_counting_of_noise_is_flagged_saturated():
 
 
 def test_attractor_map_selects_the_other_dims():
-    att = labelled(np.arange(24).reshape(2, 3, 4) % 3 + 2, ("rule", "a", "b"), {"rule": ["seed", "gd"]})
+    att = labelled(np.arange(24).reshape(2, 3, 4) % 3 + 2, ("rule", "a", "b"), {"rule": list(RULES)})
     m = basins.attractor_map(att, {"rule": "gd"})
     assert m.dims == ("b", "a") and m["rule"].item() == "gd"
     np.testing.assert_array_equal(m.values, att.sel(rule="gd").values.T)

@@ -83,7 +83,7 @@ def test_label_stability(slice_ds):
 
 
 def test_the_figures_command_draws_convergence_figures(slice_ds, tmp_path):
-    from xorsweep.analysis import cli
+    from xorsweep.analysis import figure_files as cli
 
     w = cli._Writer(tmp_path, "test", ("png",))
     ds = slice_ds.isel(steps=0, drop=True).assign(done=slice_ds["outcome"].isel(steps=0) > 0)

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from xorsweep.kernels.vocab import RULES
 from xorsweep import kernels
 from xorsweep.kernels.vocab import ARITHS
 from conftest import bits, random_starts
@@ -23,7 +24,7 @@ def _assert_same_networks(a, b, index, index_b=slice(None)):
 @given(
     B=st.integers(1, 150),
     seed=st.integers(0, 2**32 - 1),
-    rule=st.sampled_from(["seed", "gd"]),
+    rule=st.sampled_from(RULES),
     dtype=st.sampled_from(["float64", "float32"]),
     H=st.sampled_from([1, 3, 4]),
     data=st.data(),

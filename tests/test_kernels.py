@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from xorsweep.kernels.vocab import RULES
 from xorsweep import kernels
 import reference as ref
 from conftest import bits, random_starts
@@ -28,7 +29,7 @@ def _assert_matches_reference(r, starts, rule, lr, steps, check):
         np.testing.assert_array_equal(r.predicted[i], o["predicted"])
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("H", [1, 2, 3, 5])
 def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, exact_ops):
     """With the project's exp/log and an in-order dot, the book-style numpy code gives the
@@ -39,7 +40,7 @@ def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, 
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("H", [1, 3, 4])
 def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_ops):
     """arith="exact-fma" differs from "exact" only in exp/log: the book-style code with the
@@ -50,7 +51,7 @@ def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_op
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 def test_exact_fma_is_close_to_exact_and_differs_in_bits(rule):
     starts = random_starts(64, seed=5)
     a = kernels.train(*starts, rule=rule, steps=3, arith="exact")
@@ -71,7 +72,7 @@ def test_agrees_with_numpy_reference_over_first_steps(rule, atol, H):
     _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_allclose(a, b, rtol=0, atol=atol))
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 def test_outcomes_agree_with_reference_after_full_training(rule):
     starts = random_starts(16, std=1.0, seed=11)
     r = kernels.train(*starts, rule=rule, lr=5.0, steps=100)
@@ -102,7 +103,7 @@ def test_libm_variant_is_close_to_exact(rule, atol):
         np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=atol)
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 def test_trajectory_starts_at_the_start_and_ends_at_the_finals(rule):
     starts = random_starts(3, seed=5)
     r = kernels.train(*starts, rule=rule, steps=10, record_every=5)

@@ -112,6 +112,8 @@ def test_the_vocabulary_is_spelled_once():
     where = {"published": [], "layout": [], "rules": []}
     for path in _source_files():
         text = path.read_text()
+        if path.suffix == ".toml":  # a spec may list rules to sweep: data, not vocabulary
+            text = rules.sub("", text)
         for key, rx in (("published", published), ("layout", layout), ("rules", rules)):
             if rx.search(text):
                 where[key].append(str(path.relative_to(ROOT)))

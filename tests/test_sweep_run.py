@@ -63,7 +63,8 @@ def reference_store(client, tmp_path_factory):
 def test_end_to_end_values_equal_kernels_train_called_directly(reference_store):
     ds = load(reference_store)
     assert ds.done.all()
-    assert dict(ds.sizes) == {"start": 7, "decimals": 3, "record": 4, "input": 2, "hidden": 3, "output": 2, "row": 4}
+    assert dict(ds.sizes) == {"start": 7, "decimals": 3, "record": 4, "input": 2, "hidden": 3, "output": 2, "row": 4,
+                              "outcome_class": 18, "solution_class": 13, "label_class": 90}
     W1 = ds.W1_start.values.reshape(-1, 2, 3)
     W2 = ds.W2_start.values.reshape(-1, 3, 2)
     r = kernels.train(W1, np.zeros((21, 3)), W2, np.zeros((21, 2)), rule="gd", lr=5.0, steps=30, record_every=10)

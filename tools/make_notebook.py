@@ -9,7 +9,8 @@ CELLS = [
            "A 2-D slice through the blog author's published start, trained with his rule, on a small "
            "embedded Dask cluster. Every cell of the store is a pure function of the spec, so this "
            "notebook gives the same numbers on any machine."),
-    ("code", "import tempfile, pathlib\n"
+    ("code", "%matplotlib inline\n"
+             "import tempfile, pathlib\n"
              "from distributed import Client, LocalCluster\n"
              "from xorsweep.sweep.engine import Sweep\n\n"
              "spec = {\n"

@@ -142,7 +142,7 @@ def plot_attractor_map(att, ax=None, legend=True, done=None):
         handles = [Patch(facecolor=c, edgecolor="0.5", lw=0.5, label=f"{n} ({100 * k / counts.sum():.1f}%)")
                    for n, c, k in classes]
         artists.append(ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
-                                 title="attractor", title_fontsize=8, frameon=False))
+                                 title=str(att.name or "class"), title_fontsize=8, frameon=False))
     return artists
 
 
