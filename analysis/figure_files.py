@@ -25,6 +25,15 @@ from xorsweep.analysis.figures import convergence as CV
 from xorsweep.analysis.figures import network as N
 from xorsweep.analysis.figures import sweeps as S
 
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 #: deterministic files: the same store gives the same bytes
 RC = {"svg.hashsalt": "xorsweep", "svg.fonttype": "path", "font.size": 9}
 META = {"png": {"Software": None}, "svg": {"Date": None}}
@@ -55,6 +64,7 @@ class _Writer:
             try:
                 with os.fdopen(fd, "wb") as f:
                     fig.savefig(f, format=fmt, dpi=100, metadata=META.get(fmt))
+                os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a figure is as readable as any file
                 os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):

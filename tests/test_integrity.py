@@ -396,3 +396,13 @@ def test_a_damaged_array_metadata_file_is_named_in_one_line(reference, tmp_path)
                        env=ENV, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "done/zarr.json" in r.stderr and str(path) in r.stderr
+
+
+def test_figures_are_written_with_ordinary_permissions(tmp_path):
+    from xorsweep.analysis.figure_files import _UMASK, _Writer
+
+    w = _Writer(tmp_path, "footer", ("png",))
+    fig, ax = w.new((2, 2))
+    ax.plot([0, 1])
+    w.save(fig, "fig")
+    assert (tmp_path / "fig.png").stat().st_mode & 0o777 == 0o666 & ~_UMASK
