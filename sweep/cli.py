@@ -178,8 +178,22 @@ def _cmd_run(args):
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     from xorsweep.sweep.engine import _reporter
 
+    import logging
+
     from xorsweep.sweep.lock import refuse_if_held
 
+    if not getattr(args, "debug", False):
+        # the client's own reconnection errors come with tracebacks: the run reports them
+        # itself, in one line (--debug shows them). distributed applies dask's logging
+        # config when it is imported, so set both.
+        import dask
+
+        dask.config.set({"logging.distributed": "critical"})
+        import distributed  # noqa: F401  (configures its loggers on import)
+
+        for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "tornado")]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     sw = _sweep(args)
     grid, done = sw.check()  # spec and store, before any cluster starts
     refuse_if_held(sw.path)
@@ -193,7 +207,7 @@ def _cmd_run(args):
     state = {}
 
     def on_start(client, grid, done):
-        if client.dashboard_link:
+        if client.dashboard_link and client.scheduler_info().get("services", {}).get("dashboard"):
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         from xorsweep.kernels import _cache
 

@@ -29,6 +29,8 @@ from xorsweep.sweep.spec import Spec
 
 #: a cluster with no worker for this long stops the run (the store stays resumable)
 NO_WORKER_TIMEOUT = 120.0
+#: a scheduler unreachable for this long stops the run (the store stays resumable)
+SCHEDULER_TIMEOUT = 30.0
 
 
 def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
@@ -324,23 +326,32 @@ class Sweep:
 
 
 def _wait(wait, futures):
+    import asyncio
+    import concurrent.futures
+
     from distributed.comm.core import CommClosedError
 
     try:
         done, not_done = wait(list(futures), timeout=5, return_when="FIRST_COMPLETED")
     except TimeoutError:
         return set(), set(futures)
-    except (CommClosedError, OSError) as e:
+    except (concurrent.futures.CancelledError, asyncio.CancelledError, CommClosedError, OSError) as e:
         raise UserError(f"lost the Dask scheduler ({type(e).__name__}); the store is consistent: run again to "
                         "resume") from None
     return done, not_done
 
 
 def _result(fut):
+    import asyncio
+    import concurrent.futures
+
     from distributed.comm.core import CommClosedError
 
     try:
         return fut.result()
+    except (concurrent.futures.CancelledError, asyncio.CancelledError) as e:
+        raise UserError(f"lost the Dask scheduler (the task of block was cancelled: {type(e).__name__}); the store "
+                        "is consistent: run again to resume") from None
     except (CommClosedError, OSError) as e:
         if isinstance(e, UserError):
             raise
@@ -349,14 +360,24 @@ def _result(fut):
 
 
 def _check_workers(client, since):
+    """Called when no block finished for a while: stop (resumable) when the scheduler is
+    gone or unreachable for ``SCHEDULER_TIMEOUT`` s, or has had no worker for
+    ``NO_WORKER_TIMEOUT`` s. Returns when the current stall began."""
+    lost = ("lost the Dask scheduler ({}); the store is consistent: run again to resume (with --address "
+            "for an existing cluster)")
+    now = time.monotonic()
+    if client.status in ("closed", "closing"):
+        raise UserError(lost.format("the client was closed"))
+    if client.status != "running":
+        if since is not None and now - since > SCHEDULER_TIMEOUT:
+            raise UserError(lost.format(f"unreachable for {SCHEDULER_TIMEOUT:.0f} s"))
+        return since if since is not None else now
     try:
         n = len(client.scheduler_info().get("workers", {}))
     except Exception as e:  # noqa: BLE001 - the scheduler is gone
-        raise UserError(f"lost the Dask scheduler ({type(e).__name__}); the store is consistent: run again to "
-                        "resume") from None
+        raise UserError(lost.format(type(e).__name__)) from None
     if n:
         return None
-    now = time.monotonic()
     if since is None:
         return now
     if now - since > NO_WORKER_TIMEOUT:

@@ -249,3 +249,37 @@ def test_concurrent_reader_sees_done_blocks_while_a_run_writes(spec_file, tmp_pa
     t.join()
     assert p.returncode == 0
     assert seen and all(ok for _, ok in seen)
+
+
+@pytest.mark.slow
+def test_losing_the_scheduler_is_one_line_and_the_store_resumes(slow_spec, slow_reference, tmp_path):
+    """The scheduler of an external cluster dies mid-run: one line, non-zero exit, a
+    "run stopped" history line, no lock; the store then resumes bit for bit."""
+    sched_file = tmp_path / "scheduler.json"
+    sched = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                              "--no-dashboard", "--scheduler-file", str(sched_file)],
+                             env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_for(lambda: sched_file.exists() and sched_file.stat().st_size > 0, timeout=60)
+        address = json.loads(sched_file.read_text())["address"]
+        worker = subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                   "--host", "127.0.0.1"], env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        store = tmp_path / "lost.zarr"
+        p = xorsweep("run", slow_spec, "--store", store, "--address", address)
+        wait_for(lambda: done_count(store) >= 3, timeout=300)
+        sched.kill()
+        out, err = p.communicate(timeout=180)
+        assert p.returncode != 0
+        assert "Traceback" not in err
+        errors = [line for line in err.splitlines() if "error" in line]
+        assert len(errors) == 1 and "scheduler" in errors[0], err
+        assert not lock_path(store).exists()
+        assert "run stopped" in load_store(store).attrs["history"]
+    finally:
+        for proc in (worker, sched):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    finish(slow_spec, store)
+    assert_same_store(store, slow_reference)
