@@ -258,7 +258,7 @@ class Sweep:
         store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
         t0 = time.perf_counter()
         width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
-        pending, in_flight = iter(todo), set()
+        queue, in_flight, firsts = CompileOnce(grid, todo), set(), set()
         self.futures = []
 
         def submit(k):
@@ -266,10 +266,16 @@ class Sweep:
             in_flight.add(f)
             self.futures.append(f)
 
-        for k in pending:
-            submit(k)
-            if len(in_flight) >= width:
-                break
+        def fill():
+            while len(in_flight) < width:
+                k, first = queue.take()
+                if k is None:
+                    return
+                submit(k)
+                if first:
+                    firsts.add(k)
+
+        fill()
         no_worker_since, last_live = None, time.monotonic()
         try:
             while in_flight:
@@ -288,13 +294,12 @@ class Sweep:
                     state.elapsed = time.perf_counter() - t0
                     if state.first_done_at is None:
                         state.first_done_at = state.elapsed
-                    else:
+                    elif res["index"] not in firsts:  # a variant's first block includes its compile
                         state.cells_after_first += res["cells"]
+                    queue.finished(res["index"])
                     report(state)
                     last_live = self._live(path, state, client, last_live)
-                    nxt = next(pending, None)
-                    if nxt is not None:
-                        submit(nxt)
+                fill()
         finally:
             for f in in_flight:
                 f.cancel()
@@ -323,6 +328,65 @@ class Sweep:
                                            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "dashboard": getattr(client, "dashboard_link", None)})
         return now
+
+
+#: block settings that select a different compiled kernel (names a spec does not use are ignored)
+COMPILED_SETTINGS = ("rule", "gradient", "update", "dtype", "arith")
+
+
+class CompileOnce:
+    """The order blocks are handed to workers, so that each compiled kernel variant (rule,
+    dtype, arithmetic: ``COMPILED_SETTINGS``) is compiled by one worker, not by every
+    worker at once: a variant's first block runs alone, and the rest of its blocks wait
+    until it finished (numba's on-disk cache then serves the other workers of the
+    machine). First blocks of different variants run side by side, so a sweep over two
+    rules compiles both at once on two workers. Costs at most one block's latency per
+    variant when the cache is already warm.
+    """
+
+    def __init__(self, grid: Grid, todo):
+        todo = np.asarray(todo, dtype=np.int64)
+        dims = [i for i, d in enumerate(grid.dims) if d in COMPILED_SETTINGS]
+        if dims and len(todo):
+            pos = np.unravel_index(todo, grid.block_grid)
+            variant = np.ravel_multi_index(tuple(pos[i] for i in dims), tuple(grid.block_grid[i] for i in dims))
+        else:
+            variant = np.zeros(len(todo), dtype=np.int64)
+        order = np.argsort(variant, kind="stable")
+        keys, starts = np.unique(variant[order], return_index=True)
+        bounds = list(starts[1:]) + [len(todo)]
+        #: variant -> [its blocks in order, next position]
+        self._queues = {int(v): [todo[order[a:b]], 0] for v, a, b in zip(keys, starts, bounds)}
+        self._variant_of = {}
+        self._open, self._probing = set(), set()
+
+    def take(self):
+        """(next block to submit, whether it is its variant's first), or (None, False)."""
+        best = None
+        for v, q in self._queues.items():
+            if q[1] >= len(q[0]) or v in self._probing:
+                continue
+            if v not in self._open:  # a variant's first block: start compiling it now
+                best = v
+                break
+            if best is None:
+                best = v
+        if best is None:
+            return None, False
+        q = self._queues[best]
+        k = int(q[0][q[1]])
+        q[1] += 1
+        first = best not in self._open
+        if first:
+            self._probing.add(best)
+            self._variant_of[k] = best
+        return k, first
+
+    def finished(self, k):
+        v = self._variant_of.pop(k, None)
+        if v is not None:
+            self._probing.discard(v)
+            self._open.add(v)
 
 
 def _wait(wait, futures):

@@ -181,3 +181,36 @@ def test_cli_run_and_status(tmp_path):
                            capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0 and "already done" in again.stderr
     assert Grid(Spec.from_toml(spec_file)).cells == 10
+
+
+def test_each_kernel_variant_compiles_on_one_worker_first():
+    """A variant's first block runs alone; first blocks of different variants side by side."""
+    g = Grid(spec(axes={"rule": {"values": ["seed", "gd"]}, "lr": {"values": [1.0, 5.0]}},
+                  execution={"block": 7}))
+    assert g.dims[:2] == ("rule", "lr")
+    per_variant = g.n_blocks // 2
+    q = engine.CompileOnce(g, range(g.n_blocks))
+    (a, fa), (b, fb), (c, _) = q.take(), q.take(), q.take()
+    assert fa and fb and c is None  # one block of each rule, then nothing until one finished
+    assert {g.block(a).settings["rule"], g.block(b).settings["rule"]} == {"seed", "gd"}
+    q.finished(b)
+    rest = []
+    while (k := q.take()[0]) is not None:
+        rest.append(k)
+    assert len(rest) == per_variant - 1 and {g.block(k).settings["rule"] for k in rest} == {g.block(b).settings["rule"]}
+    q.finished(a)
+    while (k := q.take()[0]) is not None:
+        rest.append(k)
+    assert sorted(rest + [a, b]) == list(range(g.n_blocks))  # every block exactly once
+    # lr is not a compiled setting: its blocks share the variant's kernel
+    assert engine.CompileOnce(Grid(spec(axes={"lr": {"values": [1.0, 5.0]}})), range(4)).take()[1]
+
+
+def test_a_sweep_over_two_rules_matches_its_single_rule_stores(client, tmp_path):
+    both = spec(axes={"rule": {"values": ["gd", "seed"]}})
+    engine.run(both, tmp_path / "both.zarr", client)
+    ds = load(tmp_path / "both.zarr")
+    for rule in ("gd", "seed"):
+        engine.run(spec(training={"rule": rule}), tmp_path / f"{rule}.zarr", client)
+        one = load(tmp_path / f"{rule}.zarr")
+        np.testing.assert_array_equal(bits(ds.loss.sel(rule=rule).values), bits(one.loss.values))
