@@ -44,6 +44,15 @@ def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
     return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": t1 - t0}
 
 
+def compile_block(spec_dict: dict, index: int) -> dict:
+    """The Dask task that compiles (or loads from numba's cache) block ``index``'s kernels:
+    one network of it, trained through the same path, nothing written."""
+    grid = Grid(Spec.from_dict(spec_dict))
+    b = grid.block(index)
+    cells.train_region(grid, cells.cell_block(grid, {d: sl.start for d, sl in zip(grid.dims, b.region)}), threads=1)
+    return {"compiled": index}
+
+
 @dataclass
 class Progress:
     """A run's progress. ``rate`` (networks/s) and ``eta`` (s) come from blocks finished
@@ -258,22 +267,20 @@ class Sweep:
         store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
         t0 = time.perf_counter()
         width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
-        queue, in_flight, firsts = CompileOnce(grid, todo), set(), set()
+        queue, in_flight = CompileOnce(grid, todo), set()
         self.futures = []
-
-        def submit(k):
-            f = client.submit(train_block, path, sid, spec_dict, k, key=f"xorsweep-{sid}-{k}", pure=False)
-            in_flight.add(f)
-            self.futures.append(f)
 
         def fill():
             while len(in_flight) < width:
-                k, first = queue.take()
+                k, probe = queue.take()
                 if k is None:
                     return
-                submit(k)
-                if first:
-                    firsts.add(k)
+                if probe:  # one network of the block, so that one worker compiles its kernels
+                    f = client.submit(compile_block, spec_dict, k, key=f"xorsweep-{sid}-compile-{k}", pure=False)
+                else:
+                    f = client.submit(train_block, path, sid, spec_dict, k, key=f"xorsweep-{sid}-{k}", pure=False)
+                    self.futures.append(f)
+                in_flight.add(f)
 
         fill()
         no_worker_since, last_live = None, time.monotonic()
@@ -288,15 +295,17 @@ class Sweep:
                     in_flight.discard(fut)
                     res = _result(fut)
                     fut.release()
+                    if "compiled" in res:
+                        queue.compiled(res["compiled"])
+                        continue
                     state.blocks_done += 1
                     state.cells_done += res["cells"]
                     state.cells_this_run += res["cells"]
                     state.elapsed = time.perf_counter() - t0
                     if state.first_done_at is None:
                         state.first_done_at = state.elapsed
-                    elif res["index"] not in firsts:  # a variant's first block includes its compile
+                    else:
                         state.cells_after_first += res["cells"]
-                    queue.finished(res["index"])
                     report(state)
                     last_live = self._live(path, state, client, last_live)
                 fill()
@@ -335,13 +344,13 @@ COMPILED_SETTINGS = ("rule", "gradient", "update", "dtype", "arith")
 
 
 class CompileOnce:
-    """The order blocks are handed to workers, so that each compiled kernel variant (rule,
+    """The order of the tasks handed to workers, so that each compiled kernel variant (rule,
     dtype, arithmetic: ``COMPILED_SETTINGS``) is compiled by one worker, not by every
-    worker at once: a variant's first block runs alone, and the rest of its blocks wait
-    until it finished (numba's on-disk cache then serves the other workers of the
-    machine). First blocks of different variants run side by side, so a sweep over two
-    rules compiles both at once on two workers. Costs at most one block's latency per
-    variant when the cache is already warm.
+    worker at once: a variant starts with a probe (``compile_block``: one network of its
+    first block, through the same path), and its blocks wait until the probe finished
+    (numba's on-disk cache then serves the other workers of the machine). Probes of
+    different variants run side by side, so a sweep over two rules compiles both at once
+    on two workers. With a warm cache a probe costs milliseconds.
     """
 
     def __init__(self, grid: Grid, todo):
@@ -357,36 +366,34 @@ class CompileOnce:
         bounds = list(starts[1:]) + [len(todo)]
         #: variant -> [its blocks in order, next position]
         self._queues = {int(v): [todo[order[a:b]], 0] for v, a, b in zip(keys, starts, bounds)}
-        self._variant_of = {}
-        self._open, self._probing = set(), set()
+        self._probe_of = {}  # block index of a probe in flight -> its variant
+        self._compiled, self._probing = set(), set()
 
     def take(self):
-        """(next block to submit, whether it is its variant's first), or (None, False)."""
-        best = None
-        for v, q in self._queues.items():
-            if q[1] >= len(q[0]) or v in self._probing:
+        """(block index, True) for a probe, (block index, False) for a block to train, or
+        (None, False) when nothing can go now."""
+        ready = None
+        for v, (blocks, i) in self._queues.items():
+            if i >= len(blocks) or v in self._probing:
                 continue
-            if v not in self._open:  # a variant's first block: start compiling it now
-                best = v
-                break
-            if best is None:
-                best = v
-        if best is None:
+            if v not in self._compiled:  # start compiling a variant as soon as possible
+                k = int(blocks[i])
+                self._probing.add(v)
+                self._probe_of[k] = v
+                return k, True
+            if ready is None:
+                ready = v
+        if ready is None:
             return None, False
-        q = self._queues[best]
-        k = int(q[0][q[1]])
+        q = self._queues[ready]
         q[1] += 1
-        first = best not in self._open
-        if first:
-            self._probing.add(best)
-            self._variant_of[k] = best
-        return k, first
+        return int(q[0][q[1] - 1]), False
 
-    def finished(self, k):
-        v = self._variant_of.pop(k, None)
-        if v is not None:
-            self._probing.discard(v)
-            self._open.add(v)
+    def compiled(self, k):
+        """The probe of block ``k`` finished: its variant's blocks may go."""
+        v = self._probe_of.pop(k)
+        self._probing.discard(v)
+        self._compiled.add(v)
 
 
 def _wait(wait, futures):

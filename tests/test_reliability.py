@@ -175,13 +175,14 @@ def test_a_signal_to_the_whole_process_group_stops_cleanly(slow_spec, slow_refer
     assert_same_store(store, slow_reference)
 
 
-def test_second_run_is_refused_while_the_first_runs_and_takes_over_when_it_died(spec_file, reference, tmp_path):
+def test_second_run_is_refused_while_the_first_runs_and_takes_over_when_it_died(slow_spec, slow_reference, tmp_path):
+    """With the slow spec: the first run must still be running when the second starts."""
     store = tmp_path / "locked.zarr"
-    first = xorsweep("run", spec_file, "--store", store, "--workers", 1)
+    first = xorsweep("run", slow_spec, "--store", store, "--workers", 1)
     wait_for(lambda: lock_path(store).exists() and done_count(store) >= 1)
     holder = json.loads(lock_path(store).read_text())
     assert holder["pid"] == first.pid
-    second = xorsweep("run", spec_file, "--store", store)
+    second = xorsweep("run", slow_spec, "--store", store)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 2
     assert err.strip().splitlines() == [err.strip()]  # one line
@@ -189,8 +190,8 @@ def test_second_run_is_refused_while_the_first_runs_and_takes_over_when_it_died(
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=60)
     assert lock_path(store).exists()  # stale: its holder is dead
-    finish(spec_file, store)
-    assert_same_store(store, reference)
+    finish(slow_spec, store)
+    assert_same_store(store, slow_reference)
 
 
 @pytest.mark.slow

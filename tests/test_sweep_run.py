@@ -184,26 +184,33 @@ def test_cli_run_and_status(tmp_path):
 
 
 def test_each_kernel_variant_compiles_on_one_worker_first():
-    """A variant's first block runs alone; first blocks of different variants side by side."""
+    """A variant's blocks wait for its probe; probes of different variants run side by side."""
     g = Grid(spec(axes={"rule": {"values": ["seed", "gd"]}, "lr": {"values": [1.0, 5.0]}},
                   execution={"block": 7}))
     assert g.dims[:2] == ("rule", "lr")
-    per_variant = g.n_blocks // 2
     q = engine.CompileOnce(g, range(g.n_blocks))
-    (a, fa), (b, fb), (c, _) = q.take(), q.take(), q.take()
-    assert fa and fb and c is None  # one block of each rule, then nothing until one finished
+    (a, pa), (b, pb), (c, _) = q.take(), q.take(), q.take()
+    assert pa and pb and c is None  # one probe per rule, then nothing until one finished
     assert {g.block(a).settings["rule"], g.block(b).settings["rule"]} == {"seed", "gd"}
-    q.finished(b)
+    q.compiled(b)
     rest = []
+    while (t := q.take())[0] is not None:
+        assert not t[1]
+        rest.append(t[0])
+    assert len(rest) == g.n_blocks // 2 and {g.block(k).settings["rule"] for k in rest} == {g.block(b).settings["rule"]}
+    q.compiled(a)
     while (k := q.take()[0]) is not None:
         rest.append(k)
-    assert len(rest) == per_variant - 1 and {g.block(k).settings["rule"] for k in rest} == {g.block(b).settings["rule"]}
-    q.finished(a)
-    while (k := q.take()[0]) is not None:
-        rest.append(k)
-    assert sorted(rest + [a, b]) == list(range(g.n_blocks))  # every block exactly once
-    # lr is not a compiled setting: its blocks share the variant's kernel
-    assert engine.CompileOnce(Grid(spec(axes={"lr": {"values": [1.0, 5.0]}})), range(4)).take()[1]
+    assert sorted(rest) == list(range(g.n_blocks))  # every block exactly once, after its probe
+    # lr is not a compiled setting: its blocks share one probe
+    one = engine.CompileOnce(Grid(spec(axes={"lr": {"values": [1.0, 5.0]}})), range(4))
+    assert one.take()[1] and one.take()[0] is None
+
+
+def test_a_probe_trains_one_network_of_its_block_without_a_store():
+    s = spec(axes={"rule": {"values": ["seed", "gd"]}})
+    g = Grid(s)
+    assert engine.compile_block(s.to_dict(), g.n_blocks - 1) == {"compiled": g.n_blocks - 1}
 
 
 def test_a_sweep_over_two_rules_matches_its_single_rule_stores(client, tmp_path):
