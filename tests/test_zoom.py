@@ -111,6 +111,15 @@ def test_deep_levels_are_correctly_rounded_where_a_linspace_of_their_ends_is_not
     assert any(abs(Fraction(float(v)) - e) > h for v, e, h in zip(naive, exact, half_ulp))
 
 
+def test_levels_below_the_float_spacing_repeat_their_starts():
+    """Extent 5e-17 around W1[0,2] = 0.12 (ulp 1.4e-17) and W2[1,1] = -0.30 (ulp 5.6e-17):
+    the level holds 5 distinct starts in 30 cells, which is why the report counts them."""
+    g = Grid(spec({"factor": 1e4, "depth": 4}))
+    x = _all_starts(g)
+    distinct = [len(np.unique(x[i].reshape(-1, g.P), axis=0)) for i in range(5)]
+    assert distinct[:4] == [30] * 4 and distinct[4] < 10
+
+
 def test_level_zero_is_the_slice_without_zoom():
     plain, z = Grid(spec(resolution=[5, 4])), Grid(spec({"factor": 10, "depth": 2, "center": [0.1, 0.2]},
                                                        resolution=[5, 4]))
@@ -137,6 +146,7 @@ def zoom_store(client, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # a 2-worker cluster and a real store
 def test_store_keeps_every_level_with_its_coordinates(zoom_store, client, tmp_path):
     import xarray as xr
 
@@ -160,6 +170,7 @@ def test_store_keeps_every_level_with_its_coordinates(zoom_store, client, tmp_pa
         np.testing.assert_array_equal(bits(z0[name].values), bits(p[name].values), err_msg=name)
 
 
+@pytest.mark.slow  # a 2-worker cluster and a real store
 @pytest.mark.parametrize("block", [1, 13, 200])
 def test_store_does_not_depend_on_block_size(zoom_store, client, tmp_path, block):
     path = tmp_path / "b.zarr"
@@ -171,6 +182,7 @@ class Stop(Exception):
     pass
 
 
+@pytest.mark.slow  # a 2-worker cluster and a real store
 def test_resume_across_levels_is_bit_identical(zoom_store, client, tmp_path):
     path = tmp_path / "r.zarr"
 
@@ -195,6 +207,7 @@ KEYS = {"level", "extent", "factor", "center", "dimension", "saturated", "reason
         "shuffled_S_bb", "classes", "distinct_starts", "cells", "used"}
 
 
+@pytest.mark.slow  # a 2-worker cluster and a real store
 def test_stats_json_reports_every_level(zoom_store, tmp_path, capsys):
     from xorsweep.sweep import cli
 

@@ -308,13 +308,18 @@ def plot_zoom_sequence(zoom, ax=None):
     d = zoom["dimension"].values
     ok = np.isfinite(d)
     artists = [ax.plot(lv[ok], d[ok], "o-", color="#1f77b4", label="local box dimension")[0]]
-    if "shuffled_dimension" in zoom:
+    if "shuffled_dimension" in zoom and np.isfinite(zoom["shuffled_dimension"].values).any():
         sd = zoom["shuffled_dimension"].values
         artists.append(ax.plot(lv[np.isfinite(sd)], sd[np.isfinite(sd)], "o", mfc="none", color="#1f77b4",
                                label="shuffled map's dimension")[0])
-    if (~ok).any():
-        artists.append(ax.plot(lv[~ok], np.full((~ok).sum(), 2.05), "x", color="#d62728", ms=8,
-                               label="no dimension (saturated or repeated starts)")[0])
+    sat = zoom["saturated"].values.astype(bool) & ~ok
+    if sat.any():
+        artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.05), "x", color="#d62728", ms=8,
+                               label="no dimension: saturated")[0])
+    other = ~ok & ~sat
+    if other.any():
+        artists.append(ax.plot(lv[other], np.full(other.sum(), 2.05), "+", color="0.3", ms=9,
+                               label="no dimension: no boundary, too few box sides or repeated starts")[0])
     ax.set_ylim(0.8, 2.15)
     ax.set_xlabel("zoom level (0: the slice as given)")
     ax.set_ylabel("box-counting dimension")
