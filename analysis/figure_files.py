@@ -4,7 +4,9 @@
   b1, W2 paths in 3-D and in projections, the b2 path;
 - a ``decimals`` axis: attractor shares and flip rate per rounding digit (over ``start``);
 - an ``eps`` axis: f(ε) with the fitted uncertainty exponent (over ``start``, ``direction``);
-- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot.
+- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot;
+- a zoomed slice (``zoom``): the statistics of every level against the level, and every
+  level's map (small multiples sharing their class colours).
 Sweep dims not summarised by a figure are taken at the ``--cell`` value or their first.
 Each figure carries the store path and spec hash in a footer.
 """
