@@ -3,7 +3,8 @@
 A cell's start is base start -> scale -> round to ``decimals`` -> + eps·direction ->
 + a·u + b·v, computed in float64 from the spec and the cell's index alone: elementwise
 IEEE operations, per-index seeded generators and exactly-rounded sums (math.fsum), so
-any block can be recomputed anywhere with the same bits. The spec knows its own size
+any block can be recomputed anywhere with the same bits. A zoomed slice's a and b depend
+on the zoom level too (``zoom_coordinates``). The spec knows its own size
 (``spec.dims``, ``spec.shape``); this module imports the spec, never the reverse.
 """
 from __future__ import annotations
@@ -45,8 +46,8 @@ def zoom_coordinates(lo, hi, n, center, factor, level) -> np.ndarray:
     """The n coordinates of a slice dim at zoom ``level``: level 0 is np.linspace(lo, hi, n)
     (the bits of a slice without zoom); level i moves each of those points towards
     ``center`` by factor**i, c + (x - c) / factor**i, in exact rationals rounded once to the
-    nearest double: no cancellation however deep the level (a linspace between the level's
-    own ends would lose the step to the rounding of the ends)."""
+    nearest double, however deep the level (a linspace between the level's own rounded
+    ends misses some points by more than half an ulp: tests/test_zoom.py)."""
     x0 = np.linspace(lo, hi, n)
     if level == 0:
         return x0
