@@ -356,35 +356,70 @@ def box_count_report(att: xr.DataArray, done=None, fit_range=None, seed=0, entro
     return out
 
 
-def zoom_sequence(maps, done=None, fit_range=None, dims=("a", "b")) -> xr.Dataset:
-    """Local box dimension and mixed shares of nested slices (outermost first), one entry
-    per zoom level: the way to check a claim of a fractal boundary over many decades."""
+def zoom_level(ds, level: int):
+    """Zoom level ``level`` of a zoomed slice (dims ``zoom``, ``a_index``, ``b_index``, 2-D
+    coords a(zoom, a_index), b(zoom, b_index)) as a plain slice: dims a, b with their
+    coordinates, so that every slice statistic and figure applies to it."""
+    return ds.isel(zoom=level).swap_dims({"a_index": "a", "b_index": "b"})
+
+
+#: a level whose cells hold fewer distinct starts than this share repeats starts: no dimension
+MIN_DISTINCT = 0.99
+
+
+def zoom_sequence(maps, done=None, fit_range=None, dims=("a", "b"), distinct=None, seed=0,
+                  n_balls=200) -> xr.Dataset:
+    """Local box dimension, mixed shares and their shuffled controls for nested slices
+    (outermost first), one entry per zoom level: the way to check a claim of a fractal
+    boundary over many decades. ``distinct`` (per level: (distinct starts, cells), or
+    None) refuses the dimension of a level finer than the float spacing, whose map repeats
+    the same starts. Each level goes through ``box_count_report`` (its saturation rule and
+    shuffled control)."""
     rows = []
     for k, m in enumerate(maps):
+        d = done[k] if done is not None else None
         if isinstance(m, xr.Dataset):
             from xorsweep.analysis.stats import partition
 
             d = m["done"] if "done" in m else None
-            m = mark_pending(partition(m), d)
-        elif done is not None:
-            m = mark_pending(m, done[k])
-        m = attractor_map(m, dims=dims)
-        counts = box_counts(m)
-        dim = box_dimension(counts, fit_range)
-        s = counts["box"].values
+            m = partition(m)
+        m = attractor_map(m, dims=dims).transpose(*dims)
+        rep = box_count_report(m, None if d is None else d.transpose(*dims), fit_range, seed, n_balls=n_balls)
+        bc, ent = rep["box_count"], rep["basin_entropy"]
+        share = dict(zip(bc["box"], bc["mixed_share"]))
+        c_share = dict(zip(bc["box"], bc["shuffled_mixed_share"]))
         width = float(abs(m[dims[0]].values[-1] - m[dims[0]].values[0])) if dims[0] in m.coords else np.nan
-        share2 = counts["mixed_share"].values[s == 2]
-        rows.append((width, float(dim["dimension"]), bool(dim.attrs["saturated"]), float(dim["fit_min"]),
-                     float(dim["fit_max"]), float(share2[0]) if len(share2) else np.nan,
-                     float(counts["mixed_share"].values[-1]), dim.attrs["reason"]))
-    cols = list(zip(*rows)) if rows else [[]] * 8
+        n_distinct, cells = distinct[k] if distinct is not None and distinct[k] else (np.nan, np.nan)
+        dim, reason = bc["dimension"], bc["reason"] or ""
+        if n_distinct < MIN_DISTINCT * cells:
+            dim, reason = None, (f"only {n_distinct} distinct starts in {cells} cells: the level is finer than the "
+                                 "float spacing and its map repeats the same starts")
+        fit = bc["fit_range"] or (None, None)
+        rows.append((width, dim, bc["saturated"], fit[0], fit[1], share.get(1), share.get(2),
+                     bc["mixed_share"][-1] if bc["mixed_share"] else None, bc["shuffled_dimension"],
+                     c_share.get(1), ent["S_bb"], ent["shuffled_S_bb"], rep["partition"]["classes"], rep["used"],
+                     n_distinct, cells, reason))
+    names = ("width", "dimension", "saturated", "fit_min", "fit_max", "mixed_share_1", "mixed_share_2",
+             "mixed_share_largest", "shuffled_dimension", "shuffled_mixed_share_1", "S_bb", "shuffled_S_bb",
+             "classes", "used", "distinct", "cells", "reason")
+    cols = dict(zip(names, zip(*rows))) if rows else {n: () for n in names}
+
+    def col(name, dtype=float, **attrs):
+        vals = [np.nan if v is None and dtype is float else v for v in cols[name]]
+        return ("level", np.array(vals, dtype=dtype), attrs)
+
     return xr.Dataset({
-        "width": ("level", np.array(cols[0], float), {"long_name": f"slice width along {dims[0]}"}),
-        "dimension": ("level", np.array(cols[1], float), {"long_name": "local box-counting dimension"}),
-        "saturated": ("level", np.array(cols[2], bool)),
-        "fit_min": ("level", np.array(cols[3], float)), "fit_max": ("level", np.array(cols[4], float)),
-        "mixed_share_2": ("level", np.array(cols[5], float), {"long_name": "mixed share of boxes of side 2"}),
-        "mixed_share_largest": ("level", np.array(cols[6], float),
-                                {"long_name": "mixed share of the largest boxes"}),
-        "reason": ("level", np.array(cols[7], dtype=object))},
-        coords={"level": np.arange(len(rows))})
+        "width": col("width", long_name=f"slice width along {dims[0]}"),
+        "dimension": col("dimension", long_name="local box-counting dimension (NaN: refused, see reason)"),
+        "saturated": col("saturated", bool), "fit_min": col("fit_min"), "fit_max": col("fit_max"),
+        "mixed_share_1": col("mixed_share_1", long_name="mixed share of the smallest boxes (side 1)"),
+        "mixed_share_2": col("mixed_share_2", long_name="mixed share of boxes of side 2"),
+        "mixed_share_largest": col("mixed_share_largest", long_name="mixed share of the largest boxes"),
+        "shuffled_dimension": col("shuffled_dimension", long_name="dimension of the shuffled map"),
+        "shuffled_mixed_share_1": col("shuffled_mixed_share_1", long_name="mixed share of the smallest boxes, "
+                                                                          "shuffled map"),
+        "S_bb": col("S_bb"), "shuffled_S_bb": col("shuffled_S_bb"), "classes": col("classes", int),
+        "used": col("used", long_name="share of the level's cells used"),
+        "distinct": col("distinct", long_name="distinct starts"), "cells": col("cells"),
+        "reason": col("reason", object)},
+        coords={"level": np.arange(len(rows))}, attrs={"seed": seed, "min_distinct": MIN_DISTINCT})

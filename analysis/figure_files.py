@@ -4,13 +4,16 @@
   b1, W2 paths in 3-D and in projections, the b2 path;
 - a ``decimals`` axis: attractor shares and flip rate per rounding digit (over ``start``);
 - an ``eps`` axis: f(ε) with the fitted uncertainty exponent (over ``start``, ``direction``);
-- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot.
+- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot;
+- a zoomed slice (``zoom``): the statistics of every level against the level, and every
+  level's map (small multiples sharing their class colours).
 Sweep dims not summarised by a figure are taken at the ``--cell`` value or their first.
 Each figure carries the store path and spec hash in a footer.
 """
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +80,7 @@ def _tag(cell_ds):
     """File-name stem of one network: 'network-decimals=7', 'network-start=3-unrounded', …"""
     parts = []
     for name in T.cell_coords(cell_ds):
-        v = cell_ds[name].item()
+        v = cell_ds[name].values.item()  # a zoomed slice's a and b are lazy 2-D coords
         if name == "decimals" and v == -1:
             parts.append("unrounded")
         else:
@@ -180,6 +183,62 @@ def slice_figures(w, ds, cell):
     return ["box count: the slice is too small"]
 
 
+def zoom_figures(w, ds, cell):
+    """A zoomed slice: its statistics against the zoom level, and the map of every level
+    (small multiples sharing their class colours)."""
+    from xorsweep.analysis.figures.style import keep_common
+    from xorsweep.analysis.report import zoom_levels
+
+    part = stats.partition(ds)
+    maps, dones, distinct, fixed = zoom_levels(ds, part, cell)
+    z = basins.zoom_sequence(maps, dones, distinct=distinct)
+    what = _partition_words(part)
+    fixed = ", ".join(f"{k} {v}" for k, v in fixed.items())
+    fig, ax = w.new((7.2, 4.6))
+    S.plot_zoom_sequence(z, ax=ax)
+    ax.set_title(f"the slice's boundary level by level ({what}{f'; {fixed}' if fixed else ''}{_used(ds)})",
+                 fontsize=9, loc="left")
+    w.save(fig, "zoom-sequence")
+    maps = [basins.mark_pending(m, d) for m, d in zip(maps, dones or [None] * len(maps))]
+    names = labels.display_names(part)
+    counts = [sum(int((m.values == v).sum()) for m in maps) for v in part.attrs["flag_values"]]
+    shown = keep_common(names, counts)
+    n = len(maps)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, ax = w.new((3.6 * cols + 2.6, 3.3 * rows + 0.4))
+    ax.remove()
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for k, (m, ax) in enumerate(zip(maps, axes)):
+        att = basins.attractor_map(m)
+        artists = S.plot_attractor_map(att, ax=ax, legend=k == n - 1, shown=shown)
+        if k == n - 1:  # one legend for all panels (they share their colours), shares left out
+            leg = artists[-1]
+            handles, names = leg.legend_handles, [re.sub(r" \([\d.]+%\)$", "", t.get_text()) for t in leg.get_texts()]
+            leg.remove()
+            where = axes[n] if len(axes) > n else fig
+            kw = {"loc": "center"} if len(axes) > n else {"loc": "outside right upper"}
+            where.legend(handles, names, fontsize=7, title=f"{part.name} (all levels)", title_fontsize=7,
+                         frameon=False, **kw)
+        r = z.isel(level=k)
+        dim = "no d" if not np.isfinite(float(r["dimension"])) else f"d = {float(r['dimension']):.2f}"
+        ax.set_title(f"level {k}: width {float(r['width']):.1e}, {dim}, mixed {float(r['mixed_share_1']):.2f}",
+                     fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.xaxis.get_offset_text().set_fontsize(6)
+        ax.yaxis.get_offset_text().set_fontsize(6)
+        ax.set_xlabel("a", fontsize=7)
+        ax.set_ylabel("b", fontsize=7)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    att = part["zoom"].attrs
+    fig.suptitle(f"the class of each start ({what}), zoom level by level: each level {att.get('factor', 0):g} times "
+                 f"narrower, towards (a, b) = ({att.get('center_a', 0):g}, {att.get('center_b', 0):g}){_used(ds)}",
+                 fontsize=9)
+    w.save(fig, "zoom-maps")
+    return []
+
+
 def convergence_figures(w, ds, cell, dims):
     """Convergence-time figures of a store with the kernels' ``solved_step`` (Kolen &
     Pollack 1990): per rounding digit or ε, and over a slice."""
@@ -224,6 +283,8 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
         if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:
             notes += slice_figures(w, ds, sel)
             notes += box_count_control_figures(w, ds, sel)
+        if "zoom" in dims:
+            notes += zoom_figures(w, ds, sel)
         if "solved_step" in ds:
             notes += convergence_figures(w, ds, sel, dims)
     return w.files, notes

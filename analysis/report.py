@@ -13,7 +13,8 @@
   ``fit_range``, ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
   ``reference``, design effects (see ``analysis.stats.uncertainty``);
 - ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``): see
-  ``analysis.basins.box_count_report``.
+  ``analysis.basins.box_count_report``;
+- ``zoom`` (a zoomed slice): a list, one entry per level, see ``zoom_report``.
 
 Every section says which share of its cells it used (``used``).
 """
@@ -118,9 +119,58 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
             d = out["distinct_starts"]
             out["notes"].append(f"the slice holds only {d['distinct']} distinct starts in {d['cells']} cells: it is "
                                 "finer than the float spacing, and its map repeats the same starts")
+    if "zoom" in dims:
+        out["zoom"] = zoom_report(ds, part, cell, box_fit_range, seed, n_balls=min(n_balls, 200))
+        for r in out["zoom"]:
+            if r["distinct_starts"] is not None and r["distinct_starts"] < r["cells"]:
+                out["notes"].append(f"zoom level {r['level']} holds only {r['distinct_starts']} distinct starts in "
+                                    f"{r['cells']} cells (finer than the float spacing)")
     if any(d in dims and part.sizes[d] > 1 for d in precision.AXES if d != "eps"):
         out["precision"] = precision.precision_flips(ds, part, confidence=confidence)
     return _jsonable(out)
+
+
+def zoom_levels(ds, part, cell=None):
+    """(maps, done maps or None, (distinct starts, cells) per level, fixed dims) of each
+    zoom level of ``part``, the other dims taken at ``cell`` or their first value."""
+    maps, dones, distinct = [], [], []
+    for i in range(part.sizes["zoom"]):
+        m, fixed = stats._fixed_dims(basins.zoom_level(part, i), ("a", "b"), cell)
+        maps.append(m.transpose("a", "b"))
+        if "done" in ds:
+            dones.append(stats._fixed_dims(basins.zoom_level(ds["done"], i), ("a", "b"), cell)[0].transpose("a", "b"))
+        d = distinct_starts(basins.zoom_level(ds, i), fixed)
+        distinct.append((d["distinct"], d["cells"]) if d else None)
+    return maps, dones or None, distinct, fixed
+
+
+def zoom_report(ds, part, cell=None, fit_range=None, seed=0, n_balls=200) -> list[dict]:
+    """Per zoom level of a zoomed slice: its extent, the local box dimension (or the reason
+    there is none: saturated, too few box sides, or fewer distinct starts than cells), the
+    mixed share of the smallest boxes, the shuffled control, distinct starts and the share
+    of cells used (see ``basins.zoom_sequence``)."""
+    maps, dones, distinct, fixed = zoom_levels(ds, part, cell)
+    z = basins.zoom_sequence(maps, dones, fit_range, distinct=distinct, seed=seed, n_balls=n_balls)
+    attrs = part["zoom"].attrs
+    out = []
+    for i in range(z.sizes["level"]):
+        r = z.isel(level=i)
+        extent = [float(ds[f"extent_{k}"].values[i]) if f"extent_{k}" in ds.coords else None for k in "ab"]
+        out.append({
+            "level": i, "extent": extent, "factor": attrs.get("factor"),
+            "center": [attrs.get("center_a"), attrs.get("center_b")], "fixed": fixed,
+            "dimension": r["dimension"].item(), "saturated": bool(r["saturated"]), "reason": r["reason"].item() or None,
+            "fit_range": [r["fit_min"].item(), r["fit_max"].item()],
+            "mixed_share_smallest": r["mixed_share_1"].item(), "mixed_share_2": r["mixed_share_2"].item(),
+            "shuffled_dimension": r["shuffled_dimension"].item(),
+            "shuffled_mixed_share_smallest": r["shuffled_mixed_share_1"].item(),
+            "S_bb": r["S_bb"].item(), "shuffled_S_bb": r["shuffled_S_bb"].item(), "classes": int(r["classes"]),
+            "distinct_starts": None if distinct[i] is None else int(distinct[i][0]),
+            "cells": int(r["cells"]) if np.isfinite(r["cells"]) else int(maps[i].size),
+            "used": r["used"].item()})
+        if out[-1]["dimension"] is None or not np.isfinite(out[-1]["dimension"]):
+            out[-1]["fit_range"] = None
+    return out
 
 
 def distinct_starts(ds, fixed) -> dict | None:
@@ -232,9 +282,36 @@ def format_report(rep: dict) -> str:
                  f"{f['verdict']}; Ŝbb = {_g(f['Sbb'])} ± {_g(f['sigma'])}, smooth {f['smooth_Sbb']:.4f} "
                  f"(upper {_g(f['upper'])}); shuffled map: {f['shuffled_verdict']}"
                  + (f"; {f['warning']}" if f["warning"] else "") + (f"; {f['note']}" if f.get("note") else ""))
+    if "zoom" in rep:
+        L.extend(format_zoom(rep["zoom"]))
     if "precision" in rep:
         L.append(precision.format_precision(rep["precision"]))
     return "\n".join(L)
+
+
+def format_zoom(levels: list) -> list[str]:
+    z = levels[0]
+    L = ["", f"zoom sequence: each level {_g(z['factor'])} times narrower, towards (a, b) = "
+             f"({_g(z['center'][0], '.6g')}, {_g(z['center'][1], '.6g')}); box counts fitted over sides >= 2 with "
+             "mixed share < 0.5; 'mixed' is the share of the smallest boxes (side 1) holding two classes",
+         "  " + "level".rjust(5) + "extent a".rjust(10) + "extent b".rjust(10) + "dimension".rjust(11)
+         + "mixed".rjust(7) + "shuffled".rjust(9) + "shuf. d".rjust(9) + "S_bb".rjust(7) + "shuf.".rjust(7)
+         + "distinct".rjust(16) + "used".rjust(7)]
+    for r in levels:
+        d = "refused" if r["dimension"] is None else f"{r['dimension']:.3f}"
+        L.append("  " + str(r["level"]).rjust(5) + _g(r["extent"][0], ".1e").rjust(10) + _g(r["extent"][1], ".1e").rjust(10)
+                 + d.rjust(11) + _g(r["mixed_share_smallest"], ".3f").rjust(7)
+                 + _g(r["shuffled_mixed_share_smallest"], ".3f").rjust(9) + _g(r["shuffled_dimension"]).rjust(9)
+                 + _g(r["S_bb"]).rjust(7) + _g(r["shuffled_S_bb"]).rjust(7)
+                 + f"{'—' if r['distinct_starts'] is None else r['distinct_starts']}/{r['cells']}".rjust(16)
+                 + f"{100 * r['used']:.0f}%".rjust(7))
+    for r in levels:
+        if r["dimension"] is None:
+            L.append(f"  level {r['level']}: no dimension — {r['reason']}")
+        else:
+            L.append(f"  level {r['level']}: d = {r['dimension']:.3f} over box sides {r['fit_range'][0]:g} to "
+                     f"{r['fit_range'][1]:g}")
+    return L
 
 
 def to_json(rep: dict) -> str:

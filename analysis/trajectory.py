@@ -68,7 +68,7 @@ def select(ds, cell=None, keep=()) -> xr.Dataset:
     return ds
 
 
-DIM_ORDER = SETTING_AXES + ("start", "decimals", "eps", "direction", "a", "b")
+DIM_ORDER = SETTING_AXES + ("start", "decimals", "eps", "direction", "zoom", "a", "b")
 
 
 def cell_coords(cell_ds) -> list:
@@ -80,7 +80,7 @@ def describe(cell_ds) -> str:
     """'start 3, unrounded' or 'decimals 7' for a selected cell."""
     parts = []
     for name in cell_coords(cell_ds):
-        v = cell_ds[name].item()
+        v = cell_ds[name].values.item()  # a zoomed slice's a and b are lazy 2-D coords
         if name == "decimals" and v == -1:
             parts.append("unrounded")
         else:

@@ -512,7 +512,8 @@ def build_parser():
                        description="Write the figures of a store: one network's training (accuracy, loss, "
                                    "W1/b1/W2/b2 paths), attractor shares and flip rate per rounding digit, "
                                    "f(eps) with the uncertainty exponent, the attractor map and box count of "
-                                   "a 2-D slice, as far as the store's axes allow.", epilog=FIGURES_EPILOG,
+                                   "a 2-D slice, the zoom sequence and every level's map of a zoomed slice, as far as the "
+                                   "store's axes allow.", epilog=FIGURES_EPILOG,
                        formatter_class=raw)
     f.add_argument("store", metavar="STORE")
     f.add_argument("--out", required=True, metavar="DIR", help="folder for the figure files (created)")
@@ -529,7 +530,8 @@ def build_parser():
                                     "interval that respects how the cells were drawn: shares and flip rates per "
                                     "rounding digit, f(eps) against the realised distance with local slopes, the "
                                     "roundoff floor and alpha (or why it is refused), box counts with mixed shares "
-                                    "and a shuffled control, basin entropies, a fractality test, completeness.",
+                                    "and a shuffled control, basin entropies, a fractality test, the same per zoom level "
+                                    "of a zoomed slice, completeness.",
                         epilog=STATS_EPILOG, formatter_class=raw)
     st.add_argument("store", metavar="STORE")
     st.add_argument("--json", action="store_true", help="one JSON object (keys: see the README)")

@@ -3,13 +3,15 @@
 A cell's start is base start -> scale -> round to ``decimals`` -> + eps·direction ->
 + a·u + b·v, computed in float64 from the spec and the cell's index alone: elementwise
 IEEE operations, per-index seeded generators and exactly-rounded sums (math.fsum), so
-any block can be recomputed anywhere with the same bits. The spec knows its own size
+any block can be recomputed anywhere with the same bits. A zoomed slice's a and b depend
+on the zoom level too (``zoom_coordinates``). The spec knows its own size
 (``spec.dims``, ``spec.shape``); this module imports the spec, never the reverse.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -40,6 +42,24 @@ def random_start(seed, index, H, std):
     return vocab.join_groups(W1, np.zeros(H), W2, np.zeros(2))
 
 
+def zoom_coordinates(lo, hi, n, center, factor, level) -> np.ndarray:
+    """The n coordinates of a slice dim at zoom ``level``: level 0 is np.linspace(lo, hi, n)
+    (the bits of a slice without zoom); level i moves each of those points towards
+    ``center`` by factor**i, c + (x - c) / factor**i, in exact rationals rounded once to the
+    nearest double, however deep the level (a linspace between the level's own rounded
+    ends misses some points by more than half an ulp: tests/test_zoom.py)."""
+    x0 = np.linspace(lo, hi, n)
+    if level == 0:
+        return x0
+    c, k = Fraction(center), Fraction(factor) ** level
+    return np.array([float(c + (Fraction(float(x)) - c) / k) for x in x0])
+
+
+def zoom_extent(lo, hi, factor, level) -> float:
+    """(hi - lo) / factor**level, rounded once."""
+    return float((Fraction(hi) - Fraction(lo)) / Fraction(factor) ** level)
+
+
 @dataclass(frozen=True)
 class Block:
     index: int
@@ -58,6 +78,7 @@ class Block:
 class Grid:
     def __init__(self, spec: Spec):
         self.spec = spec
+        self._slice_cache = {}
         t = spec.training
         self.H = t.hidden
         self.P = vocab.n_params(t.hidden)
@@ -110,7 +131,37 @@ class Grid:
             elif d in ("a", "b"):
                 lo, hi = getattr(ax.slice, d)
                 out[d] = np.linspace(lo, hi, n)
+            elif d in ("zoom", "a_index", "b_index"):
+                out[d] = np.arange(n)
         return out
+
+    def slice_values(self, d) -> np.ndarray:
+        """(levels, n) coordinates of slice dim ``d`` ('a' or 'b') at every zoom level."""
+        if d in self._slice_cache:
+            return self._slice_cache[d]
+        sl = self.spec.axes.slice
+        lo, hi = getattr(sl, d)
+        k = "ab".index(d)
+        z = sl.zoom
+        out = np.stack([zoom_coordinates(lo, hi, sl.resolution[k], sl.center[k], z.factor if z else 1, i)
+                        for i in range(sl.levels)])
+        return self._slice_cache.setdefault(d, out)
+
+    def zoom_extents(self, d) -> np.ndarray:
+        """(levels,) extent of slice dim ``d`` at every zoom level."""
+        sl = self.spec.axes.slice
+        return np.array([zoom_extent(*getattr(sl, d), sl.zoom.factor, i) for i in range(sl.levels)])
+
+    def _slice_offsets(self, block: Block, d) -> np.ndarray:
+        """Slice coordinate ``d`` of every cell of the block, shaped to broadcast against it."""
+        reg = dict(zip(self.dims, block.region))
+        if d in reg:
+            return self._along(block.shape, d, self.coords()[d][reg[d]])
+        values = self.slice_values(d)[reg["zoom"], reg[f"{d}_index"]]
+        shape = [1] * len(self.dims)
+        for dim in ("zoom", f"{d}_index"):
+            shape[self.dims.index(dim)] = block.shape[self.dims.index(dim)]
+        return values.reshape(shape)
 
     @property
     def direction_names(self):
@@ -176,11 +227,9 @@ class Grid:
         if ax.eps is not None:
             x = self._perturbed(block, x)
         if ax.slice is not None:
-            reg = dict(zip(self.dims, block.region))
             u, v = self.slice_vectors()
-            a = self.coords()["a"][reg["a"]]
-            b = self.coords()["b"][reg["b"]]
-            x = (x + self._along(block.shape, "a", a)[..., None] * u) + self._along(block.shape, "b", b)[..., None] * v
+            a, b = self._slice_offsets(block, "a"), self._slice_offsets(block, "b")
+            x = (x + a[..., None] * u) + b[..., None] * v
         return x
 
     def references(self, block: Block) -> np.ndarray:

@@ -204,7 +204,8 @@ class Spec(Model):
     # ---- size: the grid's dims without building it ----
     @property
     def sizes(self) -> dict[str, int]:
-        """dim -> length, outermost first: settings axes, start, decimals, eps, direction, a, b."""
+        """dim -> length, outermost first: settings axes, start, decimals, eps, direction, a, b
+        (a zoomed slice: zoom, a_index, b_index)."""
         ax, out = self.axes, {k: len(v) for k, v in self.axes.settings.items()}
         if self.start.random:
             out["start"] = self.start.count
@@ -212,7 +213,9 @@ class Spec(Model):
             out["decimals"] = len(ax.decimals.values)
         if ax.eps is not None:
             out.update(eps=len(ax.eps.values), direction=ax.n_directions)
-        if ax.slice is not None:
+        if ax.slice is not None and ax.slice.zoom is not None:  # a(zoom, a_index), b(zoom, b_index)
+            out.update(zoom=ax.slice.levels, a_index=ax.slice.resolution[0], b_index=ax.slice.resolution[1])
+        elif ax.slice is not None:
             out.update(a=ax.slice.resolution[0], b=ax.slice.resolution[1])
         return out
 

@@ -240,6 +240,32 @@ def _resolution(v):
 
 
 Interval = Annotated[tuple[float, float], BeforeValidator(_interval)]
+MAX_ZOOM_DEPTH = 64
+MAX_ZOOM = 1e300  # factor ** depth: the deepest level's extent stays a positive double
+
+
+def _point(v):
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise Bad("", f"must be [a, b], got {v!r}")
+    return tuple(table_value({i: x for i, x in enumerate(v)}, i, lambda x, k: number(x, join(k))) for i in range(2))
+
+
+class Zoom(Model):
+    """Nested slices: level 0 is the slice as given, level i the same grid shrunk by
+    factor**i towards ``center`` (each level inside the last, the centre at the same
+    relative place in every level, the same resolution)."""
+    _at = "axes.slice.zoom"
+    factor: Num(gt=1) = Field(description="each level is this many times narrower than the last (e.g. 10)")
+    depth: Int(ge=1, le=MAX_ZOOM_DEPTH) = Field(description="zoom levels after the slice itself (depth + 1 levels)")
+    center: Optional[Annotated[tuple[float, float], BeforeValidator(_point)]] = Field(
+        None, description="[a, b] the levels shrink towards, inside the slice (default: the slice's centre)")
+
+    @model_validator(mode="after")
+    def _finite(self):
+        if self.depth * math.log10(self.factor) > math.log10(MAX_ZOOM):
+            raise Bad("depth", f"factor ** depth = {self.factor:g} ** {self.depth} is beyond {MAX_ZOOM:g}: "
+                               "the deepest level would have no extent")
+        return self
 
 
 class SliceAxis(Model):
@@ -251,12 +277,29 @@ class SliceAxis(Model):
     b: Interval = Field((-1.0, 1.0), description="[low, high] of b")
     resolution: Annotated[tuple[int, int], BeforeValidator(_resolution)] = Field(
         (64, 64), description="[na, nb] grid points (or one integer for both)")
+    zoom: Optional[Zoom] = Field(None, description="nested slices: {factor = 10, depth = 4, center = [a, b]}")
 
     @model_validator(mode="after")
     def _distinct(self):
         if canonical(self.u) == canonical(self.v):
             raise Bad("v", f"must differ from u (both are {canonical(self.u)!r})")
+        z = self.zoom
+        if z is not None and z.center is not None:
+            for k, c, (lo, hi) in zip("ab", z.center, (self.a, self.b)):
+                if not lo <= c <= hi:
+                    raise Bad("zoom.center", f"{k} = {c!r} is outside the slice's {k} = [{lo!r}, {hi!r}]")
         return self
+
+    @property
+    def levels(self) -> int:
+        return 1 if self.zoom is None else self.zoom.depth + 1
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """The point the zoom levels shrink towards: ``zoom.center``, else the slice's centre."""
+        if self.zoom is not None and self.zoom.center is not None:
+            return self.zoom.center
+        return tuple(lo / 2 + hi / 2 for lo, hi in (self.a, self.b))
 
 
 class Axes(Model):

@@ -52,6 +52,9 @@ COORD_ATTRS = {
     "direction": {"long_name": "perturbation direction index"},
     "a": {"long_name": "slice coordinate along u", "units": "1"},
     "b": {"long_name": "slice coordinate along v", "units": "1"},
+    "zoom": {"long_name": "zoom level (0: the slice as given)"},
+    "a_index": {"long_name": "grid index along a"},
+    "b_index": {"long_name": "grid index along b"},
     "row": {"long_name": "input row: x = [[0,0],[1,0],[0,1],[1,1]], labels [0,1,1,0]"},
     "input": {"long_name": "input unit (x1, x2)"},
     "hidden": {"long_name": "hidden unit"},
@@ -158,6 +161,8 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
                   x2=("row", X[:, 1], {"long_name": "input x2 of the row"}),
                   row_label=("row", LABELS, {"long_name": "XOR label of the row"}))
     sl = grid.spec.axes.slice
+    if sl is not None and sl.zoom is not None:
+        coords.update(_zoom_coords(grid))
     if sl is not None:
         for dim, src in (("a", sl.u), ("b", sl.v)):
             name = src if isinstance(src, str) else f"seeded random unit direction (seed {src.seed})"
@@ -171,6 +176,22 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
     for name in coords:
         encoding[name] = {"compressors": CODECS}
     return xr.Dataset(data_vars, coords, attrs), encoding
+
+
+def _zoom_coords(grid: Grid) -> dict:
+    """A zoomed slice's coordinates: a(zoom, a_index), b(zoom, b_index) and the extent of
+    each level; ``ds.isel(zoom=i)`` is then a slice with 1-D a and b."""
+    sl = grid.spec.axes.slice
+    out = {}
+    for d in ("a", "b"):
+        out[d] = (("zoom", f"{d}_index"), grid.slice_values(d), dict(COORD_ATTRS[d]))
+        out[f"extent_{d}"] = ("zoom", grid.zoom_extents(d), {"long_name": f"extent of the level along {d}",
+                                                             "units": "1"})
+    out["zoom"] = ("zoom", np.arange(sl.levels), {
+        "long_name": f"zoom level: the slice shrunk by {sl.zoom.factor:g}**level towards (a, b) = "
+                     f"({sl.center[0]:g}, {sl.center[1]:g})",
+        "factor": sl.zoom.factor, "center_a": sl.center[0], "center_b": sl.center[1]})
+    return out
 
 
 def _now():

@@ -120,6 +120,12 @@ SPEC_CASES = [
     ("name-not-a-string", "name = 3\n" + GOOD, "spec: name"),
     ("slice-u-a-number", edit('[axes.decimals]\nvalues = ["none", 3]', '[axes.slice]\nu = 3\nv = "W1[1,0]"'),
      "axes.slice.u"),
+    ("zoom-factor-one", edit('[axes.decimals]\nvalues = ["none", 3]',
+                             '[axes.slice]\nu = "W1[0,0]"\nv = "W1[1,0]"\nzoom = {factor = 1, depth = 3}'),
+     "axes.slice.zoom.factor", "must be > 1"),
+    ("zoom-center-outside", edit('[axes.decimals]\nvalues = ["none", 3]',
+                                 '[axes.slice]\nu = "W1[0,0]"\nv = "W1[1,0]"\n'
+                                 'zoom = {factor = 10, depth = 3, center = [0, 2]}'), "axes.slice.zoom.center"),
 ]
 
 

@@ -108,10 +108,12 @@ def plot_uncertainty(frac, fit, ax=None):
     return artists
 
 
-def plot_attractor_map(att, ax=None, legend=True, done=None):
+def plot_attractor_map(att, ax=None, legend=True, done=None, shown=None):
     """The attractor of every start of a 2-D slice (dims (a, b) or any two), one colour
     per class, with a legend of the class names and their shares; cells not ``done``
-    are drawn as ``pending``."""
+    are drawn as ``pending``. ``shown``: the class names drawn on their own, the rest
+    merged (default: the commonest of this map); give the same list to panels that
+    must share their colours."""
     ax = _axes(ax, figsize=(7.4, 5.0))
     if done is not None:
         from xorsweep.analysis.basins import mark_pending
@@ -122,12 +124,13 @@ def plot_attractor_map(att, ax=None, legend=True, done=None):
     values = list(att.attrs["flag_values"])
     families = att.attrs.get("flag_families", names)
     counts = np.array([(att.values == v).sum() for v in values])
-    shown = keep_common(names, counts)
+    shown = keep_common(names, counts) if shown is None else [n for n in shown if n in names]
     colors = class_colors(shown, [families[names.index(n)] for n in shown])
     classes = [(n, colors[n], counts[names.index(n)]) for n in shown]
     position = {values[names.index(n)]: i for i, n in enumerate(shown)}
-    if len(shown) < int((counts > 0).sum()):
-        classes.append((rare_label(int((counts > 0).sum()) - len(shown)), RARE_COLOR,
+    rare = sum(k > 0 for n, k in zip(names, counts) if n not in shown)
+    if rare:
+        classes.append((rare_label(rare), RARE_COLOR,
                         counts.sum() - sum(c for _, _, c in classes)))
     index = np.vectorize(lambda v: position.get(int(v), len(shown)), otypes=[np.int16])(att.values)
     cmap = ListedColormap([c for _, c, _ in classes])
@@ -297,22 +300,37 @@ def plot_box_count_controls(rep, ax=None):
 
 def plot_zoom_sequence(zoom, ax=None):
     """Local box dimension per zoom level (``zoom`` from ``analysis.basins.zoom_sequence``),
-    saturated levels marked at the top, and the mixed share of the smallest boxes."""
-    ax = _axes(ax, figsize=(6.0, 3.8))
+    refused levels marked at the top (saturated, or repeating starts), the shuffled map's
+    dimension as the control, and on the right axis the mixed share of the smallest boxes
+    beside the shuffled map's."""
+    ax = _axes(ax, figsize=(6.4, 4.0))
     lv = zoom["level"].values
     d = zoom["dimension"].values
-    sat = zoom["saturated"].values
     ok = np.isfinite(d)
     artists = [ax.plot(lv[ok], d[ok], "o-", color="#1f77b4", label="local box dimension")[0]]
+    if "shuffled_dimension" in zoom and np.isfinite(zoom["shuffled_dimension"].values).any():
+        sd = zoom["shuffled_dimension"].values
+        artists.append(ax.plot(lv[np.isfinite(sd)], sd[np.isfinite(sd)], "o", mfc="none", color="#1f77b4",
+                               label="shuffled map's dimension")[0])
+    sat = zoom["saturated"].values.astype(bool) & ~ok
     if sat.any():
-        artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.0), "x", color="#d62728", ms=8,
-                               label="saturated: no dimension")[0])
-    ax.set_ylim(0.8, 2.1)
-    ax.set_xlabel("zoom level (0: outermost slice)")
+        artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.05), "x", color="#d62728", ms=8,
+                               label="no dimension: saturated")[0])
+    other = ~ok & ~sat
+    if other.any():
+        artists.append(ax.plot(lv[other], np.full(other.sum(), 2.05), "+", color="0.3", ms=9,
+                               label="no dimension: no boundary, too few box sides or repeated starts")[0])
+    ax.set_ylim(0.8, 2.15)
+    ax.set_xlabel("zoom level (0: the slice as given)")
     ax.set_ylabel("box-counting dimension")
     tw = ax.twinx()
-    artists.append(tw.plot(lv, zoom["mixed_share_2"].values, "s:", color="#ff7f0e", ms=4,
-                           label="mixed share, boxes of side 2")[0])
+    key = "mixed_share_1" if "mixed_share_1" in zoom else "mixed_share_2"
+    side = key[-1]
+    artists.append(tw.plot(lv, zoom[key].values, "s:", color="#ff7f0e", ms=4,
+                           label=f"mixed share, boxes of side {side}")[0])
+    if f"shuffled_{key}" in zoom:
+        artists.append(tw.plot(lv, zoom[f"shuffled_{key}"].values, "s", mfc="none", color="#ff7f0e", ms=5,
+                               label=f"mixed share, side {side}, shuffled map")[0])
     tw.set_ylim(0, 1.02)
     tw.set_ylabel("mixed share", color="#ff7f0e")
     h1, l1 = ax.get_legend_handles_labels()
