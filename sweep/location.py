@@ -81,6 +81,7 @@ class Remote:
     def zarr_store(self, read_only=False):
         from zarr.storage import FsspecStore
 
+        self._fs_root  # a missing backend (s3fs not installed, e.g. on a worker): one line
         return FsspecStore.from_url(self.url, storage_options=dict(self.options) or None, read_only=read_only)
 
     def __getstate__(self):

@@ -31,7 +31,13 @@ ATOMIC_CREATE = ("s3", "s3a")
 
 
 def holder(loc: Remote) -> dict | None:
-    """Who holds the store's lock object now (pid, host, since, command), or None."""
+    """Who holds the store's lock object now (pid, host, since, command), or None (no lock
+    object, or one left by a dead run of this host, which the next writer takes over)."""
+    info = _read(loc)
+    return None if info is None or _stale(info) else info
+
+
+def _read(loc: Remote) -> dict | None:
     try:
         return json.loads(loc.fs.cat_file(loc.sibling_lock).decode() or "{}")
     except FileNotFoundError:
@@ -74,8 +80,10 @@ def _create(loc: Remote, body: bytes) -> bool:
 
 
 def _remove_if_mine(loc: Remote, token: str):
+    # S3 has no conditional delete: re-read, then delete. Two runs taking over the same
+    # stale lock at once can in principle both pass this check (a window of one request)
     with contextlib.suppress(Exception):
-        if (holder(loc) or {}).get("token") == token:
+        if (_read(loc) or {}).get("token") == token:
             loc.fs.rm_file(loc.sibling_lock)
 
 
@@ -95,7 +103,7 @@ def store_lock(loc: Remote, command: str = "", *, unsafe_no_lock=False):
     for _ in range(3):
         if _create(loc, body):
             break
-        info = holder(loc)
+        info = _read(loc)
         if info is None:
             continue  # released in between: try again
         if not _stale(info):
@@ -115,6 +123,6 @@ def store_lock(loc: Remote, command: str = "", *, unsafe_no_lock=False):
 def clear_stale(loc: Remote):
     """Remove a lock object left by a dead run of this host; a live one, or one of another
     host (not checkable from here), is left alone."""
-    info = holder(loc)
+    info = _read(loc)
     if info is not None and _stale(info):
         _remove_if_mine(loc, info.get("token", ""))

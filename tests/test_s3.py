@@ -24,8 +24,8 @@ from xorsweep.sweep.engine import Sweep  # noqa: E402
 from xorsweep.sweep.location import Remote, as_location  # noqa: E402
 
 BIN = Path(sys.executable).parent
-# 12 blocks slow enough (10,000 steps, about a second each) that a signal lands mid-sweep
-SPEC = {"training": {"rule": "seed", "steps": 10000}, "start": {"count": 24, "init_std": 0.1, "seed": 11},
+# 18 blocks slow enough (10,000 steps, about a second each) that a signal lands mid-sweep
+SPEC = {"training": {"rule": "seed", "steps": 10000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
         "axes": {"decimals": {"values": ["none", 3, 1]}}, "execution": {"block": 6}}
 SMALL = {**SPEC, "training": {"rule": "seed", "steps": 100}, "start": {**SPEC["start"], "count": 12}}  # 6 blocks
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -64,7 +64,7 @@ def s3():
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory):
     toml = tmp_path_factory.mktemp("spec") / "spec.toml"
-    toml.write_text('[training]\nrule = "seed"\nsteps = 10000\n[start]\ncount = 24\ninit_std = 0.1\nseed = 11\n'
+    toml.write_text('[training]\nrule = "seed"\nsteps = 10000\n[start]\ncount = 36\ninit_std = 0.1\nseed = 11\n'
                     '[axes.decimals]\nvalues = ["none", 3, 1]\n[execution]\nblock = 6\n')
     return toml
 
@@ -114,14 +114,15 @@ def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tm
             time.sleep(0.2)
         holder = lock.holder(url)
         assert holder and holder["host"] == socket.gethostname(), holder
+        with pytest.raises(UserError, match="is being written by pid"):
+            with lock.store_lock(url):
+                pass
         from xorsweep.sweep import cli as xcli
 
         assert xcli.main(["run", str(spec_file), "--store", url, "--address", address]) == 2  # a second writer
         err = capsys.readouterr().err
         assert f"is being written by pid {first.pid} on {socket.gethostname()}" in err, err
         assert len(err.strip().splitlines()) == 1, err
-        with pytest.raises(UserError, match="is being written by pid"):
-            Sweep(SPEC, url).train_here()
         assert first.poll() is None, "the run ended before the second writer was tried"
         os.killpg(first.pid, signal.SIGINT)  # Ctrl-C as a terminal sends it
         out, err = first.communicate(timeout=120)
@@ -136,8 +137,8 @@ def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tm
         rest = cli("run", spec_file, "--store", url, "--address", address, env=s3)
         out, err = rest.communicate(timeout=600)
         assert rest.returncode == 0, err
-        assert "already done" in err and "blocks 12/12 done" in err, err
-        assert 0 < done < 12, done  # stopped mid-sweep
+        assert "already done" in err and "blocks 18/18 done" in err, err
+        assert 0 < done < 108, done  # networks done: stopped mid-sweep
     assert_same_store(_drop(load_remote(url)), _drop(local_reference))
     for verb, text in (("verify", "good checksum"), ("stats", "shares per rounding digit")):
         p = cli(verb, url, env=s3)
@@ -198,6 +199,7 @@ def test_lock_object_single_writer_stale_and_foreign_hosts(s3):
     dead.wait()
     loc.fs.pipe_file(loc.sibling_lock, json.dumps({"pid": dead.pid, "host": socket.gethostname(),
                                                    "since": "then", "token": "old"}).encode())
+    assert lock.holder(url) is None  # a dead process holds nothing (as with flock)
     with lock.store_lock(url, "after a crash"):
         assert lock.holder(url)["command"] == "after a crash"
     # another host's lock cannot be checked: refused, naming the object to delete
