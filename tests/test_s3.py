@@ -182,6 +182,10 @@ def test_half_written_template_is_refused_then_written_again(s3):
     assert store.done_blocks(url, sw.check()[0]).sum() == 1
     sid = store.store_id(url)
     assert sid != root["attributes"]["store_id"]
+    before = loc.fs.cat_file(loc.key("zarr.json"))
+    with pytest.raises(UserError, match="was made by another spec"):  # bad input changes nothing
+        Sweep(SPEC, url).train_here()
+    assert loc.fs.cat_file(loc.key("zarr.json")) == before and lock.holder(url) is None
 
 
 def test_lock_object_single_writer_stale_and_foreign_hosts(s3):
