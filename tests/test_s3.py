@@ -102,8 +102,8 @@ def _drop(ds):
 @pytest.mark.slow
 def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tmp_path, capsys):
     """`dask scheduler` + 2 workers write s3://bucket/arc.zarr; a second writer is refused
-    while the first holds the lock; Ctrl-C stops it mid-sweep; status, verify and stats
-    read the URL; the resumed store is bit-identical to a local store of the same spec."""
+    while the first holds the lock; Ctrl-C stops it mid-sweep; status, verify, stats and
+    figures read the URL; the resumed store is bit-identical to a local store of the same spec."""
     url = "s3://bucket/arc.zarr"
     with dask_cluster(tmp_path, {**os.environ, **WORKER_ENV, "DASK_SCHEDULER_ADDRESS": ""}) as address:
         first = cli("run", spec_file, "--store", url, "--address", address, env=s3, start_new_session=True)
@@ -140,8 +140,9 @@ def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tm
         assert "already done" in err and "blocks 18/18 done" in err, err
         assert 0 < done < 108, done  # networks done: stopped mid-sweep
     assert_same_store(_drop(load_remote(url)), _drop(local_reference))
-    for verb, text in (("verify", "good checksum"), ("stats", "shares per rounding digit")):
-        p = cli(verb, url, env=s3)
+    for verb, text in (("verify", "good checksum"), ("stats", "shares per rounding digit"),
+                       ("figures", "flip-rate-by-decimals.png")):
+        p = cli(verb, url, *(["--out", tmp_path / "figures"] if verb == "figures" else []), env=s3)
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0 and text in out, (verb, out, err)
 
