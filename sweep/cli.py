@@ -485,8 +485,9 @@ def build_parser():
                         "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
     r.add_argument("--workers", type=int, metavar="N", help="embedded cluster: N worker processes (default: cores)")
     r.add_argument("--no-lock", action="store_true",
-                   help="a URL store whose backend has no atomic create (not s3://): write without the "
-                        "single-writer lock (you make sure no other run writes it)")
+                   help="a URL store whose backend cannot guarantee a single writer (no atomic create, or a server "
+                        "that ignores conditional writes): write without the single-writer lock (you make "
+                        "sure no other run writes it)")
     r.add_argument("--dashboard-port", type=int, default=8787, metavar="PORT",
                    help="embedded cluster: dashboard on 127.0.0.1:PORT (default 8787; another if taken)")
     r.set_defaults(func=_cmd_run)

@@ -90,12 +90,12 @@ def _remove_if_mine(loc: Remote, token: str):
 @contextlib.contextmanager
 def store_lock(loc: Remote, command: str = "", *, unsafe_no_lock=False):
     """Hold the lock object for the duration of the block; refuse if another run holds it."""
-    if loc.protocol not in ATOMIC_CREATE:
-        if not unsafe_no_lock:
-            raise UserError(f"store {loc}: {loc.protocol}:// has no atomic create here, so a single writer cannot "
-                            "be guaranteed; run with --no-lock if you are sure no other run writes it")
+    if unsafe_no_lock:  # the caller guarantees a single writer (run --no-lock)
         yield
         return
+    if loc.protocol not in ATOMIC_CREATE:
+        raise UserError(f"store {loc}: {loc.protocol}:// has no atomic create here, so a single writer cannot "
+                        "be guaranteed; run with --no-lock if you are sure no other run writes it")
     token = uuid.uuid4().hex
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
           "command": command, "token": token}

@@ -229,6 +229,8 @@ def test_a_server_that_ignores_conditional_writes_is_refused(s3, monkeypatch):
     with pytest.raises(UserError, match="ignores conditional writes"):
         with lock.store_lock(url):
             pass
+    with lock.store_lock(url, unsafe_no_lock=True):  # run --no-lock: the user's guarantee
+        assert lock.holder(url) is None
     monkeypatch.undo()
     assert lock.holder(url) is None
 
