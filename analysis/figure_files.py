@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from xorsweep.analysis import basins, labels, stats
 from xorsweep.errors import UserError
+from xorsweep.sweep.grid import unrounded
 from xorsweep.analysis import trajectory as T
 from xorsweep.analysis.figures import convergence as CV
 from xorsweep.analysis.figures import network as N
@@ -81,7 +82,7 @@ def _tag(cell_ds):
     parts = []
     for name in T.cell_coords(cell_ds):
         v = cell_ds[name].values.item()  # a zoomed slice's a and b are lazy 2-D coords
-        if name == "decimals" and v == -1:
+        if name == "decimals" and unrounded([v])[0]:
             parts.append("unrounded")
         else:
             parts.append(f"{name}={v:g}" if isinstance(v, float) else f"{name}={v}")
@@ -138,7 +139,7 @@ def rounding_figures(w, ds, cell):
     ax.set_title(f"where training lands ({what}), per rounding digit of the start"
                  + (f"\n{fixed}" if fixed else "") + _used(sub), fontsize=9, loc="left")
     w.save(fig, "attractor-share-by-decimals")
-    if -1 in att["decimals"].values and att.sizes["decimals"] > 1:
+    if unrounded(att["decimals"].values).any() and att.sizes["decimals"] > 1:
         fig, ax = w.new((7.0, 3.8))
         S.plot_flip_rate(stats.flip_rate(att, over=over), ax=ax)
         ax.set_title(f"how often rounding changes the {att.name}" + (f" ({fixed})" if fixed else "")

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from xorsweep.analysis import basins, precision, stats
+from xorsweep.sweep.grid import unrounded
 
 
 def _jsonable(x):
@@ -65,7 +66,8 @@ def decimals_report(ds, part, cell=None, confidence=0.95, n_boot=1000, seed=0) -
 
     n = arr_seen(valid).astype(float)
     W = stats.resampling_weights(n.shape[0], n_boot, seed)
-    digits = [int(d) for d in sub["decimals"].values]
+    un = unrounded(sub["decimals"].values)
+    digits = [None if u else int(d) for d, u in zip(sub["decimals"].values, un)]  # None: unrounded
     shares = {}
     for v in present:
         r = stats.clustered_share(arr_seen((sub == v) & valid).astype(float), n, W, confidence)
@@ -74,13 +76,14 @@ def decimals_report(ds, part, cell=None, confidence=0.95, n_boot=1000, seed=0) -
     out = {"fixed": fixed, "partition": stats.partition_info(sub, valid), "shares": shares,
            "n": [int(x) for x in n.sum(0)], "decimals": digits,
            "used": float(valid.values.mean()) if valid.size else 0.0, "interval": r["method"] if present else None}
-    if -1 in digits and len(digits) > 1:
-        ref = sub.sel(decimals=-1)
-        both = valid & valid.sel(decimals=-1)
+    if un.any() and len(digits) > 1:
+        k = int(np.flatnonzero(un)[0])
+        ref = sub.isel(decimals=k)
+        both = valid & valid.isel(decimals=k)
         r = stats.clustered_share(arr_seen((sub != ref) & both).astype(float), arr_seen(both).astype(float), W,
                                 confidence)
         out["flip_rate"] = [{"decimals": d, "rate": r["share"][i], "ci": [r["lo"][i], r["hi"][i]], "n": r["n"][i]}
-                            for i, d in enumerate(digits) if d != -1]
+                            for i, d in enumerate(digits) if d is not None]
         out["flip_interval"] = r["method"]
     return out
 
@@ -216,7 +219,7 @@ def format_report(rep: dict) -> str:
         d = rep["decimals"]
         L.append("")
         L.append(f"shares per rounding digit ({d['interval']}; {d['partition']['classes']} classes):")
-        L.append("  " + "class".ljust(28) + "".join(("none" if x == -1 else str(x)).rjust(20) for x in d["decimals"]))
+        L.append("  " + "class".ljust(28) + "".join(("none" if x is None else str(x)).rjust(20) for x in d["decimals"]))
         for name, row in d["shares"].items():
             L.append("  " + name[:27].ljust(28) + "".join(
                 f"{_g(r['share'], '.3f')} {_ci(r['ci'], '.2f')}".rjust(20) for r in row))

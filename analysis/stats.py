@@ -28,6 +28,7 @@ import xarray as xr
 
 from xorsweep.analysis.labels import display_names
 from xorsweep.kernels.vocab import n_params as n_parameters
+from xorsweep.sweep.grid import decimals_position
 
 
 def wilson(k, n, confidence=0.95):
@@ -83,17 +84,24 @@ def attractor_shares(att: xr.DataArray, dim="decimals", over=None, confidence=0.
     return _with_interval(ds, "count", "n", "share", confidence)
 
 
-def flip_rate(att: xr.DataArray, dim="decimals", reference=-1, over=None, confidence=0.95) -> xr.Dataset:
+def flip_rate(att: xr.DataArray, dim="decimals", reference=None, over=None, confidence=0.95) -> xr.Dataset:
     """Rate at which each value of ``dim`` lands in another attractor than the same start
-    at ``dim = reference`` (default: the unrounded start, decimals = -1)."""
+    at ``dim = reference`` (default, for ``decimals``: the unrounded start)."""
     over = _over(att, [dim], over)
-    ref = att.sel({dim: reference}, drop=True)
+    if dim == "decimals":
+        k = decimals_position(att[dim].values, reference)
+        if k is None:
+            raise ValueError(f"no decimals = {'unrounded' if reference is None else reference} to compare with")
+        what = "the unrounded start" if reference is None else f"{dim} = {reference}"
+    else:
+        k, what = int(np.flatnonzero(att[dim].values == reference)[0]), f"{dim} = {reference}"
+    ref = att.isel({dim: k}, drop=True)
     both = _valid(att) & _valid(ref)
     flips = ((att != ref) & both).sum(over)
-    ds = xr.Dataset({"flips": flips, "n": both.sum(over)}).drop_sel({dim: reference})
-    ds["flips"].attrs["long_name"] = f"networks whose attractor differs from {dim} = {reference}"
+    ds = xr.Dataset({"flips": flips, "n": both.sum(over)}).drop_isel({dim: k})
+    ds["flips"].attrs["long_name"] = f"networks whose attractor differs from {what}"
     ds["n"].attrs["long_name"] = "compared pairs"
-    ds.attrs["reference"] = f"{dim} = {reference}"
+    ds.attrs["reference"] = what
     return _with_interval(ds, "flips", "n", "rate", confidence)
 
 

@@ -17,6 +17,7 @@ import xarray as xr
 from xorsweep.analysis.labels import sweep_dims
 from xorsweep.errors import UserError
 from xorsweep.kernels.vocab import GROUP_DIMS, GROUPS
+from xorsweep.sweep.grid import decimals_label, decimals_position, unrounded
 from xorsweep.sweep.spec import SETTING_AXES
 
 
@@ -25,7 +26,7 @@ def _typed(ds, dim, text):
     if coord.dtype.kind in "OUS":
         return text
     if dim == "decimals" and text in ("none", "unrounded"):
-        return -1
+        return np.nan if coord.dtype.kind == "f" else -1
     try:
         return int(text) if coord.dtype.kind in "iu" else float(text)
     except ValueError:
@@ -58,7 +59,13 @@ def select(ds, cell=None, keep=()) -> xr.Dataset:
             ds = ds.isel({dim: 0})
             continue
         v = cell[dim]
-        if ds[dim].dtype.kind == "f":
+        if dim == "decimals":
+            k = decimals_position(ds[dim].values, v)
+            if k is None:
+                raise UserError(f"--cell decimals={v}: not among the store's decimals values "
+                                f"{[decimals_label(x) for x in ds[dim].values[:8]]}")
+            ds = ds.isel({dim: k})
+        elif ds[dim].dtype.kind == "f":
             ds = ds.sel({dim: v}, method="nearest")
         elif v not in ds[dim].values:
             raise UserError(f"--cell {dim}={v}: not among the store's {dim} values "
@@ -81,7 +88,7 @@ def describe(cell_ds) -> str:
     parts = []
     for name in cell_coords(cell_ds):
         v = cell_ds[name].values.item()  # a zoomed slice's a and b are lazy 2-D coords
-        if name == "decimals" and v == -1:
+        if name == "decimals" and unrounded([v])[0]:
             parts.append("unrounded")
         else:
             parts.append(f"{name} {v:g}" if isinstance(v, float) else f"{name} {v}")
@@ -108,7 +115,8 @@ def trajectory(cell_ds: xr.Dataset) -> xr.Dataset:
     index = {}
     for d, values in coords.items():
         v = cell_ds[d].values
-        hits = np.flatnonzero(values == v)
+        hits = np.flatnonzero(values == v) if d != "decimals" or v.ndim else \
+            [k for k in [decimals_position(values, float(v))] if k is not None]
         if v.ndim or not len(hits):
             raise UserError(f"select one cell first: {d} is not fixed to one stored value")
         index[d] = int(hits[0])

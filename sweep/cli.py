@@ -170,7 +170,8 @@ def _safe(text) -> str:
 def _sweep(args):
     from xorsweep.sweep.engine import Sweep
 
-    return Sweep(args.spec, args.store, block=args.block, command=_command_line())
+    return Sweep(args.spec, args.store, block=args.block, command=_command_line(),
+                 unsafe_no_lock=getattr(args, "no_lock", False))
 
 
 def _cmd_run(args):
@@ -443,6 +444,9 @@ def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show Python tracebacks on errors")
+    common.add_argument("--storage-option", action="append", metavar="KEY=VALUE", default=argparse.SUPPRESS,
+                        help="an fsspec storage option for a URL store (s3://…), e.g. endpoint_url=http://host:9000 "
+                             "or anon=true; credentials come from the environment (AWS_* variables)")
     p = _Parser(prog="xorsweep", description="Map where XOR-network training lands from each start.",
                 parents=[common])
     p.add_argument("--version", action="version", version=f"xorsweep {__version__}")
@@ -480,6 +484,10 @@ def build_parser():
                    help="scheduler of an existing Dask cluster, e.g. tcp://host:8786 "
                         "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
     r.add_argument("--workers", type=int, metavar="N", help="embedded cluster: N worker processes (default: cores)")
+    r.add_argument("--no-lock", action="store_true",
+                   help="a URL store whose backend cannot guarantee a single writer (no atomic create, or a server "
+                        "that ignores conditional writes): write without the single-writer lock (you make "
+                        "sure no other run writes it)")
     r.add_argument("--dashboard-port", type=int, default=8787, metavar="PORT",
                    help="embedded cluster: dashboard on 127.0.0.1:PORT (default 8787; another if taken)")
     r.set_defaults(func=_cmd_run)
@@ -552,7 +560,8 @@ def build_parser():
 
 def _spec_and_store(sp):
     sp.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see `xorsweep examples`)")
-    sp.add_argument("--store", required=True, metavar="PATH", help="Zarr store to create or resume")
+    sp.add_argument("--store", required=True, metavar="PATH", help="Zarr store to create or resume: a folder or a "
+                                                                   "URL (s3://bucket/x.zarr, needs xorsweep[s3])")
     sp.add_argument("--block", type=int, metavar="N", help="networks per block for a new store "
                                                          "(default: the spec's execution.block)")
 
@@ -565,6 +574,7 @@ def main(argv=None):
         return 0
     debug = getattr(args, "debug", False)
     try:
+        _locate(args)
         return args.func(args)
     except UserError as e:
         if debug:
@@ -590,6 +600,15 @@ def main(argv=None):
         print(f"xorsweep {args.verb}: internal error (a bug, please report it): {type(e).__name__}: "
               f"{_one_line(e)} (run again with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _locate(args):
+    """Storage options from --storage-option; a ``file://`` store as its local path."""
+    from xorsweep.sweep.location import Remote, as_location, set_storage_options
+
+    set_storage_options(getattr(args, "storage_option", None))
+    if isinstance(getattr(args, "store", None), str) and not isinstance(as_location(args.store), Remote):
+        args.store = as_location(args.store)
 
 
 def _one_line(e):

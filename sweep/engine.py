@@ -24,6 +24,7 @@ import numpy as np
 from xorsweep.errors import UserError
 from xorsweep.sweep import cells, store
 from xorsweep.sweep.grid import Grid
+from xorsweep.sweep.location import Remote, as_location
 from xorsweep.sweep.lock import clear_stale, store_lock
 from xorsweep.sweep.spec import Spec
 
@@ -123,7 +124,11 @@ def as_spec(spec) -> Spec:
     raise UserError(f"a spec must be a Spec, a dict or a path to a TOML file, not {type(spec).__name__}")
 
 
-def _store_path(path) -> Path:
+def _store_path(path) -> Path | Remote:
+    """An absolute local path, or a Remote for a URL (``file://`` is a local path)."""
+    path = as_location(path)
+    if isinstance(path, Remote):
+        return path
     if not isinstance(path, (str, os.PathLike)) or str(path).strip() in ("", ".", "..", "/") or Path(
             os.path.abspath(path)).name in ("", ".", ".."):
         raise UserError(f"store path {str(path)!r} has no name: give a folder name such as out.zarr")
@@ -137,21 +142,37 @@ def _writable_dir(p: Path, what: str):
 
 class Sweep:
     """A sweep spec bound to a store. ``spec``: a Spec, a dict or a TOML path; ``store``: a
-    folder path (made absolute here, so workers anywhere write into the same store)."""
+    folder path (made absolute here, so workers anywhere write into the same store), or a
+    URL such as ``s3://bucket/x.zarr`` (workers need the backend, e.g. s3fs, and its
+    credentials). ``unsafe_no_lock``: write a URL store whose backend cannot guarantee a
+    single writer (no atomic create) anyway."""
 
-    def __init__(self, spec, store_path, *, block: int | None = None, command: str = "xorsweep (library call)"):
+    def __init__(self, spec, store_path, *, block: int | None = None, command: str = "xorsweep (library call)",
+                 unsafe_no_lock: bool = False):
         self.spec = as_spec(spec)
         if block is not None:
             self.spec = Spec.from_dict({**self.spec.to_dict(), "execution": {"block": block}})
         self.path = _store_path(store_path)
         self.command = command
         self.futures = []
+        self.unsafe_no_lock = unsafe_no_lock
 
     def __repr__(self):
         return f"Sweep({self.spec.name or self.spec.hash()!r}, {str(self.path)!r})"
 
     # ---- checks (nothing written) ------------------------------------------------------
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.path, Remote)
+
+    def _lock(self):
+        return store_lock(self.path, self.command, unsafe_no_lock=self.unsafe_no_lock)
+
     def exists(self) -> bool:
+        """A store (or something else) is there; a half-written template at a URL is not
+        (``run`` writes it again)."""
+        if self.remote:
+            return store.remote_state(self.path) in ("complete", "foreign")
         return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
 
     def check(self, write=True) -> tuple[Grid, np.ndarray]:
@@ -159,6 +180,11 @@ class Sweep:
         run could write it); write nothing. Returns the grid (with the store's own
         chunking when it exists) and each block's done flag."""
         p = self.path
+        if self.remote:
+            if self.exists():
+                old = store.check_same_spec(p, self.spec)
+                return Grid(old), store.done_blocks(p, Grid(old))
+            return Grid(self.spec), np.zeros(Grid(self.spec).n_blocks, dtype=bool)
         if p.exists() and not p.is_dir():
             raise UserError(f"store {p} exists and is not a directory")
         if self.exists():
@@ -190,19 +216,19 @@ class Sweep:
     def create(self) -> Grid:
         """Make the store's template now (if new); its grid."""
         grid, done = self.check()
-        with store_lock(self.path, self.command):
+        with self._lock():
             return self._prepare(*self.check())[0]
 
     def train_here(self, blocks=None) -> int:
         """Train ``blocks`` (default: every block not done) in this process, without Dask;
         the number trained. For small stores and tests; ``run`` is the way to scale."""
         grid, done = self.check()
-        with store_lock(self.path, self.command):
+        with self._lock():
             grid, done = self._prepare(*self.check())
             sid = store.store_id(self.path)
             todo = np.flatnonzero(~done) if blocks is None else [k for k in blocks if not done[k]]
             for k in todo:
-                train_block(str(self.path), sid, grid.spec.to_dict(), int(k))
+                train_block(self.path if self.remote else str(self.path), sid, grid.spec.to_dict(), int(k))
         return len(todo)
 
     # ---- running -------------------------------------------------------------------------
@@ -224,7 +250,7 @@ class Sweep:
         if done.all() and self.exists():
             clear_stale(self.path)
             return store.open_dataset(self.path)
-        with store_lock(self.path, self.command):
+        with self._lock():
             grid, done = self.check()  # again, now that no one else writes
             ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers, dashboard)
             with ctx as c:
@@ -238,6 +264,8 @@ class Sweep:
         """Make the template of a new store (only once a cluster is up: a failed cluster
         leaves no store behind), or check an existing one is writable."""
         p = self.path
+        if self.remote:
+            return (grid, done) if self.exists() else (store.create(p, self.spec, self.command), done)
         if self.exists():
             _writable_dir(p, "store")
             return grid, done
@@ -262,7 +290,8 @@ class Sweep:
         if not todo:
             report(state, final=True)
             return state
-        path, sid = str(self.path), store.store_id(self.path)
+        # a URL store travels as its Remote (with its storage options) to the workers
+        path, sid = self.path if self.remote else str(self.path), store.store_id(self.path)
         spec_dict = grid.spec.to_dict()
         store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
         t0 = time.perf_counter()

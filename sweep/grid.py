@@ -19,6 +19,29 @@ from xorsweep.kernels import vocab
 from xorsweep.sweep.spec import SETTING_AXES, Spec
 
 
+def unrounded(values) -> np.ndarray:
+    """Where a ``decimals`` coordinate means the unrounded start: NaN (its ``rounded``
+    coordinate False), or -1 in stores made before NaN replaced that sentinel."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.isnan(v) | (v == -1)
+
+
+def decimals_position(values, v) -> int | None:
+    """Position of ``v`` among ``decimals`` coordinate values (None, NaN, -1 and "none"
+    name the unrounded start), or None."""
+    vals = np.asarray(values, dtype=np.float64)
+    if v is None or v == "none" or (isinstance(v, (int, float, np.number)) and (np.isnan(v) or v == -1)):
+        hits = np.flatnonzero(unrounded(vals))
+    else:
+        hits = np.flatnonzero(~unrounded(vals) & (vals == float(v)))
+    return int(hits[0]) if len(hits) else None
+
+
+def decimals_label(v) -> str:
+    """'none' for the unrounded start, else the digit."""
+    return "none" if unrounded([v])[0] else str(int(v))
+
+
 def _unit(v):
     return v / math.sqrt(math.fsum(v * v))
 
@@ -125,7 +148,9 @@ class Grid:
             elif d in ("start", "direction"):
                 out[d] = np.arange(n)
             elif d == "decimals":
-                out[d] = np.array([-1 if v == "none" else v for v in ax.decimals.values], dtype=np.int16)
+                # NaN, not a number on the axis, for the unrounded start (with the ``rounded``
+                # coordinate): xarray's own plots then draw no point there
+                out[d] = np.array([np.nan if v == "none" else v for v in ax.decimals.values], dtype=np.float64)
             elif d == "eps":
                 out[d] = np.array(ax.eps.values)
             elif d in ("a", "b"):

@@ -9,6 +9,8 @@ pid, host, start time and command, for the refusal message and ``xorsweep status
 Taking the lock: open (create) the file, ``flock(LOCK_EX | LOCK_NB)``, then check that
 the path still names the inode locked (a releasing holder unlinks the file while it
 still holds the lock; a contender that locked the unlinked inode retries).
+
+A store at a URL (``s3://…``) has a lock object instead: ``sweep/objlock.py``.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import time
 from pathlib import Path
 
 from xorsweep.errors import UserError
+from xorsweep.sweep import objlock
+from xorsweep.sweep.location import Remote, as_location
 
 
 def lock_path(store) -> Path:
@@ -31,6 +35,8 @@ def lock_path(store) -> Path:
 
 def holder(store) -> dict | None:
     """Who holds the store's lock now (pid, host, since, command), or None."""
+    if isinstance(loc := as_location(store), Remote):
+        return objlock.holder(loc)
     path = lock_path(store)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -59,7 +65,8 @@ def refuse_if_held(store):
     """The refusal ``store_lock`` would give, without taking anything."""
     info = holder(store)
     if info:
-        raise UserError(_busy(store, info))
+        loc = as_location(store)
+        raise UserError(objlock.busy(loc, info) if isinstance(loc, Remote) else _busy(store, info))
 
 
 def _busy(store, info):
@@ -68,8 +75,13 @@ def _busy(store, info):
 
 
 @contextlib.contextmanager
-def store_lock(store: str | os.PathLike, command: str = ""):
-    """Hold the store's lock for the duration of the block; refuse if a live run holds it."""
+def store_lock(store: str | os.PathLike | Remote, command: str = "", *, unsafe_no_lock=False):
+    """Hold the store's lock for the duration of the block; refuse if a live run holds it.
+    ``unsafe_no_lock``: on an object store without an atomic create, write anyway."""
+    if isinstance(loc := as_location(store), Remote):
+        with objlock.store_lock(loc, command, unsafe_no_lock=unsafe_no_lock):
+            yield
+        return
     path = lock_path(store)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
           "command": command}
@@ -110,6 +122,8 @@ def store_lock(store: str | os.PathLike, command: str = ""):
 def clear_stale(store):
     """Remove the lock file a killed holder left (its OS lock died with it); refuse, as
     ``store_lock`` does, if a live holder has it."""
+    if isinstance(loc := as_location(store), Remote):
+        return objlock.clear_stale(loc)
     if os.path.lexists(lock_path(store)) and holder(store) is None:
         with store_lock(store, "clearing a stale lock file"):
             pass

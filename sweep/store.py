@@ -36,6 +36,7 @@ from xorsweep.errors import StoreDamaged, UserError
 from xorsweep.kernels import outcomes
 from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, LABELS, X
 from xorsweep.sweep.grid import Block, Grid
+from xorsweep.sweep.location import Remote, as_location, backend_error
 from xorsweep.sweep.provenance import provenance
 from xorsweep.sweep.spec import Spec, spec_differences
 
@@ -47,7 +48,8 @@ COORD_ATTRS = {
     "steps": {"long_name": "training iterations", "units": "1"},
     "h": {"long_name": "finite-difference step of the numerical gradient", "units": "1"},
     "start": {"long_name": "random start index"},
-    "decimals": {"long_name": "decimals the start was rounded to (-1: unrounded)", "unrounded": -1},
+    "decimals": {"long_name": "decimals the start was rounded to (NaN: unrounded, see rounded)", "units": "1"},
+    "rounded": {"long_name": "the start was rounded (False: the unrounded start)"},
     "eps": {"long_name": "perturbation size (euclidean norm)", "units": "1"},
     "direction": {"long_name": "perturbation direction index"},
     "a": {"long_name": "slice coordinate along u", "units": "1"},
@@ -66,6 +68,8 @@ COORD_ATTRS = {
 CODECS = (ZstdCodec(), Crc32cCodec())
 PENDING_INT = -1
 STORE_ID_ATTR = "store_id"
+#: on an object store (no rename), the group attribute written last, when a template is complete
+COMPLETE = "template_complete"
 
 
 @contextlib.contextmanager
@@ -167,6 +171,8 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
         for dim, src in (("a", sl.u), ("b", sl.v)):
             name = src if isinstance(src, str) else f"seeded random unit direction (seed {src.seed})"
             coords[dim][2].update(long_name=f"{dim}: the start plus {dim} times {name}", direction=str(name))
+    if "decimals" in coords:
+        coords["rounded"] = ("decimals", ~np.isnan(coords["decimals"][1]), COORD_ATTRS["rounded"])
     if grid.record_steps is not None:
         coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
     coords.update(outcomes.lookups(grid.H, grid.spec.outcomes.fold_swap))
@@ -220,7 +226,10 @@ def remove_creation_debris(path: Path):
 
 
 def check_room(path, grid: Grid):
-    """Refuse a grid larger than the free space where its store would go."""
+    """Refuse a grid larger than the free space where its store would go (an object store
+    has no such limit to check)."""
+    if isinstance(as_location(path), Remote):
+        return
     path = Path(path)
     need, free = estimated_bytes(grid), shutil.disk_usage(path.parent).free
     if need > free:
@@ -229,8 +238,9 @@ def check_room(path, grid: Grid):
 
 
 def create(path, spec: Spec, command: str) -> Grid:
-    """Write the template of a new store at ``path`` (an empty folder, or none)."""
-    path = Path(path)
+    """Write the template of a new store at ``path`` (an empty folder, or none; at a URL:
+    no object, or a half-written template, which is replaced)."""
+    loc = as_location(path)
     grid = Grid(spec)
     check_room(path, grid)
     now = _now()
@@ -244,6 +254,10 @@ def create(path, spec: Spec, command: str) -> Grid:
         "history": f"{now} created by: {command}",
         **provenance(spec.training.arith),
     }
+    if isinstance(loc, Remote):
+        _create_remote(loc, grid, attrs)
+        return grid
+    path = Path(path)
     remove_creation_debris(path)
     # written beside the store under an unpredictable name (mkdtemp: O_EXCL, no symlink
     # followed), then renamed onto the empty folder: a reader never sees a half-made
@@ -259,9 +273,65 @@ def create(path, spec: Spec, command: str) -> Grid:
     return grid
 
 
+def _create_remote(loc: Remote, grid: Grid, attrs: dict):
+    """An object store cannot rename: write the whole template (``mode="w"`` replaces a
+    half-written one), then rewrite the root ``zarr.json`` with the completion attribute,
+    the last object written (one PUT: a reader sees the old or the new object). A store
+    without it is never read as a store (``remote_state``: "partial"); ``run`` writes it
+    again."""
+    ds, encoding = template(grid, attrs)
+    try:
+        with quiet():
+            ds.to_zarr(loc.zarr_store(), mode="w", compute=False, zarr_format=3, consolidated=True,
+                       encoding=encoding)
+        update_attrs(loc, **{COMPLETE: attrs["created"]})
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+        raise backend_error(loc, e) from None
+
+
+def remote_state(loc: Remote) -> str:
+    """What is at a URL: "absent" (nothing), "partial" (a template whose writer stopped
+    before its marker), "complete" (a store), or "foreign" (objects, no zarr.json).
+    A missing bucket, no credentials or no network: one line."""
+    fs = loc.fs
+    try:
+        fs.invalidate_cache()
+        try:
+            root = json.loads(fs.cat_file(loc.key("zarr.json")))
+        except FileNotFoundError:
+            root = None
+        except ValueError:
+            raise StoreDamaged(f"store {loc}: its zarr.json is damaged; refusing to read or rewrite it") from None
+        if root is not None:
+            if COMPLETE in root.get("attributes", {}):
+                return "complete"
+            if fs.find(loc.key("done", "c") + "/", maxdepth=None)[:1]:  # blocks were written: not a template
+                raise StoreDamaged(f"store {loc}: blocks are written but its zarr.json lacks the "
+                                   f"{COMPLETE!r} attribute (rewritten by another tool?); refusing to touch it")
+            return "partial"
+        bucket = loc.key().split("/", 1)[0]
+        if not fs.exists(bucket):
+            raise FileNotFoundError(f"no bucket {bucket}")
+        return "foreign" if fs.find(loc.key(), maxdepth=2)[:1] else "absent"
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+        raise backend_error(loc, e) from None
+
+
+def _zs(path, read_only=False):
+    """What zarr and xarray open: a local path's text, or a URL's fsspec store."""
+    loc = as_location(path)
+    return loc.zarr_store(read_only) if isinstance(loc, Remote) else str(loc)
+
+
 def _group(path, mode="r", consolidated=False):
+    if consolidated is False and isinstance(as_location(path), Remote):
+        consolidated = None  # one GET of the root's consolidated metadata, not one per array
     with quiet():
-        return zarr.open_group(str(path), mode=mode, use_consolidated=consolidated)
+        return zarr.open_group(_zs(path, mode == "r"), mode=mode, use_consolidated=consolidated)
 
 
 def _array(path, name):
@@ -269,12 +339,24 @@ def _array(path, name):
     try:
         return _group(path)[name]
     except Exception as e:  # noqa: BLE001 - unreadable metadata of one array
-        raise StoreDamaged(f"store {path}: the metadata of its {name!r} array ({Path(path, name, 'zarr.json')}) "
+        raise StoreDamaged(f"store {path}: the metadata of its {name!r} array ({path}/{name}/zarr.json) "
                            f"is damaged or missing ({type(e).__name__}); the store cannot be resumed as it is") from None
 
 
 def stored_attrs(path) -> dict:
     """The group attributes of the store at ``path`` (a clear error for a non-store)."""
+    loc = as_location(path)
+    if isinstance(loc, Remote):
+        state = remote_state(loc)
+        if state != "complete":
+            raise UserError({"absent": f"store {loc} does not exist",
+                             "foreign": f"store {loc} holds objects but no zarr.json: not an xorsweep store",
+                             "partial": f"store {loc} holds a half-written template (its creator stopped before "
+                                        "finishing it): `xorsweep run` with its spec writes it again"}[state])
+        try:
+            return dict(_group(loc).attrs)
+        except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+            raise backend_error(loc, e) from None
     p = Path(path)
     if not p.exists():
         raise UserError(f"store {path} does not exist")
@@ -327,7 +409,7 @@ def update_attrs(path, history: str | None = None, **attrs):
     with quiet():
         g.update_attributes(new)
         if g.metadata.consolidated_metadata is None:  # e.g. a store made without it
-            zarr.consolidate_metadata(str(path))
+            zarr.consolidate_metadata(_zs(path))
 
 
 def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
@@ -353,7 +435,7 @@ def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
                 added.append(name)
     update_attrs(path, history, added_variables=added)
     with quiet():
-        zarr.consolidate_metadata(str(path))
+        zarr.consolidate_metadata(_zs(path))
 
 
 def _json_attrs(attrs: dict) -> dict:
@@ -378,7 +460,7 @@ def done_blocks(path, grid: Grid) -> np.ndarray:
     and every data chunk of the block exists. Reads ``done`` in slabs of whole chunks
     (flat memory, seconds for a million blocks)."""
     arr = _array(path, "done")
-    if grid.dims and Path(path, "done").is_dir():
+    if grid.dims and not isinstance(as_location(path), Remote) and Path(path, "done").is_dir():
         flat = _done_from_files(path, grid, arr).reshape(-1)
         if flat.any():
             flat &= _chunks_present(path, grid, flat)
@@ -458,18 +540,26 @@ def _read_ok(fn):
 
 
 def _chunks_present(path, grid: Grid, done: np.ndarray) -> np.ndarray:
-    """For each block marked done: does every data chunk of it exist on disk?"""
-    if not Path(path).is_dir():  # not a local folder: presence is checked on read
+    """For each block marked done: does every data chunk of it exist (on disk, or as an
+    object: one listing per variable)?"""
+    loc = as_location(path)
+    remote = isinstance(loc, Remote)
+    if remote:
+        loc.fs.invalidate_cache()
+    elif not Path(path).is_dir():
         return np.ones_like(done)
     ok = done.copy()
     idx = np.flatnonzero(done)
     pos = block_positions(grid, idx)
     extra = {name: len(dims) for name, (dims, *_rest) in _variables(grid).items()}
     for name in data_variables(grid, path):
-        root = Path(path, name, "c")
-        if _count_files(root) == grid.n_blocks:  # every chunk of the variable is there
-            continue
-        present = _present_keys(root, len(grid.dims) + extra[name])
+        if remote:
+            present = _remote_keys(loc, name, len(grid.dims) + extra[name])
+        else:
+            root = Path(path, name, "c")
+            if _count_files(root) == grid.n_blocks:  # every chunk of the variable is there
+                continue
+            present = _present_keys(root, len(grid.dims) + extra[name])
         for j, k in enumerate(idx):
             if ok[k] and tuple(pos[j]) + (0,) * extra[name] not in present:
                 ok[k] = False
@@ -492,6 +582,22 @@ def _present_keys(root: Path, depth: int) -> set:
                 if f.isdigit():
                     out.add(tuple(int(x) for x in rel) + (int(f),))
     return out
+
+
+def _remote_keys(loc: Remote, name: str, depth: int) -> set:
+    """Chunk keys (tuples of ints) of the objects under a variable's ``c/`` prefix."""
+    prefix = loc.key(name, "c")
+    try:
+        if depth == 0:
+            return {()} if loc.fs.exists(prefix) else set()
+        out = set()
+        for k in loc.fs.find(prefix + "/"):
+            parts = k[len(prefix) + 1:].split("/")
+            if len(parts) == depth and all(p.isdigit() for p in parts):
+                out.add(tuple(int(p) for p in parts))
+        return out
+    except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+        raise backend_error(loc, e) from None
 
 
 def write_block(path, expected_id: str, grid: Grid, block: Block, values: dict):
@@ -567,6 +673,22 @@ printable = _clean
 
 
 def open_dataset(path) -> xr.Dataset:
-    """The store as an xarray Dataset (lazy)."""
+    """The store as an xarray Dataset (lazy); a store made before the ``rounded``
+    coordinate reads as a new one (its -1 sentinel becomes NaN)."""
     with quiet():
-        return xr.open_zarr(str(path))
+        return with_rounded(xr.open_zarr(_zs(path, read_only=True)))
+
+
+def with_rounded(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with a float ``decimals`` coordinate, NaN for the unrounded start, and the
+    boolean ``rounded`` coordinate; older stores' integer coordinate (-1: unrounded) is
+    converted (their stored data is unchanged: a resumed old store keeps its coordinate)."""
+    if "decimals" not in ds.coords or ds["decimals"].dtype.kind == "f":
+        return ds
+    from xorsweep.sweep.grid import unrounded
+
+    vals = ds["decimals"].values
+    un = unrounded(vals)
+    return ds.assign_coords(decimals=("decimals", np.where(un, np.nan, vals.astype(np.float64)),
+                                      dict(COORD_ATTRS["decimals"])),
+                            rounded=("decimals", ~un, dict(COORD_ATTRS["rounded"])))

@@ -1,3 +1,4 @@
+import contextlib
 import json
 from pathlib import Path
 
@@ -73,3 +74,42 @@ def assert_same_store(a, b):
             np.testing.assert_array_equal(bits(x), bits(y), err_msg=name)
         else:
             np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp_path, env, n_workers=2):
+    """A real ``dask scheduler`` and ``n_workers`` ``dask worker`` processes on 127.0.0.1
+    (environment ``env``); yields the scheduler's address, stops them all at the end."""
+    import subprocess
+    import sys
+    import time
+
+    bin_ = Path(sys.executable).parent
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(bin_ / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(sched_file)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        t = time.monotonic()
+        while not (sched_file.exists() and sched_file.stat().st_size > 0):
+            assert time.monotonic() - t < 60, "the scheduler did not start"
+            time.sleep(0.05)
+        address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        for _ in range(n_workers):
+            procs.append(subprocess.Popen([str(bin_ / "dask"), "worker", address, "--nthreads", "1",
+                                           "--no-dashboard", "--host", "127.0.0.1"],
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(n_workers, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_same_store, load_store
+from conftest import assert_same_store, dask_cluster, load_store
 from xorsweep.sweep import engine
 from xorsweep.sweep.cluster import WORKER_ENV, client_for
 from xorsweep.sweep.lock import lock_path
@@ -197,35 +197,11 @@ def test_second_run_is_refused_while_the_first_runs_and_takes_over_when_it_died(
 @pytest.mark.slow
 def test_real_dask_scheduler_and_workers(spec_file, reference, tmp_path):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1, sweep via --address."""
-    sched_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(sched_file)],
-                              env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        wait_for(lambda: sched_file.exists() and sched_file.stat().st_size > 0, timeout=60)
-        address = json.loads(sched_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        for _ in range(2):
-            procs.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1",
-                                           "--no-dashboard", "--host", "127.0.0.1"],
-                                          env={**ENV, **WORKER_ENV}, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
-        from distributed import Client
-
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
+    with dask_cluster(tmp_path, {**ENV, **WORKER_ENV}) as address:
         store = tmp_path / "remote.zarr"
         err = finish(spec_file, store, "--address", address)
         assert "blocks 60/60 done" in err
         assert_same_store(store, reference)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 def test_concurrent_reader_sees_done_blocks_while_a_run_writes(spec_file, tmp_path):

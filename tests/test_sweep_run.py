@@ -74,8 +74,10 @@ def test_end_to_end_values_equal_kernels_train_called_directly(reference_store):
     np.testing.assert_array_equal(bits(ds.z1.values.reshape(-1, 4, 3)), bits(r.z1))
     np.testing.assert_array_equal(bits(ds.W2_traj.values.reshape(-1, 4, 3, 2)), bits(r.trajectory.W2))
     np.testing.assert_array_equal(ds.record.values, [0, 10, 20, 30])
-    # the starts are the spec's: decimals -1 is unrounded, 2 is np.round(., 2)
-    np.testing.assert_array_equal(ds.W1_start.sel(decimals=2).values, np.round(ds.W1_start.sel(decimals=-1).values, 2))
+    # the starts are the spec's: decimals NaN (rounded False) is unrounded, 2 is np.round(., 2)
+    assert ds.rounded.values.tolist() == [False, True, True]
+    np.testing.assert_array_equal(ds.W1_start.sel(decimals=2).values,
+                                  np.round(ds.W1_start.sel(decimals=np.nan).values, 2))
     assert json.loads(ds.attrs["spec"]) == spec().to_dict()
     for v in ds.variables.values():
         assert "long_name" in v.attrs

@@ -45,6 +45,18 @@ CELLS = [
              "artists = figures.plot_attractor_map(basins.attractor_map(ds.solution), ax=fig.add_subplot(),\n"
              "                                     done=ds.done)\n"
              "fig"),
+    ("md", "## The rounding study, in plain xarray\n\nThe published start rounded to 16 … 0 decimals. "
+           "`decimals` is a float coordinate with NaN for the unrounded start (`rounded` is False there), "
+           "so xarray's own plot draws the rounded starts only, and `sel(decimals=np.nan)` picks the unrounded one."),
+    ("code", "import numpy as np\n"
+             "rounding = Sweep({'name': 'quickstart-rounding', 'training': {'rule': 'seed', 'steps': 100},\n"
+             "                  'start': {'published': True},\n"
+             "                  'axes': {'decimals': {'values': ['none'] + list(range(16, -1, -1))}}},\n"
+             "                 pathlib.Path(tempfile.mkdtemp()) / 'rounding.zarr').run(client)\n"
+             "fig = Figure(figsize=(6, 3), layout='constrained')\n"
+             "rounding.accuracy.plot(x='decimals', marker='o', ax=fig.add_subplot())\n"
+             "print('unrounded start: accuracy', float(rounding.accuracy.sel(decimals=np.nan)))\n"
+             "fig"),
     ("code", "client.close(); cluster.close()"),
 ]
 

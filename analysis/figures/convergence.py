@@ -8,6 +8,7 @@ from matplotlib.patches import Patch
 
 from xorsweep.analysis.convergence import solved_steps
 from xorsweep.kernels.outcomes import LABEL_OTHER
+from xorsweep.sweep.grid import decimals_label
 from xorsweep.analysis.figures.style import FIXED, SUCCESS_COLORS
 from xorsweep.analysis.figures.style import axes as _axes
 
@@ -61,7 +62,7 @@ def plot_solved_step_map(ds, a="a", b="b", ax=None, partition="solution", bounda
 
 def _tick_labels(dim, values):
     if dim == "decimals":
-        return ["none" if int(v) == -1 else str(int(v)) for v in values]
+        return [decimals_label(v) for v in values]
     return [f"{v:.3g}" if isinstance(v, (float, np.floating)) else str(v) for v in values]
 
 

@@ -9,6 +9,7 @@ from matplotlib.patches import Patch
 from xorsweep.analysis.figures.style import axes as _axes
 from xorsweep.analysis.figures.style import RARE_COLOR, class_colors, keep_common, rare_label
 from xorsweep.analysis.labels import display_names
+from xorsweep.sweep.grid import decimals_label
 
 
 def _digits(se):
@@ -19,7 +20,7 @@ def _digits(se):
 
 
 def _decimal_labels(values):
-    return ["none" if int(v) == -1 else str(int(v)) for v in values]
+    return [decimals_label(v) for v in values]
 
 
 def plot_attractor_shares(shares, ax=None, dim="decimals"):
@@ -63,7 +64,7 @@ def plot_flip_rate(flips, ax=None, dim="decimals"):
     ax.set_xticks(x, _decimal_labels(flips[dim].values) if dim == "decimals" else flips[dim].values)
     ax.set_xlabel("decimals the start was rounded to" if dim == "decimals" else dim)
     ref = flips.attrs.get("reference", "the reference")
-    ax.set_ylabel("share of starts in another\nattractor than " + ("unrounded" if ref == "decimals = -1" else ref))
+    ax.set_ylabel("share of starts in another\nattractor than " + ("unrounded" if ref == "the unrounded start" else ref))
     ax.set_ylim(-0.03, 1.03)
     ax.grid(axis="y", alpha=0.3)
     n = flips["n"].values
