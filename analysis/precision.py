@@ -1,8 +1,8 @@
 """Why two machines can disagree: the outcome of the same starts under each arithmetic
 and training setting, against a reference setting.
 
-A store whose spec sweeps settings as axes (``arith``, ``dtype``, ``rule``, ``h``, ``lr``,
-``steps``) and optionally a tiny perturbation (``eps`` with ε = 0 and a nudge of about
+A store whose spec sweeps settings as axes (``arith``, ``dtype``, ``rule`` or its parts
+``gradient`` and ``update``, ``h``, ``lr``, ``steps``) and optionally a tiny perturbation (``eps`` with ε = 0 and a nudge of about
 one ulp) answers it: for each axis and each value other than the reference, with every
 other axis at its reference value, the share of starts whose class (``solution`` by
 default) differs from the reference run's. Each start is compared once per row, so the
@@ -19,8 +19,9 @@ from xorsweep.kernels import vocab
 #: the settings a result is compared against: the blog author's run, on this project's
 #: arithmetic (same bits on every IEEE-754 machine)
 REFERENCE = {"arith": vocab.DEFAULT_ARITH, "dtype": vocab.DEFAULT_DTYPE, "rule": vocab.DEFAULT_RULE,
+             "gradient": vocab.RULE_PARTS[vocab.DEFAULT_RULE][0], "update": vocab.RULE_PARTS[vocab.DEFAULT_RULE][1],
              "h": vocab.DEFAULT_H, "eps": 0.0}
-AXES = ("arith", "dtype", "rule", "h", "lr", "steps", "eps")
+AXES = ("arith", "dtype", "rule", "gradient", "update", "h", "lr", "steps", "eps")
 
 
 def _at(da, dim, value):

@@ -1,12 +1,14 @@
 """Speed of the training kernels against plain numpy, in network-steps per second.
 
-Run: python benchmarks/bench_kernels.py [--quick] [--repeats N]
+Run: python benchmarks/bench_kernels.py [--quick] [--repeats N] [--only rules]
 
 Each kernel is called once to warm up (compile or load from the on-disk cache), then
 timed; the best of ``--repeats`` runs is reported, since this machine is shared and
 noisy. The numpy baselines are single-threaded: a vectorised batch of the gd step
 (one array per parameter, shaped (B,)) and the book-style one-network-at-a-time loop of
-the seed rule (tests/reference.py), which is what the blog author ran.
+the seed rule (tests/reference.py), which is what the blog author ran. The ``rules``
+section gives one speed line per training rule, each gradient with each update order
+(float64, exact; the numerical gradient on fewer networks and steps: it is ~20x slower).
 """
 import argparse
 import sys
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from xorsweep import kernels  # noqa: E402
+from xorsweep.kernels.vocab import GRADIENTS, UPDATES, rule_name  # noqa: E402
 import reference  # noqa: E402
 
 TARGETS = {"tracking keeps": 0.9, "gd float64": 40e6, "gd float32": 100e6, "seed vs numpy loop": 1000.0}
@@ -98,14 +101,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=["gd", "seed", "numpy", "tracking"], help="run one section only")
+    ap.add_argument("--only", choices=["gd", "seed", "numpy", "tracking", "rules"], help="run one section only")
     args = ap.parse_args()
     q = args.quick
     B_gd, gd_steps = (4096, 50) if q else (65_536, 1000)
     B_np, np_steps = (4096, 5) if q else (65_536, 20)
     B_seed, seed_steps, n_ref = (512, 10, 1) if q else (8192, 100, 5)
     reps = 1 if q else args.repeats
-    print(f"H=3, threads=2, best of {reps}; gd: B={B_gd}, {gd_steps} steps")
+    print(f"H=3, threads=2, best of {reps}; gd: B={B_gd}, {gd_steps} steps; seed: B={B_seed}, {seed_steps} steps")
 
     if args.only == "tracking":
         s = starts(B_gd)
@@ -136,6 +139,14 @@ def main():
         row(f"gd numpy batch (B={B_np}, 1 thread)", nrate, "net-steps/s")
         if args.only is None or args.only == "gd":
             row("  kernel f64 / numpy batch", f64 / nrate, "x")
+    if args.only in (None, "rules"):
+        for gradient in GRADIENTS:
+            B, n = (B_gd, gd_steps) if gradient == "analytic" else (B_seed, seed_steps)
+            s = starts(B, std=0.1, seed=1)
+            for update in UPDATES:
+                rate = kernel_rate(s, reps, n, gradient=gradient, update=update, lr=5.0)
+                name = rule_name(gradient, update)
+                row(f"{gradient} + {update}" + (f" ({name})" if name else ""), rate, "net-steps/s")
     if args.only in (None, "seed"):
         s = starts(B_seed, std=0.1, seed=1)
         kernels.train(*(a[:64] for a in s), rule="seed", steps=1, threads=2)

@@ -7,9 +7,10 @@ imported on first use of ``train``, so reading the vocabulary stays cheap; so ar
 outcome / solution / label classifier with fixed class tables), pure numpy, shared by the
 sweep engine and analysis.
 """
-from xorsweep.kernels.vocab import ARITHS, DTYPES, RULE_DEFAULTS, RULES
+from xorsweep.kernels.vocab import ARITHS, DTYPES, GRADIENTS, RULE_DEFAULTS, RULE_PARTS, RULES, UPDATES
 
-__all__ = ["ARITHS", "DTYPES", "RULE_DEFAULTS", "RULES", "TrainResult", "Trajectory", "train"]
+__all__ = ["ARITHS", "DTYPES", "GRADIENTS", "RULE_DEFAULTS", "RULE_PARTS", "RULES", "UPDATES", "TrainResult",
+           "Trajectory", "train"]
 
 
 def __getattr__(name):

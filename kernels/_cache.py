@@ -29,10 +29,15 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = str(base / _source_digest())
 
 
-def is_warm(rule: str) -> bool:
-    """Whether numba's cache already holds compiled code of ``rule`` (kernels/<rule>.py)."""
+#: gradient -> the kernel module that trains with it (both update orders)
+KERNEL_MODULES = {"numerical": "seed", "analytic": "gd"}
+
+
+def is_warm(gradient: str) -> bool:
+    """Whether numba's cache already holds compiled code of the ``gradient``'s kernels."""
     folder = Path(numba.config.CACHE_DIR)
+    module = KERNEL_MODULES[gradient]
     try:
-        return any(p.name.startswith(f"{rule}.") and p.suffix == ".nbi" for p in folder.rglob("*.nbi"))
+        return any(p.name.startswith(f"{module}.") and p.suffix == ".nbi" for p in folder.rglob("*.nbi"))
     except OSError:
         return False

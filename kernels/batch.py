@@ -15,12 +15,14 @@ from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
 from xorsweep.kernels.track import SOLVED_DECISIONS
 from xorsweep.kernels.xmath import ARITH_CODES
-from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DEFAULT_RULE, DTYPES, GROUP_DIMS,
-                                    GROUPS, RULE_DEFAULTS, RULES, X, n_params, split_groups)
+from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DTYPES, GRADIENTS, GROUP_DIMS,
+                                    GROUPS, X, n_params, rule_parts, split_groups, training_defaults)
 
-#: rule -> {arith code -> parallel entry}
-_RULE_KERNELS = {"seed": seed.TRAIN, "gd": gd.TRAIN}
-assert set(_RULE_KERNELS) == set(RULE_DEFAULTS)
+#: gradient -> its kernel module: ``TRAIN`` maps an arith code to the parallel entry, which
+#: takes the update order as a flag
+_KERNELS = {"numerical": seed, "analytic": gd}
+assert {g: m.__name__.rsplit(".", 1)[1] for g, m in _KERNELS.items()} == _cache.KERNEL_MODULES
+assert set(_KERNELS) == set(GRADIENTS)
 assert set(ARITH_CODES) == set(ARITHS)
 # numba's default (workqueue) threading layer aborts the process when two Python threads
 # enter parallel regions at once, e.g. tasks of a multi-threaded Dask worker: take turns
@@ -53,9 +55,9 @@ class TrainResult:
     until the end (step ``steps`` being the final parameters), -1 if the final decisions
     are wrong; ``settled_step`` (int32) the last step at which the coarse state, the four
     decisions and the hidden code (activations > 0.5), changed, 0 if never;
-    ``grad_norm`` the Euclidean norm of the gradient used in the last update (for the
-    ``seed`` rule the numerical gradient, each group's taken after the previous groups'
-    updates, as used), NaN when ``steps`` is 0.
+    ``grad_norm`` the Euclidean norm of the gradient used in the last update (with the
+    sequential update, each group's gradient taken after the previous groups' updates, as
+    used), NaN when ``steps`` is 0.
     """
 
     W1: np.ndarray
@@ -138,33 +140,37 @@ def _numba_threads(n):
         numba.set_num_threads(old)
 
 
-def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAULT_DTYPE,
+def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, steps=None, dtype=DEFAULT_DTYPE,
           arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True) -> TrainResult:
     """Train B independent XOR networks from the given starts.
 
     W1 (B, 2, H), b1 (B, H), W2 (B, H, 2), b2 (B, 2) with H >= 1 and B >= 0; or one
     network's arrays W1 (2, H), b1 (H,), W2 (H, 2), b2 (2,), trained as a batch of one.
-    ``rule`` is one of ``vocab.RULES`` (``"seed"``, the blog author's numerical-gradient
-    rule, or ``"gd"``, analytic backprop); lr and steps default to the rule's
-    ``vocab.RULE_DEFAULTS``. ``arith`` names the exp/log variant (``vocab.ARITHS``).
-    ``h`` is the numerical gradient's finite-difference step. ``track`` (default on; off
+    The training rule is a ``gradient`` (``vocab.GRADIENTS``: "numerical" with step ``h``,
+    or "analytic") and an ``update`` order (``vocab.UPDATES``: "sequential" or
+    "simultaneous"), or a named ``rule`` (``vocab.RULE_PARTS``: "seed", the blog author's,
+    is numerical + sequential; "gd", textbook backprop, analytic + simultaneous); parts not
+    given come from ``rule``, else from the default rule "seed", and parts that contradict
+    ``rule`` are a ValueError. lr and steps default to ``vocab.training_defaults``.
+    ``arith`` names the exp/log variant (``vocab.ARITHS``). ``h`` is the numerical
+    gradient's finite-difference step. ``track`` (default on; off
     only to measure its cost) records ``solved_step``, ``settled_step`` and ``grad_norm``
     without changing any other bit. A network's result is
     bit-identical whatever the batch size, its position in the batch and ``threads``.
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
-    if rule not in RULE_DEFAULTS:
-        raise ValueError(f"rule must be one of {list(RULES)}, got {rule!r}")
+    gradient, update = rule_parts(rule, gradient, update)
     if arith not in ARITHS:
         raise ValueError(f"arith must be one of {list(ARITHS)}, got {arith!r}")
     dtype_name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     if dtype_name not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     dt = DTYPES[dtype_name]
-    lr = RULE_DEFAULTS[rule]["lr"] if lr is None else float(lr)
+    defaults = training_defaults(gradient, update)
+    lr = defaults["lr"] if lr is None else float(lr)
     if not np.isfinite(lr) or lr < 0:
         raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    steps = _check_int("steps", RULE_DEFAULTS[rule]["steps"] if steps is None else steps, 0)
+    steps = _check_int("steps", defaults["steps"] if steps is None else steps, 0)
     every = 0 if record_every is None else _check_int("record_every", record_every, 1, max(steps, 1))
     if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) or not (
             np.isfinite(h) and h > 0):
@@ -189,7 +195,8 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
         raise ValueError(f"recording {T} steps of {B} networks needs more than 16 GiB: "
                          "record less often or train fewer networks per call")
     if B == 0:  # train one zero start and keep none of it: every output keeps its shape, with B = 0
-        one = train(np.zeros((1, 2, H)), np.zeros((1, H)), np.zeros((1, H, 2)), np.zeros((1, 2)), rule=rule, lr=lr,
+        one = train(np.zeros((1, 2, H)), np.zeros((1, H)), np.zeros((1, H, 2)), np.zeros((1, 2)), gradient=gradient,
+                    update=update, lr=lr,
                     steps=steps, dtype=dtype_name, arith=arith, record_every=record_every, h=h, threads=threads,
                     track=track)
         return _first(one, 0)
@@ -211,7 +218,8 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
     with _PARALLEL, _numba_threads(threads):
-        _RULE_KERNELS[rule][code](P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
+        _KERNELS[gradient].TRAIN[code](P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track,
+                                 update == "sequential")
         evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)

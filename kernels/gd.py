@@ -1,9 +1,10 @@
-"""The ``gd`` rule: textbook full-batch gradient descent with the analytic gradient.
+"""The analytic gradient (the book's ``TwoLayerNet.gradient``: dy = (y - t) / 4 at the
+output): the ``gd`` rule, textbook full-batch gradient descent with all four groups
+updated together from the gradient at the current parameters, and its sequential twin
+(``sequential``: W1, then b1 at the new W1, then W2, then b2, as the seed rule orders its
+numerical gradient), staged, one forward pass per group.
 
-All four groups are updated together from the gradient at the current parameters
-(the book's ``TwoLayerNet.gradient``: dy = (y - t) / 4 at the output).
-
-Two implementations of one step, with the same operations in the same order (the
+Two implementations of one gd step, with the same operations in the same order (the
 contract in ``kernels.lanes``), so the same bits:
 
 - for H = 3 (the default) a fused step: one pass over the lanes does the forward
@@ -19,7 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
-from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, sigmoid_rows, softmax, softmax2
+from xorsweep.kernels.lanes import (INLINE, descend, evaluate, group_range, hidden, logits, sigmoid_rows, softmax,
+                                   softmax2)
 from xorsweep.kernels.track import decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
@@ -89,57 +91,81 @@ def _fused_step(p, H, c, z, dec, arith):
 
 
 @njit(**INLINE)
+def _unit_grads(p, H, c, z, a, j, l):
+    """Hidden unit j's gradients in lane l, a holding dy: (W1[0, j], W1[1, j], b1[j],
+    W2[j, 0], W2[j, 1])."""
+    one = c[C_ONE]
+    z0, z1, z2, z3 = z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l]
+    w20 = p[3 * H + 2 * j, l]
+    w21 = p[3 * H + 2 * j + 1, l]
+    g20 = ((z0 * a[0, 0, l] + z1 * a[1, 0, l]) + z2 * a[2, 0, l]) + z3 * a[3, 0, l]
+    g21 = ((z0 * a[0, 1, l] + z1 * a[1, 1, l]) + z2 * a[2, 1, l]) + z3 * a[3, 1, l]
+    d0 = ((one - z0) * z0) * (a[0, 0, l] * w20 + a[0, 1, l] * w21)
+    d1 = ((one - z1) * z1) * (a[1, 0, l] * w20 + a[1, 1, l] * w21)
+    d2 = ((one - z2) * z2) * (a[2, 0, l] * w20 + a[2, 1, l] * w21)
+    d3 = ((one - z3) * z3) * (a[3, 0, l] * w20 + a[3, 1, l] * w21)
+    return d1 + d3, d2 + d3, ((d0 + d1) + d2) + d3, g20, g21
+
+
+@njit(**INLINE)
+def _output_bias_grads(a, l):
+    """The gradients of b2 in lane l, a holding dy."""
+    return (((a[0, 0, l] + a[1, 0, l]) + a[2, 0, l]) + a[3, 0, l],
+            ((a[0, 1, l] + a[1, 1, l]) + a[2, 1, l]) + a[3, 1, l])
+
+
+@njit(**INLINE)
 def _backward_update(p, H, c, z, a):
     """a holds dy = (y - t) / 4; each hidden unit's gradients use only its own old
     W2 row, so updating unit j in place equals updating all groups together."""
     lr = c[C_LR]
-    one = c[C_ONE]
     for j in range(H):
         for l in range(LANES):
-            z0, z1, z2, z3 = z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l]
-            w20 = p[3 * H + 2 * j, l]
-            w21 = p[3 * H + 2 * j + 1, l]
-            g20 = ((z0 * a[0, 0, l] + z1 * a[1, 0, l]) + z2 * a[2, 0, l]) + z3 * a[3, 0, l]
-            g21 = ((z0 * a[0, 1, l] + z1 * a[1, 1, l]) + z2 * a[2, 1, l]) + z3 * a[3, 1, l]
-            d0 = ((one - z0) * z0) * (a[0, 0, l] * w20 + a[0, 1, l] * w21)
-            d1 = ((one - z1) * z1) * (a[1, 0, l] * w20 + a[1, 1, l] * w21)
-            d2 = ((one - z2) * z2) * (a[2, 0, l] * w20 + a[2, 1, l] * w21)
-            d3 = ((one - z3) * z3) * (a[3, 0, l] * w20 + a[3, 1, l] * w21)
-            p[j, l] = p[j, l] - lr * (d1 + d3)
-            p[H + j, l] = p[H + j, l] - lr * (d2 + d3)
-            p[2 * H + j, l] = p[2 * H + j, l] - lr * (((d0 + d1) + d2) + d3)
-            p[3 * H + 2 * j, l] = w20 - lr * g20
-            p[3 * H + 2 * j + 1, l] = w21 - lr * g21
+            gw0, gw1, gb, g20, g21 = _unit_grads(p, H, c, z, a, j, l)
+            p[j, l] = p[j, l] - lr * gw0
+            p[H + j, l] = p[H + j, l] - lr * gw1
+            p[2 * H + j, l] = p[2 * H + j, l] - lr * gb
+            p[3 * H + 2 * j, l] = p[3 * H + 2 * j, l] - lr * g20
+            p[3 * H + 2 * j + 1, l] = p[3 * H + 2 * j + 1, l] - lr * g21
     for l in range(LANES):
-        gb0 = ((a[0, 0, l] + a[1, 0, l]) + a[2, 0, l]) + a[3, 0, l]
-        gb1 = ((a[0, 1, l] + a[1, 1, l]) + a[2, 1, l]) + a[3, 1, l]
+        gb0, gb1 = _output_bias_grads(a, l)
         p[5 * H, l] = p[5 * H, l] - lr * gb0
         p[5 * H + 1, l] = p[5 * H + 1, l] - lr * gb1
+
+
+@njit(**INLINE)
+def _group_grads(p, H, c, z, a, k, grad):
+    """grad[:n] = the gradient of group k (0 W1, 1 b1, 2 W2, 3 b2) in layout order, a
+    holding dy; the same operations as ``_backward_update``."""
+    if k == 3:
+        for l in range(LANES):
+            grad[0, l], grad[1, l] = _output_bias_grads(a, l)
+    else:
+        for j in range(H):
+            for l in range(LANES):
+                gw0, gw1, gb, g20, g21 = _unit_grads(p, H, c, z, a, j, l)
+                if k == 0:
+                    grad[j, l] = gw0
+                    grad[H + j, l] = gw1
+                elif k == 1:
+                    grad[j, l] = gb
+                else:
+                    grad[2 * j, l] = g20
+                    grad[2 * j + 1, l] = g21
 
 
 @njit(**INLINE)
 def _grad_norm(p, H, c, z, a, out):
     """out = |gradient| of the step about to be taken (a holds dy), the squares summed
     unit by unit (W1[0, j], W1[1, j], b1[j], W2[j, 0], W2[j, 1]), then b2."""
-    one = c[C_ONE]
     for l in range(LANES):
         out[l] = c[C_ZERO]
     for j in range(H):
         for l in range(LANES):
-            z0, z1, z2, z3 = z[0, j, l], z[1, j, l], z[2, j, l], z[3, j, l]
-            w20 = p[3 * H + 2 * j, l]
-            w21 = p[3 * H + 2 * j + 1, l]
-            g20 = ((z0 * a[0, 0, l] + z1 * a[1, 0, l]) + z2 * a[2, 0, l]) + z3 * a[3, 0, l]
-            g21 = ((z0 * a[0, 1, l] + z1 * a[1, 1, l]) + z2 * a[2, 1, l]) + z3 * a[3, 1, l]
-            d0 = ((one - z0) * z0) * (a[0, 0, l] * w20 + a[0, 1, l] * w21)
-            d1 = ((one - z1) * z1) * (a[1, 0, l] * w20 + a[1, 1, l] * w21)
-            d2 = ((one - z2) * z2) * (a[2, 0, l] * w20 + a[2, 1, l] * w21)
-            d3 = ((one - z3) * z3) * (a[3, 0, l] * w20 + a[3, 1, l] * w21)
-            gw0, gw1, gb = d1 + d3, d2 + d3, ((d0 + d1) + d2) + d3
+            gw0, gw1, gb, g20, g21 = _unit_grads(p, H, c, z, a, j, l)
             out[l] = ((((out[l] + gw0 * gw0) + gw1 * gw1) + gb * gb) + g20 * g20) + g21 * g21
     for l in range(LANES):
-        gb0 = ((a[0, 0, l] + a[1, 0, l]) + a[2, 0, l]) + a[3, 0, l]
-        gb1 = ((a[0, 1, l] + a[1, 1, l]) + a[2, 1, l]) + a[3, 1, l]
+        gb0, gb1 = _output_bias_grads(a, l)
         out[l] = np.sqrt((out[l] + gb0 * gb0) + gb1 * gb1)
 
 
@@ -160,12 +186,16 @@ def _output_delta(a, c):
 
 
 @njit(**INLINE)
-def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, arith):
+def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, arith):
     """Train one chunk p (P, LANES); ``fused`` needs H to be a compile-time constant.
+    With ``sequential`` each step updates W1, b1, W2, b2 in turn, each group's gradient
+    taken at the parameters its predecessors left (four forward passes, staged).
     With ``tracking``, fold each step's state into prev/last/solved (``kernels.track``) and
-    take the last step staged (same bits) to record its gradient norm in gnorm."""
+    record the norm of the last step's gradient in gnorm (taking that step staged: same bits)."""
     z = np.empty((4, H, LANES), p.dtype)
     a = np.empty((4, 2, LANES), p.dtype)
+    grad = np.empty((2 * H, LANES), p.dtype)
+    gsq = np.empty(LANES, p.dtype)
     flat = p.reshape(p.size)
     zflat = np.empty(4 * H * LANES, p.dtype)
     dec = np.empty(4 * LANES, np.int8)
@@ -178,102 +208,119 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
             t += 1
         if s == steps:
             break
-        if fused and not (tracking and s == steps - 1):
+        if fused and not sequential and not (tracking and s == steps - 1):
             _fused_step(flat, H, c, zflat, dec, arith)
             if tracking:
                 track(zflat, L, 4 * L, H, dec, c, s, prev, last, solved, changed)
-        else:
+            continue
+        for l in range(LANES):
+            gsq[l] = c[C_ZERO]
+        for k in range(4 if sequential else 1):
             hidden(p, H, c, z, arith)
             logits(p, H, z, a)
             softmax(a, c, arith)
-            if tracking:
+            if tracking and k == 0:
                 decisions(a, dec)
                 track(z.reshape(z.size), H * L, L, H, dec, c, s, prev, last, solved, changed)
             _output_delta(a, c)
-            if tracking and s == steps - 1:
-                _grad_norm(p, H, c, z, a, gnorm)
-            _backward_update(p, H, c, z, a)
+            if sequential:
+                lo, hi = group_range(H, k, True)
+                _group_grads(p, H, c, z, a, k, grad)
+                descend(p, lo, hi, grad, c, gsq)
+            else:
+                if tracking and s == steps - 1:
+                    _grad_norm(p, H, c, z, a, gnorm)
+                _backward_update(p, H, c, z, a)
+        if sequential and tracking and s == steps - 1:
+            for l in range(LANES):
+                gnorm[l] = np.sqrt(gsq[l])
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          sequential, EXACT)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential,
           EXACT)
 
 
-@njit(error_model="numpy", cache=True)
-def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT)
-
-
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
     into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
-    sweep compiles only the variants it uses."""
+    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
+    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
+    variants it uses."""
     fused = P.shape[1] == 5 * FUSED_H + 2
     for i in prange(P.shape[0]):
         if fused:
             _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
         else:
             _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          sequential, LIBM)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential,
           LIBM)
 
 
-@njit(error_model="numpy", cache=True)
-def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, LIBM)
-
-
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic; record
     into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
-    sweep compiles only the variants it uses."""
+    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
+    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
+    variants it uses."""
     fused = P.shape[1] == 5 * FUSED_H + 2
     for i in prange(P.shape[0]):
         if fused:
             _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
         else:
             _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          sequential, EXACT_FMA)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential,
           EXACT_FMA)
 
 
-@njit(error_model="numpy", cache=True)
-def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT_FMA)
-
-
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic; record
     into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES). One parallel entry per arithmetic, so a
-    sweep compiles only the variants it uses."""
+    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
+    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
+    variants it uses."""
     fused = P.shape[1] == 5 * FUSED_H + 2
     for i in prange(P.shape[0]):
         if fused:
             _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
         else:
             _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking)
+                          tracking, sequential)
 
 
 #: arith code -> parallel entry

@@ -1,4 +1,4 @@
-"""Building blocks on one chunk of LANES networks, shared by both rules.
+"""Building blocks on one chunk of LANES networks, shared by both gradients and both update orders.
 
 Arrays hold one chunk: parameters ``p`` (P, LANES), hidden activations ``z``
 (4, H, LANES), output logits or softmax ``a`` (4, 2, LANES). Every block is inlined at
@@ -14,7 +14,7 @@ operation is fixed here and is the arithmetic contract of the kernels:
 """
 from numba import njit
 
-from xorsweep.kernels.layout import C_GUARD, C_ONE, C_QUARTER, LANES
+from xorsweep.kernels.layout import C_GUARD, C_LR, C_ONE, C_QUARTER, LANES
 from xorsweep.kernels.xmath import xexp, xlog
 
 INLINE = dict(inline="always", error_model="numpy", cache=True)
@@ -120,3 +120,28 @@ def evaluate(p, H, c, z, y, loss, acc, arith):
     softmax(y, c, arith)
     loss_of_softmax(y, c, loss, arith)
     accuracy_of_softmax(y, c, acc)
+
+
+@njit(**INLINE)
+def group_range(H, k, sequential):
+    """[lo, hi) of the parameters updated by update k of a step: with ``sequential`` the
+    groups W1, b1, W2, b2 in turn (k = 0 ... 3), else all of them at once (k = 0)."""
+    if not sequential:
+        return 0, 5 * H + 2
+    if k == 0:
+        return 0, 2 * H
+    if k == 1:
+        return 2 * H, 3 * H
+    if k == 2:
+        return 3 * H, 5 * H
+    return 5 * H, 5 * H + 2
+
+
+@njit(**INLINE)
+def descend(p, lo, hi, grad, c, gsq):
+    """p[lo:hi] -= lr * grad[:hi - lo]; gsq += the gradient's squares, in layout order."""
+    lr = c[C_LR]
+    for e in range(lo, hi):
+        for l in range(LANES):
+            gsq[l] = gsq[l] + grad[e - lo, l] * grad[e - lo, l]
+            p[e, l] = p[e, l] - lr * grad[e - lo, l]

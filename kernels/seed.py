@@ -1,9 +1,11 @@
-"""The ``seed`` rule: what the blog author ran (DESIGN §1).
+"""The numerical gradient: the ``seed`` rule (what the blog author ran, DESIGN §1) and
+its simultaneous twin.
 
 The book's numerical gradient (central difference, h, element by element in row-major
-order, the element restored after each pair of evaluations), with the four groups
-updated one after another inside each iteration: W1, then b1 at the new W1, then W2,
-then b2.
+order, the element restored after each pair of evaluations). With ``sequential`` (the
+``seed`` rule) the four groups are updated one after another inside each iteration: W1,
+then b1 at the new W1, then W2, then b2; without it every element's difference is taken
+at the same parameters and all are updated together.
 
 Each perturbed loss is evaluated incrementally: only the hidden activations and the
 per-row loss terms that the perturbed element can change are recomputed, the rest are
@@ -13,8 +15,8 @@ forward pass, so the bits are those of the book's full re-evaluation.
 import numpy as np
 from numba import njit, prange
 
-from xorsweep.kernels.layout import C_GUARD, C_H, C_LR, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
-from xorsweep.kernels.lanes import INLINE, evaluate, hidden, logits, softmax, softmax2
+from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
+from xorsweep.kernels.lanes import INLINE, descend, evaluate, group_range, hidden, logits, softmax, softmax2
 from xorsweep.kernels.track import decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
@@ -92,7 +94,6 @@ def _base_state(p, H, c, z, acc, terms, arith):
 def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith):
     h = c[C_H]
     two_h = c[C_TWO_H]
-    lr = c[C_LR]
     _base_state(p, H, c, z, acc, base, arith)
     for e in range(lo, hi):
         j = e % H
@@ -113,17 +114,15 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
             for l in range(LANES):
                 for r in range(4):
                     z[r, j, l] = zsave[r, l]
-    for e in range(lo, hi):
-        for l in range(LANES):
-            gsq[l] = gsq[l] + grad[e - lo, l] * grad[e - lo, l]
-            p[e, l] = p[e, l] - lr * grad[e - lo, l]
+    descend(p, lo, hi, grad, c, gsq)
 
 
 @njit(**INLINE)
-def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, arith):
-    """Train one chunk; with ``tracking``, fold each step's state into prev/last/solved
-    (``kernels.track``, one extra forward pass per step) and put the norm of the gradient
-    used in the last step (all four groups, in layout order) into gnorm."""
+def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, arith):
+    """Train one chunk, the groups updated in turn (``sequential``) or together; with
+    ``tracking``, fold each step's state into prev/last/solved (``kernels.track``, one extra
+    forward pass per step) and put the norm of the gradient used in the last step (all four
+    groups, in layout order) into gnorm."""
     H = (p.shape[0] - 2) // 5
     dt = p.dtype
     z = np.empty((4, H, LANES), dt)
@@ -132,7 +131,7 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
     terms = np.empty((4, LANES), dt)
     base = np.empty((4, LANES), dt)
     zsave = np.empty((4, LANES), dt)
-    grad = np.empty((2 * H, LANES), dt)
+    grad = np.empty((5 * H + 2, LANES), dt)
     v = np.empty(LANES, dt)
     fp = np.empty(LANES, dt)
     fm = np.empty(LANES, dt)
@@ -155,7 +154,8 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
             track(z.reshape(z.size), H * LANES, LANES, H, dec, c, s, prev, last, solved, changed)
         for l in range(LANES):
             gsq[l] = c[C_ZERO]
-        for lo, hi in ((0, 2 * H), (2 * H, 3 * H), (3 * H, 5 * H), (5 * H, 5 * H + 2)):
+        for k in range(4 if sequential else 1):
+            lo, hi = group_range(H, k, sequential)
             _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith)
         if tracking and s == steps - 1:
             for l in range(LANES):
@@ -163,48 +163,51 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT)
+def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, EXACT)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES)."""
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic, the
+    groups updated in turn (``sequential``: the seed rule) or together; record into
+    traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
+    last, solved and gnorm (chunks, LANES)."""
     for i in prange(P.shape[0]):
         _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                      tracking)
+                      tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, LIBM)
+def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, LIBM)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES)."""
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic, the
+    groups updated in turn (``sequential``: the seed rule) or together; record into
+    traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
+    last, solved and gnorm (chunks, LANES)."""
     for i in prange(P.shape[0]):
         _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                      tracking)
+                      tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
-def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, EXACT_FMA)
+def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, EXACT_FMA)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES)."""
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic, the
+    groups updated in turn (``sequential``: the seed rule) or together; record into
+    traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
+    last, solved and gnorm (chunks, LANES)."""
     for i in prange(P.shape[0]):
         _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                      tracking)
+                      tracking, sequential)
 
 
 #: arith code -> parallel entry

@@ -108,6 +108,42 @@ RULE_DESCRIPTIONS = {
     "gd": "textbook full-batch gradient descent: analytic gradient, all groups updated together",
 }
 DEFAULT_RULE = "seed"
+#: a training rule is a gradient and an update order, two orthogonal settings
+GRADIENTS = {
+    "numerical": "the book's central difference with step h, element by element",
+    "analytic": "backpropagation (the book's TwoLayerNet.gradient)",
+}
+UPDATES = {
+    "sequential": "groups W1, b1, W2, b2 updated in turn, each group's gradient taken after its predecessors moved",
+    "simultaneous": "all groups updated together from the gradient at the same parameters",
+}
+#: named rule -> (gradient, update); the other two pairs have no name
+RULE_PARTS = {"seed": ("numerical", "sequential"), "gd": ("analytic", "simultaneous")}
+assert set(RULE_PARTS) == set(RULE_DEFAULTS)
+
+
+def rule_name(gradient: str, update: str) -> str | None:
+    """The named rule of a (gradient, update) pair, None for the two unnamed pairs."""
+    return next((r for r, parts in RULE_PARTS.items() if parts == (gradient, update)), None)
+
+
+def rule_parts(rule: str | None = None, gradient: str | None = None, update: str | None = None) -> tuple[str, str]:
+    """(gradient, update) from a rule name and/or the two settings: a part not given comes
+    from ``rule``, else from ``DEFAULT_RULE``. ValueError names an unknown value or a part
+    that contradicts ``rule``."""
+    for name, v, known in (("rule", rule, RULE_PARTS), ("gradient", gradient, GRADIENTS), ("update", update, UPDATES)):
+        if v is not None and v not in known:
+            raise ValueError(f"{name} must be one of {list(known)}, got {v!r}")
+    implied = RULE_PARTS[DEFAULT_RULE if rule is None else rule]
+    for name, v, want in (("gradient", gradient, implied[0]), ("update", update, implied[1])):
+        if rule is not None and v is not None and v != want:
+            raise ValueError(f"{name} {v!r} contradicts rule {rule!r} ({implied[0]} gradient, {implied[1]} update)")
+    return (gradient or implied[0], update or implied[1])
+
+
+def training_defaults(gradient: str, update: str) -> dict:
+    """lr and steps used when not given: the named rule's, else the default rule's."""
+    return RULE_DEFAULTS[rule_name(gradient, update) or DEFAULT_RULE]
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DEFAULT_DTYPE = "float64"
 #: arithmetic variant -> what it guarantees

@@ -37,8 +37,8 @@ def train_region(grid: Grid, block: Block, *, threads=None, record_every=None):
     x = grid.starts(block).reshape(-1, grid.P)
     s, t = block.settings, grid.spec.training
     every = record_every if record_every is not None else (t.record_every or None)
-    r = kernels.train(*(split_groups(x, grid.H)[g] for g in GROUPS), rule=s["rule"], lr=s["lr"],
-                      steps=s["steps"], dtype=s["dtype"], arith=s["arith"], record_every=every, h=s["h"],
+    r = kernels.train(*(split_groups(x, grid.H)[g] for g in GROUPS), gradient=s["gradient"], update=s["update"],
+                      lr=s["lr"], steps=s["steps"], dtype=s["dtype"], arith=s["arith"], record_every=every, h=s["h"],
                       threads=threads)
     return x, r
 

@@ -21,6 +21,7 @@ TRAIN_EPILOG = """examples (the blog's published start, rounded to 7 decimals, t
   xorsweep train --published --decimals 7
   xorsweep train --W1 '[[-0.0042,-0.0433,0.1214],[-0.0095,0.0199,0.0259]]' \\
                  --W2 '[[0.0821,-0.0486],[-0.1715,-0.3033],[-0.0039,-0.054]]' --rule gd --steps 2000 --json
+  xorsweep train --published --gradient analytic --update sequential   # his update order, backprop's gradient
 """
 RUN_EPILOG = """examples:
   xorsweep run examples/blog-rounding.toml --store blog-rounding.zarr
@@ -89,6 +90,7 @@ def _start_from_args(args) -> dict:
 
 #: spec fields -> the train flags that set them, for messages in the user's words
 _TRAIN_FLAGS = {"training.lr": "--lr", "training.steps": "--steps", "training.h": "--h",
+                "training.gradient": "--gradient", "training.update": "--update", "training.rule": "--rule",
                 "start.scale": "--init-scale", "axes.decimals.values[0]": "--decimals", "start.W1": "--W1",
                 "start.W2": "--W2", "start.b1": "--b1", "start.b2": "--b2", "training.hidden": "--W1"}
 
@@ -98,12 +100,11 @@ def train_spec(args):
     from xorsweep.sweep.spec import Spec
 
     start = _start_from_args(args)
-    training = {"rule": args.rule, "dtype": args.dtype, "arith": args.arith, "h": args.h}
+    training = {"dtype": args.dtype, "arith": args.arith, "h": args.h}
+    training.update({k: getattr(args, k) for k in ("rule", "gradient", "update", "lr", "steps")
+                     if getattr(args, k) is not None})  # the rest: the rule's defaults
     H = len(start["W1"][0]) if "W1" in start else vocab.HIDDEN_DEFAULT
     training["hidden"] = H
-    defaults = vocab.RULE_DEFAULTS[args.rule]
-    training["lr"] = defaults["lr"] if args.lr is None else args.lr
-    training["steps"] = defaults["steps"] if args.steps is None else args.steps
     d = {"name": "xorsweep train", "training": training, "start": start}
     if args.decimals is not None:
         d["axes"] = {"decimals": {"values": [args.decimals]}}
@@ -212,11 +213,11 @@ def _cmd_run(args):
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         from xorsweep.kernels import _cache
 
-        rules = sorted(set(grid.spec.axes.settings.get("rule", (grid.spec.training.rule,))))
-        cold = [r for r in rules if not _cache.is_warm(r)]
+        gradients = sorted({g for g, _ in grid.rule_parts()})
+        cold = [g for g in gradients if not _cache.is_warm(g)]
         if cold:
-            print(f"compiling the kernels for {', '.join(cold)} (once per machine and version; cached after)…",
-                  file=sys.stderr)
+            print(f"compiling the kernels for the {' and '.join(cold)} gradient (once per machine and version; "
+                  "cached after)…", file=sys.stderr)
 
     def progress(p):
         if "bar" not in state:
@@ -290,7 +291,9 @@ def _cmd_status(args):
     t = spec.training
     name = f", {_safe(spec.name)}" if spec.name else ""
     print(f"store      {_safe(args.store)}  (spec {spec.hash()}{name}, id {attrs.get('store_id', 'none (legacy)')})")
-    print(f"training   rule {t.rule}, lr {t.lr:g}, steps {t.steps:,}, {t.dtype}, arith {t.arith}, hidden {t.hidden}"
+    swept = [d for d in ("rule", "gradient", "update") if d in grid.dims]
+    rule = f"rule per cell (axes {', '.join(swept)})" if swept else f"rule {t.rule_text}"
+    print(f"training   {rule}, lr {t.lr:g}, steps {t.steps:,}, {t.dtype}, arith {t.arith}, hidden {t.hidden}"
           + (f", record every {t.record_every}" if t.record_every else ""))
     print("start      " + (f"{spec.start.count:,} random starts, init_std {spec.start.init_std:g}, seed {spec.start.seed}"
                            if spec.start.random else "literal W1, W2"))
@@ -464,8 +467,16 @@ def build_parser():
     t.add_argument("--published", action="store_true", help="start from the blog author's published W1, W2")
     t.add_argument("--init-scale", type=float, metavar="S", help="multiply the start by S (before --decimals)")
     t.add_argument("--decimals", type=int, metavar="N", help="np.round W1 and W2 to N decimals first (0 … 20)")
-    t.add_argument("--rule", choices=list(vocab.RULES), default=vocab.DEFAULT_RULE,
-                   help=f"training rule (default: {vocab.DEFAULT_RULE})")
+    t.add_argument("--rule", choices=list(vocab.RULES),
+                   help="training rule: " + "; ".join(f"{r} = {g} gradient + {u} update"
+                                                      for r, (g, u) in vocab.RULE_PARTS.items())
+                   + f" (default: {vocab.DEFAULT_RULE})")
+    t.add_argument("--gradient", choices=list(vocab.GRADIENTS),
+                   help="the rule's gradient: numerical (central difference, step --h) or analytic "
+                        "(default: the rule's)")
+    t.add_argument("--update", choices=list(vocab.UPDATES),
+                   help="the rule's update order: sequential (W1, b1, W2, b2 in turn) or simultaneous "
+                        "(default: the rule's)")
     t.add_argument("--lr", type=float, help="learning rate (default: the rule's, 5.0)")
     t.add_argument("--steps", type=int, help="iterations (default: the rule's, 100)")
     t.add_argument("--h", type=float, default=vocab.DEFAULT_H, help="numerical gradient step (default 1e-4)")

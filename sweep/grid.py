@@ -9,6 +9,7 @@ on the zoom level too (``zoom_coordinates``). The spec knows its own size
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -87,7 +88,7 @@ def zoom_extent(lo, hi, factor, level) -> float:
 class Block:
     index: int
     region: tuple  # one slice per sweep dim
-    settings: dict  # rule, dtype, arith, lr, steps for the whole block
+    settings: dict  # rule (None for an unnamed pair), gradient, update, dtype, arith, lr, steps, h
 
     @property
     def shape(self):
@@ -136,7 +137,20 @@ class Grid:
         for d, sl in zip(self.dims, region):
             if d in SETTING_AXES:
                 settings[d] = self.spec.axes.settings[d][sl.start]
+        if "rule" in self.dims:  # a rule axis sets both parts; gradient/update axes name the rule
+            settings["gradient"], settings["update"] = vocab.RULE_PARTS[settings["rule"]]
+        else:
+            settings["rule"] = vocab.rule_name(settings["gradient"], settings["update"])
         return Block(int(index), region, settings)
+
+    def rule_parts(self) -> list[tuple[str, str]]:
+        """The distinct (gradient, update) pairs the grid trains with."""
+        ax, t = self.spec.axes.settings, self.spec.training
+        if "rule" in ax:
+            pairs = [vocab.RULE_PARTS[r] for r in ax["rule"]]
+        else:
+            pairs = itertools.product(ax.get("gradient", (t.gradient,)), ax.get("update", (t.update,)))
+        return list(dict.fromkeys(pairs))
 
     def coords(self):
         """dim -> 1-D coordinate values (and attrs are added by the store)."""

@@ -26,7 +26,8 @@ from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from xorsweep.kernels import vocab
 from xorsweep.sweep.spec_axes import (H_STEP, MAX_HIDDEN, MAX_STEPS, SETTING_AXES, Arith, Axes, DecimalsAxis,
-                                      Dtype, EpsAxis, Rule, Seed, SeedDirection, SeededDirections, SliceAxis)
+                                      Dtype, EpsAxis, Gradient, Rule, Seed, SeedDirection, SeededDirections,
+                                      SliceAxis, Update)
 from xorsweep.sweep.spec_base import Bad, Int, Model, Num, Number, SpecError
 
 __all__ = ["Spec", "Training", "Start", "Execution", "Axes", "DecimalsAxis", "EpsAxis", "SeededDirections",
@@ -40,10 +41,16 @@ RANDOM_REACH = 40  # |N(0,1)| draws beyond 40 never happen: random weights stay 
 
 
 class Training(Model):
-    """How every network is trained (settings swept as axes override these)."""
+    """How every network is trained (settings swept as axes override these). The rule is a
+    gradient and an update order; ``rule`` names the two named pairs, and a spec stores
+    ``rule`` alone for them (so specs written before the parts existed keep their hash)."""
     _at = "training"
-    rule: Rule = Field(vocab.DEFAULT_RULE, description=" | ".join(
-        f"{k}: {v}" for k, v in vocab.RULE_DESCRIPTIONS.items()))
+    rule: Optional[Rule] = Field(vocab.DEFAULT_RULE, description=" | ".join(
+        f"{k}: {v}" for k, v in vocab.RULE_DESCRIPTIONS.items()) + " (or give gradient and update)")
+    gradient: Gradient = Field(vocab.RULE_PARTS[vocab.DEFAULT_RULE][0], description=" | ".join(
+        f"{k}: {v}" for k, v in vocab.GRADIENTS.items()))
+    update: Update = Field(vocab.RULE_PARTS[vocab.DEFAULT_RULE][1], description=" | ".join(
+        f"{k}: {v}" for k, v in vocab.UPDATES.items()))
     lr: Num(gt=0) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["lr"], description="learning rate")
     steps: Int(ge=0, le=MAX_STEPS) = Field(vocab.RULE_DEFAULTS[vocab.DEFAULT_RULE]["steps"],
                                            description="training steps (full-batch iterations)")
@@ -52,12 +59,36 @@ class Training(Model):
         f"{k}: {v}" for k, v in vocab.ARITHS.items()))
     hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
     record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
-    h: H_STEP = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule (1e-12 … 1)")
+    h: H_STEP = Field(vocab.DEFAULT_H, description="finite-difference step of the numerical gradient (1e-12 … 1)")
 
     @classmethod
     def _prepare(cls, d):
-        rule = d.get("rule", vocab.DEFAULT_RULE)
-        return {**(vocab.RULE_DEFAULTS.get(rule, {}) if isinstance(rule, str) else {}), **d}
+        if d.get("rule") is None:
+            d.pop("rule", None)
+        rule, parts = d.get("rule"), {k: d[k] for k in ("gradient", "update") if k in d}
+        tables = (("rule", rule, vocab.RULE_PARTS), *((k, v, getattr(vocab, k.upper() + "S")) for k, v in parts.items()))
+        if not all(v is None or (isinstance(v, str) and v in t) for _, v, t in tables):
+            return d  # pydantic names the unknown value
+        try:
+            gradient, update = vocab.rule_parts(rule, **parts)
+        except ValueError as e:  # "<part> '<value>' contradicts rule ...": name the part
+            part, _, message = str(e).partition(" ")
+            raise Bad(part, message) from None
+        named = {"rule": vocab.rule_name(gradient, update), "gradient": gradient, "update": update}
+        return {**vocab.training_defaults(gradient, update), **d, **named}
+
+    def to_dict(self):
+        """Plain data: ``rule`` alone for a named pair, else ``gradient`` and ``update``."""
+        d = super().to_dict()
+        if self.rule is not None:
+            del d["gradient"], d["update"]
+        return d
+
+    @property
+    def rule_text(self) -> str:
+        """'seed (numerical gradient, sequential update)', or the two parts of an unnamed pair."""
+        parts = f"{self.gradient} gradient, {self.update} update"
+        return f"{self.rule} ({parts})" if self.rule else parts
 
 
 Matrix = tuple[tuple[Number, ...], ...]

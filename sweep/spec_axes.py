@@ -1,6 +1,6 @@
 """The sweep's axes, one small frozen class each: ``decimals``, ``eps`` with its
-``direction``, a 2-D ``slice``, and the training settings swept as axes (rule, dtype,
-arith, lr, steps). Parameter names are compared in their canonical spelling
+``direction``, a 2-D ``slice``, and the training settings swept as axes (rule, or its two
+parts gradient and update; dtype, arith, lr, steps, h). Parameter names are compared in their canonical spelling
 (``vocab.canonical_param``); whether they fit the network's width is checked by ``Spec``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ MAX_STEPS = 10**9
 MAX_DECIMALS = 20  # np.round's useful range for float64 (and today's stored specs)
 MIN_EPS = 1e-300  # smallest nonzero eps: eps·u stays a normal number
 Seed = Int(ge=0, le=2**63 - 1)
-SETTING_AXES = ("rule", "dtype", "arith", "lr", "steps", "h")  # outermost dims, one block each
+SETTING_AXES = ("rule", "gradient", "update", "dtype", "arith", "lr", "steps", "h")  # outermost dims, one block each
 
 
 def _param(v, where=""):
@@ -60,6 +60,8 @@ class _Values(Model):
 
 # ---- the training settings as axes ---------------------------------------------------------
 Rule = Literal[vocab.RULES]
+Gradient = Literal[tuple(vocab.GRADIENTS)]
+Update = Literal[tuple(vocab.UPDATES)]
 Dtype = Literal[tuple(vocab.DTYPES)]
 Arith = Literal[tuple(vocab.ARITHS)]
 Lr = Num(gt=0)
@@ -72,6 +74,16 @@ H_STEP = Num(ge=1e-12, le=1.0)
 class RuleAxis(_Values):
     _at = "axes.rule"
     values: tuple[Rule, ...] = Field(min_length=1, description="training rules to sweep")
+
+
+class GradientAxis(_Values):
+    _at = "axes.gradient"
+    values: tuple[Gradient, ...] = Field(min_length=1, description="gradients to sweep (numerical, analytic)")
+
+
+class UpdateAxis(_Values):
+    _at = "axes.update"
+    values: tuple[Update, ...] = Field(min_length=1, description="update orders to sweep (sequential, simultaneous)")
 
 
 class DtypeAxis(_Values):
@@ -97,7 +109,7 @@ class StepsAxis(_Values):
 class HAxis(_Values):
     _at = "axes.h"
     values: tuple[H_STEP, ...] = Field(min_length=1, description="finite-difference steps of the numerical "
-                                                                 "gradient to sweep (seed rule)")
+                                                                 "gradient to sweep")
 
 
 # ---- rounding --------------------------------------------------------------------------------
@@ -310,6 +322,8 @@ class Axes(Model):
     direction: Optional[Directions] = Field(None, description="names = [...] or count = N, seed = S; goes with eps")
     slice: Optional[SliceAxis] = None
     rule: Optional[RuleAxis] = None
+    gradient: Optional[GradientAxis] = None
+    update: Optional[UpdateAxis] = None
     dtype: Optional[DtypeAxis] = None
     arith: Optional[ArithAxis] = None
     lr: Optional[LrAxis] = None
@@ -320,6 +334,10 @@ class Axes(Model):
     def _pairs(self):
         if (self.eps is None) != (self.direction is None):
             raise Bad("", "eps and direction go together: give both axes.eps and axes.direction")
+        for part in ("gradient", "update"):
+            if self.rule is not None and getattr(self, part) is not None:
+                raise Bad(part, "cannot be swept together with axes.rule (a rule is a gradient and an update): "
+                                "sweep either rule, or gradient and/or update")
         return self
 
     @property

@@ -34,14 +34,19 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from xorsweep.errors import StoreDamaged, UserError
 from xorsweep.kernels import outcomes
-from xorsweep.kernels.vocab import GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, LABELS, X
+from xorsweep.kernels.vocab import GRADIENTS, GROUP_DIMS, GROUP_LONG_NAMES, GROUPS, LABELS, RULE_PARTS, UPDATES, X
 from xorsweep.sweep.grid import Block, Grid
 from xorsweep.sweep.location import Remote, as_location, backend_error
 from xorsweep.sweep.provenance import provenance
 from xorsweep.sweep.spec import Spec, spec_differences
 
 COORD_ATTRS = {
-    "rule": {"long_name": "training rule"},
+    "rule": {"long_name": "training rule",
+             "comment": "; ".join(f"{r}: {g} gradient, {u} update" for r, (g, u) in RULE_PARTS.items())},
+    "gradient": {"long_name": "gradient of the training rule",
+                 "comment": "; ".join(f"{k}: {v}" for k, v in GRADIENTS.items())},
+    "update": {"long_name": "update order of the training rule",
+               "comment": "; ".join(f"{k}: {v}" for k, v in UPDATES.items())},
     "dtype": {"long_name": "floating-point type of training"},
     "arith": {"long_name": "exp/log implementation"},
     "lr": {"long_name": "learning rate", "units": "1"},
@@ -253,6 +258,7 @@ def create(path, spec: Spec, command: str) -> Grid:
         "created": now,
         "history": f"{now} created by: {command}",
         **provenance(spec.training.arith),
+        **rule_attrs(grid),
     }
     if isinstance(loc, Remote):
         _create_remote(loc, grid, attrs)
@@ -325,6 +331,24 @@ def _zs(path, read_only=False):
     """What zarr and xarray open: a local path's text, or a URL's fsspec store."""
     loc = as_location(path)
     return loc.zarr_store(read_only) if isinstance(loc, Remote) else str(loc)
+
+
+def rule_attrs(grid: Grid) -> dict:
+    """The training rule of every cell in words: ``gradient`` and ``update`` (one value, or
+    the coordinate that varies it) with descriptions."""
+    t, swept = grid.spec.training, [d for d in ("rule", "gradient", "update") if d in grid.dims]
+    pairs = grid.rule_parts()
+    out = {}
+    for i, (part, table) in enumerate((("gradient", GRADIENTS), ("update", UPDATES))):
+        values = list(dict.fromkeys(p[i] for p in pairs))
+        if len(values) == 1:
+            step = "see the h coordinate" if "h" in grid.dims else f"h = {t.h:g}"
+            text = table[values[0]] + (f" ({step})" if values[0] == "numerical" else "")
+            out.update({part: values[0], f"{part}_description": text})
+        else:
+            out.update({part: f"per cell: see the {' and '.join(swept)} coordinate{'s' * (len(swept) > 1)}",
+                        f"{part}_description": "; ".join(f"{k}: {table[k]}" for k in values)})
+    return out
 
 
 def _group(path, mode="r", consolidated=False):

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 DATA = Path(__file__).parent / "data"
+#: every training rule as a (gradient, update) pair
+COMBOS = [("numerical", "sequential"), ("numerical", "simultaneous"), ("analytic", "sequential"),
+          ("analytic", "simultaneous")]
 
 
 @pytest.fixture(scope="session")

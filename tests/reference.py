@@ -1,4 +1,5 @@
-"""Slow, book-style numpy references of the two training rules: the test oracles.
+"""Slow, book-style numpy references of the training rules (each gradient with each update
+order): the test oracles.
 
 Written for clarity after "Deep Learning from Scratch" (TwoLayerNet, numerical_gradient,
 the author's group-by-group update); one network at a time. By default they use numpy's
@@ -101,24 +102,44 @@ def start(W1, W2, b1=None, b2=None, dtype=np.float64):
     }
 
 
-def train_seed(p, lr=5.0, steps=100, h=1e-4):
-    """The author's rule: numerical gradient, the four groups updated one after another."""
+def group_gradient(p, key, gradient, h=1e-4):
+    """The gradient of group ``key`` at the parameters p: the book's numerical gradient
+    (perturbing p[key] in place and restoring it) or the analytic one."""
+    if gradient == "numerical":
+        return numerical_gradient(lambda: loss(p), p[key], h)
+    return analytic_gradient(p)[key]
+
+
+def step(p, gradient, update, lr, h=1e-4):
+    """One training step in place; returns the gradients used. ``sequential``: the author's
+    order, each group's gradient taken after the previous groups moved; ``simultaneous``:
+    every gradient at the same parameters, then all groups move."""
+    grads = {}
+    for key in GROUPS:
+        grads[key] = group_gradient(p, key, gradient, h)
+        if update == "sequential":
+            p[key] -= lr * grads[key]
+    if update == "simultaneous":
+        for key in GROUPS:
+            p[key] -= lr * grads[key]
+    return grads
+
+
+def train(p, gradient, update, lr=5.0, steps=100, h=1e-4):
     p = {k: v.copy() for k, v in p.items()}
     for _ in range(steps):
-        for key in GROUPS:
-            grad = numerical_gradient(lambda: loss(p), p[key], h)
-            p[key] -= lr * grad
+        step(p, gradient, update, lr, h)
     return p
+
+
+def train_seed(p, lr=5.0, steps=100, h=1e-4):
+    """The author's rule: numerical gradient, the four groups updated one after another."""
+    return train(p, "numerical", "sequential", lr, steps, h)
 
 
 def train_gd(p, lr, steps):
     """Textbook full-batch gradient descent, all groups updated together."""
-    p = {k: v.copy() for k, v in p.items()}
-    for _ in range(steps):
-        grads = analytic_gradient(p)
-        for key in GROUPS:
-            p[key] -= lr * grads[key]
-    return p
+    return train(p, "analytic", "simultaneous", lr, steps)
 
 
 def outcome(p):
@@ -139,24 +160,20 @@ def _state(p):
     return tuple(y.argmax(axis=1)), tuple((z1 > 0.5).ravel())
 
 
+RULES = {"seed": ("numerical", "sequential"), "gd": ("analytic", "simultaneous")}
+
+
 def train_tracked(p, rule, lr, steps, h=1e-4):
-    """Train with ``rule`` ("seed" or "gd") one step at a time and report, beside the final
+    """Train with ``rule`` ("seed", "gd" or a (gradient, update) pair) one step at a time and report, beside the final
     parameters, the oracle of the kernels' outcome tracking: solved_step (first step from
     which the decisions are [0, 1, 1, 0] up to and including the final parameters, -1 if
     the final ones are not), settled_step (last step whose state differs from the step
     before, 0 if none) and grad_norm (norm of the gradient used in the last update)."""
     p = {k: v.copy() for k, v in p.items()}
     states, grads = [_state(p)], None
+    gradient, update = RULES.get(rule, rule)
     for _ in range(steps):
-        if rule == "seed":
-            grads = {}
-            for key in GROUPS:
-                grads[key] = numerical_gradient(lambda: loss(p), p[key], h)
-                p[key] -= lr * grads[key]
-        else:
-            grads = analytic_gradient(p)
-            for key in GROUPS:
-                p[key] -= lr * grads[key]
+        grads = step(p, gradient, update, lr, h)
         states.append(_state(p))
     solved = [s[0] == (0, 1, 1, 0) for s in states]
     solved_step = -1

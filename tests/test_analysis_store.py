@@ -178,3 +178,17 @@ def test_train_prints_the_attractor():
     assert 0 < got["solved_step"] <= got["settled_step"] <= 100
     out = subprocess.run(run + ["3"], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "label other (nearest NAND(x1→x2,x2→x1))"
+
+
+def test_train_takes_the_gradient_and_the_update_order():
+    from xorsweep import kernels
+    from xorsweep.kernels.vocab import published_start
+
+    run = [sys.executable, "-m", "xorsweep", "train", "--published", "--steps", "7", "--h", "1e-3", "--json"]
+    s = published_start()
+    for gradient, update in (("numerical", "simultaneous"), ("analytic", "sequential")):
+        out = subprocess.run(run + ["--gradient", gradient, "--update", update], capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        r = kernels.train(s["W1"], s["b1"], s["W2"], s["b2"], gradient=gradient, update=update, steps=7, h=1e-3)
+        assert json.loads(out.stdout)["loss"] == float(r.loss[0])

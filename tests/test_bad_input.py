@@ -293,6 +293,8 @@ def test_folder_that_is_not_a_store(good_spec, tmp_path):
     (["train", "--W1", "[[1, 2, 3], [1, 2, 3]]", "--W2", "[[1,2],[3,4]]"], "--W2"),
     (["train"], "--published or --W1"),
     (["train", "--published", "--rule", "adam"], "--rule"),
+    (["train", "--published", "--gradient", "exact"], "--gradient"),
+    (["train", "--published", "--rule", "seed", "--gradient", "analytic"], "--gradient: 'analytic' contradicts rule"),
     (["figures", "S", "--out", "figs", "--eps-fit", "1", "0.1"], "--eps-fit"),
     (["figures", "S", "--out", "figs"], "does not exist"),
 ])

@@ -4,10 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xorsweep.kernels.vocab import RULES
 from xorsweep import kernels
 from xorsweep.kernels.vocab import ARITHS
-from conftest import bits, random_starts
+from conftest import COMBOS, bits, random_starts
 
 GROUPS = ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted", "diverged", "solved_step",
           "settled_step", "grad_norm")
@@ -24,14 +23,15 @@ def _assert_same_networks(a, b, index, index_b=slice(None)):
 @given(
     B=st.integers(1, 150),
     seed=st.integers(0, 2**32 - 1),
-    rule=st.sampled_from(RULES),
+    rule=st.sampled_from(COMBOS),
     dtype=st.sampled_from(["float64", "float32"]),
     H=st.sampled_from([1, 3, 4]),
     data=st.data(),
 )
 def test_bits_do_not_depend_on_batch_position_or_threads(arith, B, seed, rule, dtype, H, data):
     starts = random_starts(B, H=H, std=1.0, seed=seed)
-    kw = dict(rule=rule, lr=5.0, steps=12 if rule == "seed" else 60, dtype=dtype, arith=arith)
+    kw = dict(gradient=rule[0], update=rule[1], lr=5.0, steps=12 if rule[0] == "numerical" else 60, dtype=dtype,
+              arith=arith)
     whole = kernels.train(*starts, **kw, threads=2)
 
     order = np.array(data.draw(st.permutations(range(B))))

@@ -2,18 +2,30 @@
 import numpy as np
 import pytest
 
-from xorsweep.kernels.vocab import RULES
+from xorsweep.kernels.vocab import RULE_PARTS
 from xorsweep import kernels
 import reference as ref
-from conftest import bits, random_starts
+from conftest import COMBOS, bits, random_starts
 
 GROUPS = ("W1", "b1", "W2", "b2")
 
 
 def _ref_train(rule, starts, i, lr, steps, dtype=np.float64):
+    """The reference run of ``rule``: a (gradient, update) pair, or a named rule."""
     W1, b1, W2, b2 = (a[i] for a in starts)
     p = ref.start(W1, W2, b1, b2, dtype=dtype)
-    return ref.train_seed(p, lr, steps) if rule == "seed" else ref.train_gd(p, lr, steps)
+    if rule == "seed":
+        return ref.train_seed(p, lr, steps)
+    if rule == "gd":
+        return ref.train_gd(p, lr, steps)
+    return ref.train(p, *rule, lr, steps)
+
+
+def _train(starts, rule, **kw):
+    """kernels.train with a named rule or a (gradient, update) pair."""
+    if isinstance(rule, str):
+        return kernels.train(*starts, rule=rule, **kw)
+    return kernels.train(*starts, gradient=rule[0], update=rule[1], **kw)
 
 
 def _assert_matches_reference(r, starts, rule, lr, steps, check):
@@ -29,53 +41,55 @@ def _assert_matches_reference(r, starts, rule, lr, steps, check):
         np.testing.assert_array_equal(r.predicted[i], o["predicted"])
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", COMBOS + list(RULE_PARTS), ids=str)
 @pytest.mark.parametrize("H", [1, 2, 3, 5])
 def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, exact_ops):
     """With the project's exp/log and an in-order dot, the book-style numpy code gives the
-    kernels' bits exactly: the kernels compute the same operations in the same order."""
+    kernels' bits exactly, for each gradient with each update order and for the named
+    rules: the kernels compute the same operations in the same order."""
     starts = random_starts(7, H=H, seed=H)
-    r = kernels.train(*starts, rule=rule, lr=2.0, steps=4)
+    r = _train(starts, rule, lr=2.0, steps=4)
     with ref.use_ops(*exact_ops):
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 @pytest.mark.parametrize("H", [1, 3, 4])
 def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_ops):
     """arith="exact-fma" differs from "exact" only in exp/log: the book-style code with the
     fma exp/log gives its bits exactly."""
     starts = random_starts(7, H=H, seed=10 + H)
-    r = kernels.train(*starts, rule=rule, lr=2.0, steps=4, arith="exact-fma")
+    r = _train(starts, rule, lr=2.0, steps=4, arith="exact-fma")
     with ref.use_ops(*fma_ops):
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 def test_exact_fma_is_close_to_exact_and_differs_in_bits(rule):
     starts = random_starts(64, seed=5)
-    a = kernels.train(*starts, rule=rule, steps=3, arith="exact")
-    b = kernels.train(*starts, rule=rule, steps=3, arith="exact-fma")
+    a = _train(starts, rule, steps=3, arith="exact")
+    b = _train(starts, rule, steps=3, arith="exact-fma")
     for g in GROUPS:
-        np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=1e-12 if rule == "gd" else 1e-10)
+        np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=1e-12 if rule[0] == "analytic" else 1e-10)
     assert not np.array_equal(bits(a.W1), bits(b.W1))  # a different arithmetic, really used
 
 
-@pytest.mark.parametrize("rule, atol", [("gd", 1e-12), ("seed", 1e-10)])
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 @pytest.mark.parametrize("H", [1, 3, 5])
-def test_agrees_with_numpy_reference_over_first_steps(rule, atol, H):
-    """Against numpy's own exp/log/dot (platform-dependent last bits). The seed rule's
-    numerical gradient divides a 1-ulp loss difference by 2h = 2e-4, so its floor is
+def test_agrees_with_numpy_reference_over_first_steps(rule, H):
+    """Against numpy's own exp/log/dot (platform-dependent last bits). The numerical
+    gradient divides a 1-ulp loss difference by 2h = 2e-4, so its floor is
     ~lr * 1e-16 / 2e-4 per step, above 1e-12."""
+    atol = 1e-12 if rule[0] == "analytic" else 1e-10
     starts = random_starts(7, H=H, seed=H)
-    r = kernels.train(*starts, rule=rule, lr=2.0, steps=4)
+    r = _train(starts, rule, lr=2.0, steps=4)
     _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_allclose(a, b, rtol=0, atol=atol))
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 def test_outcomes_agree_with_reference_after_full_training(rule):
     starts = random_starts(16, std=1.0, seed=11)
-    r = kernels.train(*starts, rule=rule, lr=5.0, steps=100)
+    r = _train(starts, rule, lr=5.0, steps=100)
     agree = 0
     for i in range(16):
         o = ref.outcome(_ref_train(rule, starts, i, 5.0, 100))
@@ -94,19 +108,20 @@ def test_float32_tracks_float64_over_first_steps(arith):
         np.testing.assert_allclose(getattr(r32, g), getattr(r64, g), rtol=0, atol=2e-5)
 
 
-@pytest.mark.parametrize("rule, atol", [("gd", 1e-12), ("seed", 1e-10)])
-def test_libm_variant_is_close_to_exact(rule, atol):
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
+def test_libm_variant_is_close_to_exact(rule):
+    atol = 1e-12 if rule[0] == "analytic" else 1e-10
     starts = random_starts(9, seed=4)
-    a = kernels.train(*starts, rule=rule, steps=3, arith="exact")
-    b = kernels.train(*starts, rule=rule, steps=3, arith="libm")
+    a = _train(starts, rule, steps=3, arith="exact")
+    b = _train(starts, rule, steps=3, arith="libm")
     for g in GROUPS:
         np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=atol)
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 def test_trajectory_starts_at_the_start_and_ends_at_the_finals(rule):
     starts = random_starts(3, seed=5)
-    r = kernels.train(*starts, rule=rule, steps=10, record_every=5)
+    r = _train(starts, rule, steps=10, record_every=5)
     t = r.trajectory
     np.testing.assert_array_equal(t.steps, [0, 5, 10])
     for g, start in zip(GROUPS, starts):
@@ -115,9 +130,25 @@ def test_trajectory_starts_at_the_start_and_ends_at_the_finals(rule):
         np.testing.assert_array_equal(getattr(t, g)[:, -1], getattr(r, g))
     np.testing.assert_array_equal(t.loss[:, -1], r.loss)
     np.testing.assert_array_equal(t.accuracy[:, -1], r.accuracy)
-    mid = kernels.train(*starts, rule=rule, steps=5)
+    mid = _train(starts, rule, steps=5)
     np.testing.assert_array_equal(t.W2[:, 1], mid.W2)
     np.testing.assert_array_equal(t.loss[:, 1], mid.loss)
+
+
+def test_the_named_rules_are_their_two_parts_and_parts_default_to_the_seed_rule():
+    starts = random_starts(5, seed=9)
+    for rule, (gradient, update) in RULE_PARTS.items():
+        a = kernels.train(*starts, rule=rule, steps=3)
+        b = kernels.train(*starts, gradient=gradient, update=update, steps=3)
+        c = kernels.train(*starts, rule=rule, gradient=gradient, update=update, steps=3)
+        for g in GROUPS:
+            np.testing.assert_array_equal(bits(getattr(a, g)), bits(getattr(b, g)))
+            np.testing.assert_array_equal(bits(getattr(a, g)), bits(getattr(c, g)))
+    one = kernels.train(*starts, gradient="analytic", steps=3)  # update from the default rule: sequential
+    both = kernels.train(*starts, gradient="analytic", update="sequential", steps=3)
+    np.testing.assert_array_equal(bits(one.W1), bits(both.W1))
+    gd = kernels.train(*starts, rule="gd", steps=3)
+    assert not np.array_equal(bits(one.W1), bits(gd.W1))  # the update order really changes the run
 
 
 def test_trajectory_records_only_multiples_of_k():
@@ -149,6 +180,10 @@ def test_zero_steps_returns_the_start():
     "kwargs, message",
     [
         ({"rule": "adam"}, "rule"),
+        ({"gradient": "exact"}, "gradient"),
+        ({"update": "random"}, "update"),
+        ({"rule": "seed", "gradient": "analytic"}, "gradient 'analytic' contradicts rule 'seed'"),
+        ({"rule": "gd", "update": "sequential"}, "update 'sequential' contradicts rule 'gd'"),
         ({"rule": "gd", "steps": -1}, "steps"),
         ({"rule": "gd", "steps": 2.5}, "steps"),
         ({"rule": "gd", "lr": float("nan")}, "lr"),
@@ -186,7 +221,7 @@ def test_gd_kernel_machine_code_fma_only_where_written():
     c = constants(np.float64, 5.0, 1e-4)
     empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
     tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int64), np.zeros(LANES, np.int64),
-                np.zeros(LANES), True)
+                np.zeros(LANES), True, False)
     for name, want in (("_fused_exact", False), ("_fused_fma", True)):
         twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
         twin(P[0].copy(), c, 1, 0, *empty, *tracking)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import bits, random_starts
+from conftest import COMBOS, bits, random_starts
 from test_analysis_codes import forward, network
 from xorsweep import kernels
 from xorsweep.kernels import outcomes as O
@@ -17,11 +17,12 @@ NAND_FAMILY = "(x1∧¬x2)∨(¬x1∧x2) family {x1∧¬x2|x1→x2, ¬x1∧x2|x2
 
 
 # ---- tracking in the kernels ---------------------------------------------------------
-@pytest.mark.parametrize("rule, steps", [("gd", 40), ("seed", 8)])
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 @pytest.mark.parametrize("H", [1, 3, 4])
-def test_tracking_matches_the_reference_oracle(rule, steps, H, exact_ops):
+def test_tracking_matches_the_reference_oracle(rule, H, exact_ops):
+    steps = 40 if rule[0] == "analytic" else 8
     starts = random_starts(6, H=H, std=1.5, seed=20 + H)
-    r = kernels.train(*starts, rule=rule, lr=5.0, steps=steps)
+    r = kernels.train(*starts, gradient=rule[0], update=rule[1], lr=5.0, steps=steps)
     with ref.use_ops(*exact_ops):
         for i in range(6):
             p = ref.start(starts[0][i], starts[2][i], starts[1][i], starts[3][i])
@@ -41,12 +42,12 @@ def test_tracking_sees_solved_networks_and_zero_steps():
     assert fails.solved_step[0] == -1
 
 
-@pytest.mark.parametrize("rule", ["gd", "seed"])
+@pytest.mark.parametrize("rule", COMBOS, ids=str)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("H", [2, 3])
 def test_tracking_changes_no_other_bit(rule, dtype, H):
     starts = random_starts(70, H=H, std=1.0, seed=H)
-    kw = dict(rule=rule, lr=5.0, steps=30 if rule == "gd" else 6, dtype=dtype)
+    kw = dict(gradient=rule[0], update=rule[1], lr=5.0, steps=30 if rule[0] == "analytic" else 6, dtype=dtype)
     on, off = kernels.train(*starts, **kw), kernels.train(*starts, **kw, track=False)
     for g in ("W1", "b1", "W2", "b2", "loss", "accuracy", "z1", "y", "predicted"):
         np.testing.assert_array_equal(bits(getattr(on, g)), bits(getattr(off, g)), err_msg=g)

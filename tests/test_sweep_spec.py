@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xorsweep.kernels.vocab import published_cases
+from xorsweep.kernels.vocab import RULE_PARTS, published_cases
 
 
 class blog:  # the published start, as nested lists
@@ -53,6 +53,12 @@ def test_round_trip_of_every_axis_kind():
     ({"training": {"lr": -1}}, "training.lr"),
     ({"training": {"steps": "many"}}, "training.steps"),
     ({"training": {"rule": "adam"}}, "training.rule"),
+    ({"training": {"gradient": "exact"}}, "training.gradient"),
+    ({"training": {"update": ["sequential"]}}, "training.update"),
+    ({"training": {"rule": "seed", "gradient": "analytic"}}, "training.gradient"),
+    ({"training": {"rule": "gd", "update": "sequential"}}, "training.update"),
+    ({"axes": {"rule": {"values": ["gd"]}, "update": {"values": ["sequential"]}}}, "axes.update"),
+    ({"axes": {"gradient": {"values": ["analytic", "analytic"]}}}, "axes.gradient.values"),
     ({"training": {"speed": 1}}, "training"),
     ({"start": {"W1": [[1, 2]], "W2": blog.W2}}, "start.W1"),
     ({"start": {"W1": blog.W1}}, "start"),
@@ -149,7 +155,7 @@ from xorsweep.sweep.spec_axes import Axes, EpsAxis, SliceAxis  # noqa: E402
 #: from 1e-16 to 1e-1 with num = 16, hashed a54414062364: pinned below)
 EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "b7950d9a1436",
                   "random-rounding.toml": "acb5d9d1e897", "slice.toml": "55c147299254",
-                  "precision.toml": None, "zoom.toml": "2cb8394fbd96"}
+                  "precision.toml": None, "zoom.toml": "2cb8394fbd96", "rule-parts.toml": "03262cc6d0b6"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -355,3 +361,56 @@ def test_eps_grids_stay_positive_and_distinct():
         EpsAxis(min=1e-3, max=1e-3, num=3)
     with pytest.raises(SpecError, match="axes.eps.min: must be >= 1e-300"):
         EpsAxis(min=0, max=1e-3, num=3)
+
+
+# ---- the rule as two settings: gradient x update ---------------------------------------------
+def test_a_named_pair_is_stored_as_its_rule_and_keeps_the_rule_s_hash():
+    base = spec_dict()  # rule = "gd"
+    for rule, (gradient, update) in RULE_PARTS.items():
+        by_name = Spec.from_dict({**base, "training": {"rule": rule, "steps": 20}})
+        by_parts = Spec.from_dict({**base, "training": {"gradient": gradient, "update": update, "steps": 20}})
+        both = Spec.from_dict({**base, "training": {"rule": rule, "gradient": gradient, "steps": 20}})
+        assert by_name == by_parts == both and by_parts.hash() == by_name.hash()
+        t = by_parts.to_dict()["training"]
+        assert t["rule"] == rule and "gradient" not in t and "update" not in t
+    assert Spec.from_dict({**base, "training": {"steps": 20}}).training.rule == "seed"  # the default rule
+
+
+@pytest.mark.parametrize("gradient, update", [("numerical", "simultaneous"), ("analytic", "sequential")])
+def test_an_unnamed_pair_is_stored_as_its_parts(gradient, update):
+    spec = Spec.from_dict(spec_dict(training={"gradient": gradient, "update": update, "steps": 20}))
+    t = spec.to_dict()["training"]
+    assert "rule" not in t and (t["gradient"], t["update"]) == (gradient, update)
+    assert spec.training.rule is None and Spec.from_dict(spec.to_dict()) == spec
+    assert spec.hash() not in {Spec.from_dict(spec_dict(training={"rule": r, "steps": 20})).hash() for r in RULE_PARTS}
+    assert spec.training.rule_text == f"{gradient} gradient, {update} update"
+
+
+def test_one_part_given_takes_the_other_from_the_default_rule():
+    t = Spec.from_dict(spec_dict(training={"gradient": "analytic"})).training
+    assert (t.rule, t.gradient, t.update, t.lr, t.steps) == (None, "analytic", "sequential", 5.0, 100)
+
+
+def test_gradient_and_update_axes_set_each_block_s_parts_and_name_the_rule():
+    spec = Spec.from_dict(spec_dict(training={"rule": "gd", "steps": 20},
+                                    axes={"gradient": {"values": ["numerical", "analytic"]},
+                                          "update": {"values": ["sequential", "simultaneous"]}}))
+    g = Grid(spec)
+    assert g.dims == ("gradient", "update") and g.chunks == (1, 1)
+    seen = {(b.settings["gradient"], b.settings["update"]): b.settings["rule"]
+            for b in (g.block(k) for k in range(g.n_blocks))}
+    assert seen == {("numerical", "sequential"): "seed", ("numerical", "simultaneous"): None,
+                    ("analytic", "sequential"): None, ("analytic", "simultaneous"): "gd"}
+    assert g.rule_parts() == list(seen)
+    assert list(g.coords()["update"]) == ["sequential", "simultaneous"]
+    one = Grid(Spec.from_dict(spec_dict(training={"rule": "gd"}, axes={"update": {"values": ["sequential"]}})))
+    assert one.block(0).settings["gradient"] == "analytic" and one.rule_parts() == [("analytic", "sequential")]
+    by_rule = Grid(Spec.from_dict(spec_dict(axes={"rule": {"values": ["gd", "seed"]}})))
+    assert [by_rule.block(k).settings["update"] for k in range(2)] == ["simultaneous", "sequential"]
+
+
+def test_the_schema_offers_gradient_and_update():
+    schema = Spec.json_schema()
+    props = schema["$defs"]["Training"]["properties"]
+    assert props["gradient"]["enum"] == ["numerical", "analytic"] and "sequential" in props["update"]["enum"]
+    assert {"gradient", "update"} <= set(schema["$defs"]["Axes"]["properties"])
