@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
-from xorsweep.kernels import evaluate, gd, seed
+from xorsweep.kernels import evaluate, gd, lyapunov as lyap, seed
 from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
 from xorsweep.kernels.track import SOLVED_DECISIONS
@@ -72,6 +72,8 @@ class TrainResult:
     solved_step: np.ndarray | None = None
     settled_step: np.ndarray | None = None
     grad_norm: np.ndarray | None = None
+    lyapunov: np.ndarray | None = None
+    lyapunov_traj: np.ndarray | None = None
 
     def to_dataset(self):
         """The result as an xarray Dataset over dims network, input, hidden, output, row
@@ -89,6 +91,8 @@ class TrainResult:
                      settled_step=(net, self.settled_step, {"long_name": "last step at which the decisions or "
                                                             "the binarised hidden code changed (0: never)"}),
                      grad_norm=(net, self.grad_norm, {"long_name": "norm of the gradient used in the last update"}))
+        if self.lyapunov is not None:
+            v["lyapunov"] = (net, self.lyapunov, {"long_name": LYAPUNOV_LONG_NAME, "units": "1/step"})
         coords = {"network": np.arange(self.W1.shape[0]), "row": np.arange(4), "x1": ("row", X[:, 0]),
                   "x2": ("row", X[:, 1])}
         t = self.trajectory
@@ -98,6 +102,8 @@ class TrainResult:
                 v[f"{g}_traj"] = (net + ("step",) + GROUP_DIMS[g], getattr(t, g))
             v["loss_traj"] = (net + ("step",), t.loss)
             v["accuracy_traj"] = (net + ("step",), t.accuracy)
+            if self.lyapunov_traj is not None:
+                v["lyapunov_traj"] = (net + ("step",), self.lyapunov_traj, {"units": "1/step"})
         return xr.Dataset(v, coords)
 
 
@@ -139,7 +145,8 @@ def _numba_threads(n):
 
 
 def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAULT_DTYPE,
-          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True) -> TrainResult:
+          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True, lyapunov=False,
+          lyapunov_delta=None, lyapunov_every=lyap.EVERY) -> TrainResult:
     """Train B independent XOR networks from the given starts.
 
     W1 (B, 2, H), b1 (B, H), W2 (B, H, 2), b2 (B, 2) with H >= 1 and B >= 0; or one
@@ -149,7 +156,10 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     ``vocab.RULE_DEFAULTS``. ``arith`` names the exp/log variant (``vocab.ARITHS``).
     ``h`` is the numerical gradient's finite-difference step. ``track`` (default on; off
     only to measure its cost) records ``solved_step``, ``settled_step`` and ``grad_norm``
-    without changing any other bit. A network's result is
+    without changing any other bit. ``lyapunov`` adds the finite-time Lyapunov exponent
+    (``kernels.lyapunov``: a twin at ``lyapunov_delta``, default ``lyapunov.DELTA[dtype]``,
+    renormalised every ``lyapunov_every`` steps) without changing any other bit.
+    A network's result is
     bit-identical whatever the batch size, its position in the batch and ``threads``.
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
@@ -184,6 +194,11 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     for name, a in (("b1", b1), ("W2", W2), ("b2", b2)):
         if a.shape[0] != B:
             raise ValueError(f"{name} has {a.shape[0]} networks, W1 has {B}")
+    lyapunov = bool(lyapunov)
+    delta = lyap.DELTA[dtype_name] if lyapunov_delta is None else float(lyapunov_delta)
+    if lyapunov and not (np.isfinite(delta) and delta > 0):
+        raise ValueError(f"lyapunov_delta must be a finite number > 0, got {lyapunov_delta!r}")
+    k = _check_int("lyapunov_every", lyapunov_every, 1)
     T = steps // every + 1 if every else 0
     if B * T * (n_params(H) + 2) * np.dtype(dt).itemsize > 2**34:
         raise ValueError(f"recording {T} steps of {B} networks needs more than 16 GiB: "
@@ -191,7 +206,7 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     if B == 0:  # train one zero start and keep none of it: every output keeps its shape, with B = 0
         one = train(np.zeros((1, 2, H)), np.zeros((1, H)), np.zeros((1, H, 2)), np.zeros((1, 2)), rule=rule, lr=lr,
                     steps=steps, dtype=dtype_name, arith=arith, record_every=record_every, h=h, threads=threads,
-                    track=track)
+                    track=track, lyapunov=lyapunov, lyapunov_delta=lyapunov_delta, lyapunov_every=k)
         return _first(one, 0)
 
     P = pack(W1, b1, W2, b2, dt)
@@ -210,8 +225,14 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     last = np.zeros((chunks, LANES), np.int64)
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
+    kernel = _RULE_KERNELS[rule][code]
+    lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
-        _RULE_KERNELS[rule][code](P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
+        if lyapunov:
+            lam, lam_traj = _with_twins(kernel, evaluate.EVALUATE[code], P, c, H, steps, every, traj, tloss, tacc,
+                                        (prev, last, solved, gnorm), track, k, delta)
+        else:
+            kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
         evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)
@@ -240,7 +261,49 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
         diverged=~finite,
         trajectory=trajectory,
         **tracked,
+        lyapunov=None if lam is None else unpack_lanes(lam, B),
+        lyapunov_traj=None if lam_traj is None else unpack_lanes(lam_traj, B),
     )
+
+
+LYAPUNOV_LONG_NAME = "finite-time Lyapunov exponent of training (twin trajectory, Benettin)"
+
+
+def _with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tacc, state, track, k, delta):
+    """Train P (chunks, P, LANES) in place as ``kernel`` would in one call, beside a twin per
+    network (``kernels.lyapunov.benettin``), pausing every k steps and at recorded steps.
+
+    The kernels count steps from 0 in each call: the tracking state's step numbers are
+    shifted by the steps already done before a call and back after it (tracking only copies
+    or sets them), so it ends as one call would leave it; the last call's last step sets
+    gnorm. Recording happens here, at the pauses, with the kernels' own forward pass."""
+    chunks = P.shape[0]
+    both = np.concatenate([P, P])
+    st = [np.concatenate([a, a]) for a in state]
+    prev, last, solved, gnorm = st
+    none = np.zeros((2 * chunks, 0) + traj.shape[2:], traj.dtype), np.zeros((2 * chunks, 0, P.shape[2]), P.dtype)
+    Z = np.empty((chunks, 4, H, P.shape[2]), P.dtype)
+    Y = np.empty((chunks, 4, 2, P.shape[2]), P.dtype)
+    ls, ac = np.empty((chunks, P.shape[2]), P.dtype), np.empty((chunks, P.shape[2]), P.dtype)
+
+    def advance(a, n):
+        last[...] -= a
+        solved[...] -= a
+        kernel(both, c, n, 0, none[0], none[1], none[1], prev, last, solved, gnorm, track)
+        last[...] += a
+        solved[...] += a
+
+    def record(t):
+        main = both[:chunks]
+        traj[:, t] = main
+        evaluate_chunks(main, c, Z, Y, ls, ac)
+        tloss[:, t], tacc[:, t] = ls, ac
+
+    lam, lam_traj = lyap.benettin(advance, record, both, H, steps, every=k, delta=delta, record_every=every)
+    P[...] = both[:chunks]
+    for a, b in zip(state, st):
+        a[...] = b[:chunks]
+    return lam, lam_traj
 
 
 def _first(r: TrainResult, n: int) -> TrainResult:

@@ -53,11 +53,17 @@ class Training(Model):
     hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
     record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
     h: H_STEP = Field(vocab.DEFAULT_H, description="finite-difference step of the seed rule (1e-12 … 1)")
+    lyapunov: StrictBool = Field(False, description="also measure each cell's finite-time Lyapunov exponent "
+                                                    "(a twin trajectory; about twice the training time)")
 
     @classmethod
     def _prepare(cls, d):
         rule = d.get("rule", vocab.DEFAULT_RULE)
         return {**(vocab.RULE_DEFAULTS.get(rule, {}) if isinstance(rule, str) else {}), **d}
+
+    def to_dict(self):
+        """Plain data; lyapunov only when on (a spec without it keeps its hash)."""
+        return {k: v for k, v in super().to_dict().items() if not (k == "lyapunov" and v is False)}
 
 
 Matrix = tuple[tuple[Number, ...], ...]
