@@ -273,14 +273,16 @@ def _with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tac
     """Train P (chunks, P, LANES) in place as ``kernel`` would in one call, beside a twin per
     network (``kernels.lyapunov.benettin``), pausing every k steps and at recorded steps.
 
-    The kernels count steps from 0 in each call: the tracking state's step numbers are
+    On one thread main and twins train in separate calls (only the main networks are
+    tracked), on more in one call per pause (a parallel region costs more). The kernels count steps from 0 in each call: the tracking state's step numbers are
     shifted by the steps already done before a call and back after it (tracking only copies
     or sets them), so it ends as one call would leave it; the last call's last step sets
     gnorm. Recording happens here, at the pauses, with the kernels' own forward pass."""
     chunks = P.shape[0]
     both = np.concatenate([P, P])
-    st = [np.concatenate([a, a]) for a in state]
-    prev, last, solved, gnorm = st
+    main, twin = both[:chunks], both[chunks:]
+    st = [np.concatenate([a, a]) for a in state]  # first half the main networks' tracking
+    last, solved = st[1][:chunks], st[2][:chunks]
     none = np.zeros((2 * chunks, 0) + traj.shape[2:], traj.dtype), np.zeros((2 * chunks, 0, P.shape[2]), P.dtype)
     Z = np.empty((chunks, 4, H, P.shape[2]), P.dtype)
     Y = np.empty((chunks, 4, 2, P.shape[2]), P.dtype)
@@ -289,18 +291,22 @@ def _with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tac
     def advance(a, n):
         last[...] -= a
         solved[...] -= a
-        kernel(both, c, n, 0, none[0], none[1], none[1], prev, last, solved, gnorm, track)
+        if numba.get_num_threads() > 1:  # one parallel region per pause: a region costs more than tracking twins
+            kernel(both, c, n, 0, *none, none[1], *st, track)
+        else:  # the twins untracked: cheaper, same bits
+            half = none[0][:chunks], none[1][:chunks]
+            kernel(main, c, n, 0, *half, half[1], *(a[:chunks] for a in st), track)
+            kernel(twin, c, n, 0, *half, half[1], *(a[chunks:] for a in st), False)
         last[...] += a
         solved[...] += a
 
     def record(t):
-        main = both[:chunks]
         traj[:, t] = main
         evaluate_chunks(main, c, Z, Y, ls, ac)
         tloss[:, t], tacc[:, t] = ls, ac
 
     lam, lam_traj = lyap.benettin(advance, record, both, H, steps, every=k, delta=delta, record_every=every)
-    P[...] = both[:chunks]
+    P[...] = main
     for a, b in zip(state, st):
         a[...] = b[:chunks]
     return lam, lam_traj
