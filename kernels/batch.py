@@ -229,8 +229,8 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
         if lyapunov:
-            lam, lam_traj = _with_twins(kernel, evaluate.EVALUATE[code], P, c, H, steps, every, traj, tloss, tacc,
-                                        (prev, last, solved, gnorm), track, k, delta)
+            lam, lam_traj = lyap.train_with_twins(kernel, evaluate.EVALUATE[code], P, c, H, steps, every, traj, tloss,
+                                                  tacc, (prev, last, solved, gnorm), track, k, delta)
         else:
             kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
         evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
@@ -267,49 +267,6 @@ def train(W1, b1, W2, b2, *, rule=DEFAULT_RULE, lr=None, steps=None, dtype=DEFAU
 
 
 LYAPUNOV_LONG_NAME = "finite-time Lyapunov exponent of training (twin trajectory, Benettin)"
-
-
-def _with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tacc, state, track, k, delta):
-    """Train P (chunks, P, LANES) in place as ``kernel`` would in one call, beside a twin per
-    network (``kernels.lyapunov.benettin``), pausing every k steps and at recorded steps.
-
-    On one thread main and twins train in separate calls (only the main networks are
-    tracked), on more in one call per pause (a parallel region costs more). The kernels count steps from 0 in each call: the tracking state's step numbers are
-    shifted by the steps already done before a call and back after it (tracking only copies
-    or sets them), so it ends as one call would leave it; the last call's last step sets
-    gnorm. Recording happens here, at the pauses, with the kernels' own forward pass."""
-    chunks = P.shape[0]
-    both = np.concatenate([P, P])
-    main, twin = both[:chunks], both[chunks:]
-    st = [np.concatenate([a, a]) for a in state]  # first half the main networks' tracking
-    last, solved = st[1][:chunks], st[2][:chunks]
-    none = np.zeros((2 * chunks, 0) + traj.shape[2:], traj.dtype), np.zeros((2 * chunks, 0, P.shape[2]), P.dtype)
-    Z = np.empty((chunks, 4, H, P.shape[2]), P.dtype)
-    Y = np.empty((chunks, 4, 2, P.shape[2]), P.dtype)
-    ls, ac = np.empty((chunks, P.shape[2]), P.dtype), np.empty((chunks, P.shape[2]), P.dtype)
-
-    def advance(a, n):
-        last[...] -= a
-        solved[...] -= a
-        if numba.get_num_threads() > 1:  # one parallel region per pause: a region costs more than tracking twins
-            kernel(both, c, n, 0, *none, none[1], *st, track)
-        else:  # the twins untracked: cheaper, same bits
-            half = none[0][:chunks], none[1][:chunks]
-            kernel(main, c, n, 0, *half, half[1], *(a[:chunks] for a in st), track)
-            kernel(twin, c, n, 0, *half, half[1], *(a[chunks:] for a in st), False)
-        last[...] += a
-        solved[...] += a
-
-    def record(t):
-        traj[:, t] = main
-        evaluate_chunks(main, c, Z, Y, ls, ac)
-        tloss[:, t], tacc[:, t] = ls, ac
-
-    lam, lam_traj = lyap.benettin(advance, record, both, H, steps, every=k, delta=delta, record_every=every)
-    P[...] = main
-    for a, b in zip(state, st):
-        a[...] = b[:chunks]
-    return lam, lam_traj
 
 
 def _first(r: TrainResult, n: int) -> TrainResult:

@@ -30,6 +30,7 @@ numerical gradient: no window is left, and δ = 1e-3 is only a rough setting.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -172,3 +173,49 @@ def pause(P, H, u, delta, d0, grow, mode):
     distance δ along its separation (along u where the separation is 0 or not finite) and
     its realised distance into d0; ``PLACE`` puts every twin at δ·u and sets d0."""
     _pause(P, H, np.ascontiguousarray(u, dtype=np.float64), float(delta), d0, grow, mode)
+
+
+def train_with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tacc, state, track, k, delta):
+    """Train P (chunks, P, LANES) in place as ``kernel`` would in one call, beside a twin per
+    network (``kernels.lyapunov.benettin``), pausing every k steps and at recorded steps.
+
+    ``kernel`` is a rule's parallel entry, ``evaluate_chunks`` the forward pass of its
+    arithmetic, the rest as ``batch.train`` hands them to ``kernel``; ``state`` is (prev,
+    last, solved, gnorm). On one thread main and twins train in separate calls (only the
+    main networks are tracked), on more in one call per pause (a parallel region costs
+    more). The kernels count steps from 0 in each call: the tracking state's step numbers are
+    shifted by the steps already done before a call and back after it (tracking only copies
+    or sets them), so it ends as one call would leave it; the last call's last step sets
+    gnorm. Recording happens here, at the pauses, with the kernels' own forward pass."""
+    chunks = P.shape[0]
+    both = np.concatenate([P, P])
+    main, twin = both[:chunks], both[chunks:]
+    st = [np.concatenate([a, a]) for a in state]  # first half the main networks' tracking
+    last, solved = st[1][:chunks], st[2][:chunks]
+    none = np.zeros((2 * chunks, 0) + traj.shape[2:], traj.dtype), np.zeros((2 * chunks, 0, P.shape[2]), P.dtype)
+    Z = np.empty((chunks, 4, H, P.shape[2]), P.dtype)
+    Y = np.empty((chunks, 4, 2, P.shape[2]), P.dtype)
+    ls, ac = np.empty((chunks, P.shape[2]), P.dtype), np.empty((chunks, P.shape[2]), P.dtype)
+
+    def advance(a, n):
+        last[...] -= a
+        solved[...] -= a
+        if numba.get_num_threads() > 1:  # one parallel region per pause: a region costs more than tracking twins
+            kernel(both, c, n, 0, *none, none[1], *st, track)
+        else:  # the twins untracked: cheaper, same bits
+            half = none[0][:chunks], none[1][:chunks]
+            kernel(main, c, n, 0, *half, half[1], *(a[:chunks] for a in st), track)
+            kernel(twin, c, n, 0, *half, half[1], *(a[chunks:] for a in st), False)
+        last[...] += a
+        solved[...] += a
+
+    def record(t):
+        traj[:, t] = main
+        evaluate_chunks(main, c, Z, Y, ls, ac)
+        tloss[:, t], tacc[:, t] = ls, ac
+
+    lam, lam_traj = benettin(advance, record, both, H, steps, every=k, delta=delta, record_every=every)
+    P[...] = main
+    for a, b in zip(state, st):
+        a[...] = b[:chunks]
+    return lam, lam_traj

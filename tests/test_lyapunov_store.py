@@ -9,6 +9,7 @@ from xorsweep import kernels
 from xorsweep.analysis import lyapunov as AL
 from xorsweep.analysis import report
 from xorsweep.analysis.figure_files import write_figures
+from xorsweep.kernels.vocab import published_start
 from xorsweep.sweep import engine
 from xorsweep.sweep.spec import Spec
 
@@ -112,3 +113,14 @@ def test_slice_figures_put_the_exponent_map_beside_the_solution_map(client, tmp_
     _run(client, tmp_path / "s.zarr", d)
     files, _ = write_figures(tmp_path / "s.zarr", tmp_path / "figs", formats=("png",))
     assert any(str(f).endswith("slice-lyapunov-map.png") for f in files)
+
+
+def test_train_prints_the_exponent(capsys):
+    from xorsweep.sweep.cli import main
+
+    assert main(["train", "--published", "--lyapunov", "--steps", "30", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    r = kernels.train(**published_start(), steps=30, lyapunov=True)
+    assert out["lyapunov"] == float(r.lyapunov[0]) and out["lyapunov_separation"] == 1e-7
+    assert main(["train", "--published", "--steps", "30", "--json"]) == 0
+    assert "lyapunov" not in json.loads(capsys.readouterr().out)
