@@ -10,7 +10,7 @@ import reference as ref
 from conftest import bits, random_starts
 from xorsweep import kernels
 from xorsweep.kernels import lyapunov as L
-from xorsweep.kernels.vocab import GROUPS, join_groups, n_params, split_groups
+from xorsweep.kernels.vocab import GROUPS, RULES, join_groups, n_params, split_groups
 
 
 def _same(a, b):
@@ -40,7 +40,7 @@ def test_the_twin_only_observes(rule, H, every):
         assert np.isnan(c.lyapunov_traj[:, 0]).all()
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 def test_training_in_pieces_gives_the_same_finals(rule):
     """Feeding the finals of k steps back into train is one training of all the steps:
     the kernels keep no state across steps but the parameters."""

@@ -9,7 +9,7 @@ from xorsweep import kernels
 from xorsweep.analysis import lyapunov as AL
 from xorsweep.analysis import report
 from xorsweep.analysis.figure_files import write_figures
-from xorsweep.kernels.vocab import published_start
+from xorsweep.kernels.vocab import RULES, published_start
 from xorsweep.sweep import engine
 from xorsweep.sweep.spec import Spec
 
@@ -84,7 +84,7 @@ def _run(client, path, d):
     return load_store(path)
 
 
-@pytest.mark.parametrize("rule", ["seed", "gd"])
+@pytest.mark.parametrize("rule", RULES)
 def test_stats_estimate_the_floor_from_the_stored_exponents(client, tmp_path, rule):
     """The floor estimated from λ follows the rule's kick: about 1e-11 for the seed rule's
     numerical gradient, ulp-level for gd's analytic one."""
