@@ -103,7 +103,8 @@ class TrainResult:
             v["loss_traj"] = (net + ("step",), t.loss)
             v["accuracy_traj"] = (net + ("step",), t.accuracy)
             if self.lyapunov_traj is not None:
-                v["lyapunov_traj"] = (net + ("step",), self.lyapunov_traj, {"units": "1/step"})
+                v["lyapunov_traj"] = (net + ("step",), self.lyapunov_traj, {"long_name": "running " + LYAPUNOV_LONG_NAME,
+                                                                            "units": "1/step"})
         return xr.Dataset(v, coords)
 
 
