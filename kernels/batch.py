@@ -233,19 +233,26 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     last = np.zeros((chunks, LANES), np.int64)
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
-    entry, sequential = _KERNELS[gradient].TRAIN[code], update == "sequential"
-
-    def kernel(*args):  # the rule's parallel entry, its update order fixed
-        entry(*args, sequential)
+    module = _KERNELS[gradient]
+    # fused is a compile-time choice (numba.literally): an entry compiles only the chunk code it runs
+    sequential, fused = update == "sequential", module is gd and H == gd.FUSED_H
 
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
+        # one thread (Dask workers, xorsweep train): the entries without a parallel region,
+        # which compile in a fraction of the time; the bits are the same
+        pick = 0 if chunks > 1 and numba.get_num_threads() > 1 else 1
+        entry, evaluate_chunks = module.TRAIN[code][pick], evaluate.EVALUATE[code][pick]
+
+        def kernel(*args):  # the rule's entry, its update order fixed
+            entry(*args, sequential, fused)
+
         if lyapunov:
-            lam, lam_traj = lyap.train_with_twins(kernel, evaluate.EVALUATE[code], P, c, H, steps, every, traj, tloss,
+            lam, lam_traj = lyap.train_with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss,
                                                   tacc, (prev, last, solved, gnorm), track, k, delta)
         else:
             kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
-        evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
+        evaluate_chunks(P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)
     loss = unpack_lanes(loss, B)
