@@ -4,9 +4,11 @@
   b1, W2 paths in 3-D and in projections, the b2 path;
 - a ``decimals`` axis: attractor shares and flip rate per rounding digit (over ``start``);
 - an ``eps`` axis: f(ε) with the fitted uncertainty exponent (over ``start``, ``direction``);
-- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot;
+- a 2-D slice (``a``, ``b``): the attractor map with basin entropies, the box-count plot,
+  and with stored exponents the attractor map beside the Lyapunov exponent map;
 - a zoomed slice (``zoom``): the statistics of every level against the level, and every
-  level's map (small multiples sharing their class colours).
+  level's map (small multiples sharing their class colours);
+- with stored exponents the f(ε) figure also marks the floor estimated from them.
 Sweep dims not summarised by a figure are taken at the ``--cell`` value or their first.
 Each figure carries the store path and spec hash in a footer.
 """
@@ -21,11 +23,12 @@ import xarray as xr
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from xorsweep.analysis import basins, labels, stats
+from xorsweep.analysis import basins, labels, lyapunov, stats
 from xorsweep.errors import UserError
 from xorsweep.sweep.grid import unrounded
 from xorsweep.analysis import trajectory as T
 from xorsweep.analysis.figures import convergence as CV
+from xorsweep.analysis.figures import lyapunov as LY
 from xorsweep.analysis.figures import network as N
 from xorsweep.analysis.figures import sweeps as S
 
@@ -173,6 +176,20 @@ def slice_figures(w, ds, cell):
                  f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; boxes of {ent.attrs['box']}×"
                  f"{ent.attrs['box']} cells)", fontsize=9, loc="left")
     w.save(fig, "slice-attractor-map")
+    if "lyapunov" in sub:
+        fig, axes = w.new((17.0, 5.6), ncols=2)
+        S.plot_attractor_map(att, ax=axes[0], done=sub["done"] if "done" in sub else None)
+        lam = lyapunov.lyapunov_map(sub).transpose(*att.dims)
+        for d in att.dims:
+            lam[d].attrs.update(att[d].attrs)
+        LY.plot_lyapunov_map(lam, ax=axes[1])
+        axes[0].set_title(f"{_partition_words(att)}{f' ({fixed})' if fixed else ''}{_used(sub)}", fontsize=9,
+                          loc="left")
+        v = lam.values[np.isfinite(lam.values)]
+        axes[1].set_title("finite-time Lyapunov exponent" + (f": median {np.median(v):.3f}, 10–90 % "
+                          f"{np.percentile(v, 10):.3f} … {np.percentile(v, 90):.3f} per step" if v.size else ""),
+                          fontsize=9, loc="left")
+        w.save(fig, "slice-lyapunov-map")
     counts = basins.box_counts(att)
     if len(counts["box"]) >= 2:
         dim = basins.box_dimension(counts)
@@ -308,7 +325,11 @@ def uncertainty_figures(w, ds, cell, fit_range=None):
     """f(ε) against the realised distance from the ε = 0 start and its local slopes;
     ``fit_range`` filters on that distance, the coordinate α is fitted on."""
     unc = stats.uncertainty(ds, cell=cell, fit_range=fit_range)
+    lyap = lyapunov.summary(ds, unc["fixed"])
+    if lyap is not None:
+        unc.update(floor_from_lyapunov=lyap["floor"], floor_from_lyapunov_band=[lyap["floor_low"], lyap["floor_high"]])
     fig, axes = w.new((12.0, 4.6), ncols=2)
+    LY.mark_estimated_floor(unc, axes[0])
     S.plot_f_distance(unc, ax=axes[0])
     S.plot_local_slopes(unc, ax=axes[1])
     fig.suptitle(f"f(ε) against the realised distance ({unc['partition']['name']}, {unc['partition']['classes']} "

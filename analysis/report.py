@@ -12,6 +12,10 @@
   ``local_slopes`` [{from, to, slope, ci}], ``floor``, ``alpha``, ``alpha_ci``,
   ``fit_range``, ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
   ``reference``, design effects (see ``analysis.stats.uncertainty``);
+  With stored exponents also ``floor_from_lyapunov`` (the floor estimated from λ and
+  the rule's kick, ``analysis.lyapunov``) and ``floor_from_lyapunov_band`` [low, high];
+- ``lyapunov`` (``training.lyapunov = true``): the exponents' ``median``, ``q10``,
+  ``q90``, ``positive_share``, the rule's ``kick`` κ and the estimated ``floor``;
 - ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``): see
   ``analysis.basins.box_count_report``;
 - ``zoom`` (a zoomed slice): a list, one entry per level, see ``zoom_report``.
@@ -25,8 +29,9 @@ import json
 import numpy as np
 import xarray as xr
 
-from xorsweep.analysis import basins, precision, stats
+from xorsweep.analysis import basins, lyapunov, precision, stats
 from xorsweep.sweep.grid import unrounded
+from xorsweep.sweep.spec import SETTING_AXES
 
 
 def _jsonable(x):
@@ -109,6 +114,12 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
     if "eps" in dims and part.sizes["eps"] > 2:
         out["uncertainty"] = stats.uncertainty(ds, part, cell=cell, fit_range=fit_range, n_boot=n_boot, seed=seed,
                                                confidence=confidence)
+        lyap = lyapunov.summary(ds, out["uncertainty"]["fixed"])
+        if lyap is not None:
+            out["uncertainty"]["floor_from_lyapunov"] = lyap["floor"]
+            out["uncertainty"]["floor_from_lyapunov_band"] = [lyap["floor_low"], lyap["floor_high"]]
+    if "lyapunov" in ds:
+        out["lyapunov"] = lyapunov.summary(ds, stats._fixed_dims(part, [d for d in dims if d not in SETTING_AXES], cell)[1])
     if "a" in dims and "b" in dims and min(part.sizes["a"], part.sizes["b"]) > 4:
         m, fixed = stats._fixed_dims(part, ("a", "b"), cell)
         d = stats._fixed_dims(done, ("a", "b"), cell)[0] if done is not None else None
@@ -243,6 +254,10 @@ def format_report(rep: dict) -> str:
         for s in u["local_slopes"]:
             L.append(f"    {s['from']:.2e} → {s['to']:.2e}: {s['slope']:+.3f} {_ci(s['ci'])}")
         L.append(f"  roundoff floor: {'none found' if u['floor'] is None else format(u['floor'], '.2e')}")
+        if "floor_from_lyapunov" in u:
+            b = u["floor_from_lyapunov_band"]
+            L.append(f"  roundoff floor estimated from λ and the rule's kick: {_g(u['floor_from_lyapunov'], '.2e')} "
+                     f"(band {_g(b[0], '.1e')} … {_g(b[1], '.1e')})")
         if u["alpha"] is None:
             L.append(f"  α: refused — {u.get('reason')}")
             if u["agreeing_ranges"]:
@@ -254,6 +269,15 @@ def format_report(rep: dict) -> str:
                      f"design effect of α {_g(u.get('alpha_design_effect'))}")
             L.append(f"  boundary dimension D − α = {_g(u['boundary_dimension'], '.3f')}")
         L.append(f"  {u['dimensions_note']}")
+    if rep.get("lyapunov"):
+        y = rep["lyapunov"]
+        L.append("")
+        L.append(f"finite-time Lyapunov exponent ({y['cells']} cells; twin at {y['separation']}, renormalised every "
+                 f"{y['renormalise_every_steps']} steps): median {_g(y['median'], '.4f')} per step, 10–90 % "
+                 f"{_g(y['q10'], '.4f')} … {_g(y['q90'], '.4f')}, positive in {_g(y['positive_share'], '.3f')}")
+        L.append(f"  rule's kick κ = {_g(y['kick'], '.2e')} per parameter and step ({y['settings']['gradient']} "
+                 f"gradient); estimated roundoff floor κ·Σ e^(−λj) = {_g(y['floor'], '.2e')} (band "
+                 f"{_g(y['floor_low'], '.1e')} … {_g(y['floor_high'], '.1e')})")
     if "box_count" in rep:
         b, e, f = rep["box_count"], rep["basin_entropy"], rep["fractality"]
         sp = rep.get("slice_partition", p)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
-from xorsweep.kernels import evaluate, gd, seed
+from xorsweep.kernels import evaluate, gd, lyapunov as lyap, seed
 from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
 from xorsweep.kernels.track import SOLVED_DECISIONS
@@ -74,6 +74,8 @@ class TrainResult:
     solved_step: np.ndarray | None = None
     settled_step: np.ndarray | None = None
     grad_norm: np.ndarray | None = None
+    lyapunov: np.ndarray | None = None
+    lyapunov_traj: np.ndarray | None = None
 
     def to_dataset(self):
         """The result as an xarray Dataset over dims network, input, hidden, output, row
@@ -91,6 +93,8 @@ class TrainResult:
                      settled_step=(net, self.settled_step, {"long_name": "last step at which the decisions or "
                                                             "the binarised hidden code changed (0: never)"}),
                      grad_norm=(net, self.grad_norm, {"long_name": "norm of the gradient used in the last update"}))
+        if self.lyapunov is not None:
+            v["lyapunov"] = (net, self.lyapunov, {"long_name": LYAPUNOV_LONG_NAME, "units": "1/step"})
         coords = {"network": np.arange(self.W1.shape[0]), "row": np.arange(4), "x1": ("row", X[:, 0]),
                   "x2": ("row", X[:, 1])}
         t = self.trajectory
@@ -100,6 +104,9 @@ class TrainResult:
                 v[f"{g}_traj"] = (net + ("step",) + GROUP_DIMS[g], getattr(t, g))
             v["loss_traj"] = (net + ("step",), t.loss)
             v["accuracy_traj"] = (net + ("step",), t.accuracy)
+            if self.lyapunov_traj is not None:
+                v["lyapunov_traj"] = (net + ("step",), self.lyapunov_traj, {"long_name": "running " + LYAPUNOV_LONG_NAME,
+                                                                            "units": "1/step"})
         return xr.Dataset(v, coords)
 
 
@@ -141,7 +148,8 @@ def _numba_threads(n):
 
 
 def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, steps=None, dtype=DEFAULT_DTYPE,
-          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True) -> TrainResult:
+          arith=DEFAULT_ARITH, record_every=None, h=DEFAULT_H, threads=None, track=True, lyapunov=False,
+          lyapunov_delta=None, lyapunov_every=lyap.EVERY) -> TrainResult:
     """Train B independent XOR networks from the given starts.
 
     W1 (B, 2, H), b1 (B, H), W2 (B, H, 2), b2 (B, 2) with H >= 1 and B >= 0; or one
@@ -155,7 +163,10 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     ``arith`` names the exp/log variant (``vocab.ARITHS``). ``h`` is the numerical
     gradient's finite-difference step. ``track`` (default on; off
     only to measure its cost) records ``solved_step``, ``settled_step`` and ``grad_norm``
-    without changing any other bit. A network's result is
+    without changing any other bit. ``lyapunov`` adds the finite-time Lyapunov exponent
+    (``kernels.lyapunov``: a twin at ``lyapunov_delta``, default ``lyapunov.DELTA[dtype]``,
+    renormalised every ``lyapunov_every`` steps) without changing any other bit.
+    A network's result is
     bit-identical whatever the batch size, its position in the batch and ``threads``.
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
@@ -190,6 +201,11 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     for name, a in (("b1", b1), ("W2", W2), ("b2", b2)):
         if a.shape[0] != B:
             raise ValueError(f"{name} has {a.shape[0]} networks, W1 has {B}")
+    lyapunov = bool(lyapunov)
+    delta = lyap.DELTA[dtype_name] if lyapunov_delta is None else float(lyapunov_delta)
+    if lyapunov and not (np.isfinite(delta) and delta > 0):
+        raise ValueError(f"lyapunov_delta must be a finite number > 0, got {lyapunov_delta!r}")
+    k = _check_int("lyapunov_every", lyapunov_every, 1)
     T = steps // every + 1 if every else 0
     if B * T * (n_params(H) + 2) * np.dtype(dt).itemsize > 2**34:
         raise ValueError(f"recording {T} steps of {B} networks needs more than 16 GiB: "
@@ -198,7 +214,7 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
         one = train(np.zeros((1, 2, H)), np.zeros((1, H)), np.zeros((1, H, 2)), np.zeros((1, 2)), gradient=gradient,
                     update=update, lr=lr,
                     steps=steps, dtype=dtype_name, arith=arith, record_every=record_every, h=h, threads=threads,
-                    track=track)
+                    track=track, lyapunov=lyapunov, lyapunov_delta=lyapunov_delta, lyapunov_every=k)
         return _first(one, 0)
 
     P = pack(W1, b1, W2, b2, dt)
@@ -217,10 +233,26 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     last = np.zeros((chunks, LANES), np.int64)
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
+    module = _KERNELS[gradient]
+    # fused is a compile-time choice (numba.literally): an entry compiles only the chunk code it runs
+    sequential, fused = update == "sequential", module is gd and H == gd.FUSED_H
+
+    lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
-        _KERNELS[gradient].TRAIN[code](P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track,
-                                 update == "sequential")
-        evaluate.EVALUATE[code](P, c, Z, Y, loss, acc)
+        # one thread (Dask workers, xorsweep train): the entries without a parallel region,
+        # which compile in a fraction of the time; the bits are the same
+        pick = 0 if chunks > 1 and numba.get_num_threads() > 1 else 1
+        entry, evaluate_chunks = module.TRAIN[code][pick], evaluate.EVALUATE[code][pick]
+
+        def kernel(*args):  # the rule's entry, its update order fixed
+            entry(*args, sequential, fused)
+
+        if lyapunov:
+            lam, lam_traj = lyap.train_with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss,
+                                                  tacc, (prev, last, solved, gnorm), track, k, delta)
+        else:
+            kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
+        evaluate_chunks(P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)
     loss = unpack_lanes(loss, B)
@@ -248,7 +280,12 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
         diverged=~finite,
         trajectory=trajectory,
         **tracked,
+        lyapunov=None if lam is None else unpack_lanes(lam, B),
+        lyapunov_traj=None if lam_traj is None else unpack_lanes(lam_traj, B),
     )
+
+
+LYAPUNOV_LONG_NAME = "finite-time Lyapunov exponent of training (twin trajectory, Benettin)"
 
 
 def _first(r: TrainResult, n: int) -> TrainResult:

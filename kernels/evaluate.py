@@ -27,6 +27,13 @@ def evaluate_chunks_exact(P, c, Z, Y, loss, acc):
         _chunk_exact(P[i], c, Z[i], Y[i], loss[i], acc[i])
 
 
+@njit(error_model="numpy", cache=True)
+def serial_evaluate_exact(P, c, Z, Y, loss, acc):
+    """``evaluate_chunks_exact`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_exact(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
 @njit(parallel=True, error_model="numpy", cache=True)
 def evaluate_chunks_libm(P, c, Z, Y, loss, acc):
     """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``libm`` arithmetic."""
@@ -34,12 +41,27 @@ def evaluate_chunks_libm(P, c, Z, Y, loss, acc):
         _chunk_libm(P[i], c, Z[i], Y[i], loss[i], acc[i])
 
 
+@njit(error_model="numpy", cache=True)
+def serial_evaluate_libm(P, c, Z, Y, loss, acc):
+    """``evaluate_chunks_libm`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_libm(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
 @njit(parallel=True, error_model="numpy", cache=True)
 def evaluate_chunks_fma(P, c, Z, Y, loss, acc):
-    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``fma`` arithmetic."""
+    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``exact-fma`` arithmetic."""
     for i in prange(P.shape[0]):
         _chunk_fma(P[i], c, Z[i], Y[i], loss[i], acc[i])
 
 
-#: arith code -> parallel entry (a sweep compiles only the variants it uses)
-EVALUATE = {EXACT: evaluate_chunks_exact, LIBM: evaluate_chunks_libm, EXACT_FMA: evaluate_chunks_fma}
+@njit(error_model="numpy", cache=True)
+def serial_evaluate_fma(P, c, Z, Y, loss, acc):
+    """``evaluate_chunks_fma`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_fma(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
+#: arith code -> (parallel entry, single-threaded entry); a sweep compiles only what it uses
+EVALUATE = {EXACT: (evaluate_chunks_exact, serial_evaluate_exact), LIBM: (evaluate_chunks_libm, serial_evaluate_libm),
+            EXACT_FMA: (evaluate_chunks_fma, serial_evaluate_fma)}

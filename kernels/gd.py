@@ -17,11 +17,11 @@ contract in ``kernels.lanes``), so the same bits:
 - for any other H the staged step: one lane loop per stage, H a run-time value.
 """
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange
 
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
-from xorsweep.kernels.lanes import (INLINE, descend, evaluate, group_range, hidden, logits, sigmoid_rows, softmax,
-                                   softmax2)
+from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
+                                   softmax, softmax2)
 from xorsweep.kernels.track import decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
@@ -203,7 +203,7 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     t = 0
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
-            traj[t] = p
+            copy_rows(p, traj[t])
             evaluate(p, H, c, z, a, tloss[t], tacc[t], arith)
             t += 1
         if s == steps:
@@ -249,20 +249,33 @@ def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnor
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
     """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
     into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
     LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
-    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
-    variants it uses."""
-    fused = P.shape[1] == 5 * FUSED_H + 2
+    (False: the gd rule); ``fused``: H = 3, the fused step, a compile-time constant
+    (``numba.literally``), so an entry compiles only the chunk function it runs."""
+    literally(fused)
     for i in prange(P.shape[0]):
         if fused:
             _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
         else:
             _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` on one thread, with no parallel region to compile."""
+    literally(fused)
+    for i in range(P.shape[0]):
+        if fused:
+            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
+        else:
+            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
@@ -278,20 +291,29 @@ def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
-    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
-    variants it uses."""
-    fused = P.shape[1] == 5 * FUSED_H + 2
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``libm`` arithmetic."""
+    literally(fused)
     for i in prange(P.shape[0]):
         if fused:
             _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
         else:
             _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_libm`` on one thread, with no parallel region to compile."""
+    literally(fused)
+    for i in range(P.shape[0]):
+        if fused:
+            _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
+        else:
+            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
@@ -307,21 +329,31 @@ def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm,
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
-    (False: the gd rule). One parallel entry per arithmetic, so a sweep compiles only the
-    variants it uses."""
-    fused = P.shape[1] == 5 * FUSED_H + 2
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma`` arithmetic."""
+    literally(fused)
     for i in prange(P.shape[0]):
         if fused:
             _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
         else:
             _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                          tracking, sequential)
+                         tracking, sequential)
 
 
-#: arith code -> parallel entry
-TRAIN = {EXACT: train_chunks_exact, LIBM: train_chunks_libm, EXACT_FMA: train_chunks_fma}
+@njit(error_model="numpy", cache=True)
+def serial_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_fma`` on one thread, with no parallel region to compile."""
+    literally(fused)
+    for i in range(P.shape[0]):
+        if fused:
+            _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
+        else:
+            _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                         tracking, sequential)
+
+
+#: arith code -> (parallel entry, single-threaded entry)
+TRAIN = {EXACT: (train_chunks_exact, serial_chunks_exact), LIBM: (train_chunks_libm, serial_chunks_libm),
+         EXACT_FMA: (train_chunks_fma, serial_chunks_fma)}

@@ -21,6 +21,15 @@ INLINE = dict(inline="always", error_model="numpy", cache=True)
 
 
 @njit(**INLINE)
+def copy_rows(src, dst):
+    """dst[...] = src for two (rows, LANES) arrays, without numba's slice assignment (whose
+    shape-mismatch message alone costs seconds of compile time in every kernel)."""
+    for k in range(src.shape[0]):
+        for l in range(src.shape[1]):
+            dst[k, l] = src[k, l]
+
+
+@njit(**INLINE)
 def sigmoid_rows(w0, w1, b, one, arith):
     """One hidden unit (weights w0, w1, bias b) on the four input rows."""
     return (one / (one + xexp(-b, arith)),

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
-from xorsweep.kernels.lanes import INLINE, descend, evaluate, group_range, hidden, logits, softmax, softmax2
+from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, softmax, softmax2
 from xorsweep.kernels.track import decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
@@ -69,16 +69,17 @@ def _combine(c, terms, out):
 
 @njit(**INLINE)
 def _loss_after(p, H, c, z, e, acc, terms, out, arith):
-    """Loss with parameter row e changed, z and terms holding the unchanged state."""
-    if e < 3 * H:  # W1[i, j] or b1[j]: unit j on the rows whose input reaches it
-        j = e % H
-        i = e // H
-        for r in range(4):
-            if i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
+    """Loss with parameter row e changed, z and terms holding the unchanged state: for
+    W1[i, j] or b1[j], unit j on the rows its input reaches, then those rows' terms; for W2
+    or b2, every row's term. (Each helper is called from one place: numba copies an
+    inlined function's IR at every call site, and those copies are most of the compile time.)"""
+    hid = e < 3 * H
+    j = e % H
+    i = e // H
+    for r in range(4):
+        if not hid or i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
+            if hid:
                 _unit_row(p, H, c, z, r, j, arith)
-                _row_term(p, H, c, z, r, acc, terms, arith)
-    else:  # W2 or b2: every row's output
-        for r in range(4):
             _row_term(p, H, c, z, r, acc, terms, arith)
     _combine(c, terms, out)
 
@@ -102,11 +103,10 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
                 zsave[r, l] = z[r, j, l]
                 terms[r, l] = base[r, l]
             v[l] = p[e, l]
-            p[e, l] = v[l] + h
-        _loss_after(p, H, c, z, e, acc, terms, fp, arith)
-        for l in range(LANES):
-            p[e, l] = v[l] - h
-        _loss_after(p, H, c, z, e, acc, terms, fm, arith)
+        for k in range(2):  # loss at v + h into fp, then at v - h into fm (one inlined copy)
+            for l in range(LANES):
+                p[e, l] = v[l] + h if k == 0 else v[l] - h
+            _loss_after(p, H, c, z, e, acc, terms, fp if k == 0 else fm, arith)
         for l in range(LANES):
             grad[e - lo, l] = (fp[l] - fm[l]) / two_h
             p[e, l] = v[l]
@@ -141,7 +141,7 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
     t = 0
     for s in range(steps + 1):
         if every > 0 and s % every == 0:
-            traj[t] = p
+            copy_rows(p, traj[t])
             evaluate(p, H, c, z, y, tloss[t], tacc[t], arith)
             t += 1
         if s == steps:
@@ -168,14 +168,23 @@ def _chunk_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnor
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
     """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic, the
     groups updated in turn (``sequential``: the seed rule) or together; record into
     traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
-    last, solved and gnorm (chunks, LANES)."""
+    last, solved and gnorm (chunks, LANES). ``fused`` is unused here (the entries of both
+    gradients take the same arguments)."""
     for i in prange(P.shape[0]):
         _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
                       tracking, sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                  tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
@@ -184,14 +193,19 @@ def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``libm`` arithmetic, the
-    groups updated in turn (``sequential``: the seed rule) or together; record into
-    traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
-    last, solved and gnorm (chunks, LANES)."""
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``libm`` arithmetic."""
     for i in prange(P.shape[0]):
         _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
                       tracking, sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_libm`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                  tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
@@ -200,15 +214,21 @@ def _chunk_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm,
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``fma`` arithmetic, the
-    groups updated in turn (``sequential``: the seed rule) or together; record into
-    traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1, LANES),
-    last, solved and gnorm (chunks, LANES)."""
+def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma`` arithmetic."""
     for i in prange(P.shape[0]):
         _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
                       tracking, sequential)
 
 
-#: arith code -> parallel entry
-TRAIN = {EXACT: train_chunks_exact, LIBM: train_chunks_libm, EXACT_FMA: train_chunks_fma}
+@njit(error_model="numpy", cache=True)
+def serial_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_fma`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                  tracking, sequential)
+
+
+#: arith code -> (parallel entry, single-threaded entry)
+TRAIN = {EXACT: (train_chunks_exact, serial_chunks_exact), LIBM: (train_chunks_libm, serial_chunks_libm),
+         EXACT_FMA: (train_chunks_fma, serial_chunks_fma)}

@@ -39,7 +39,7 @@ def train_region(grid: Grid, block: Block, *, threads=None, record_every=None):
     every = record_every if record_every is not None else (t.record_every or None)
     r = kernels.train(*(split_groups(x, grid.H)[g] for g in GROUPS), gradient=s["gradient"], update=s["update"],
                       lr=s["lr"], steps=s["steps"], dtype=s["dtype"], arith=s["arith"], record_every=every, h=s["h"],
-                      threads=threads)
+                      threads=threads, lyapunov=t.lyapunov)
     return x, r
 
 
@@ -67,6 +67,12 @@ def block_values(grid: Grid, block: Block, threads=None) -> dict:
             full = np.full((n, T) + a.shape[2:], np.nan)
             full[:, :a.shape[1]] = a  # shorter runs (a steps axis) leave NaN after their end
             out[f"{g}_traj"] = full.reshape(shape + full.shape[1:])
+    if r.lyapunov is not None:
+        out["lyapunov"] = r.lyapunov.reshape(shape)
+        if r.lyapunov_traj is not None:
+            full = np.full((n, len(grid.record_steps)), np.nan)
+            full[:, :r.lyapunov_traj.shape[1]] = r.lyapunov_traj
+            out["lyapunov_traj"] = full.reshape(shape + (full.shape[1],))
     return out
 
 

@@ -103,6 +103,8 @@ def train_spec(args):
     training = {"dtype": args.dtype, "arith": args.arith, "h": args.h}
     training.update({k: getattr(args, k) for k in ("rule", "gradient", "update", "lr", "steps")
                      if getattr(args, k) is not None})  # the rest: the rule's defaults
+    if args.lyapunov:
+        training["lyapunov"] = True
     H = len(start["W1"][0]) if "W1" in start else vocab.HIDDEN_DEFAULT
     training["hidden"] = H
     d = {"name": "xorsweep train", "training": training, "start": start}
@@ -138,6 +140,11 @@ def _cmd_train(args):
     out.update(solved_step=int(r.solved_step[0]), settled_step=int(r.settled_step[0]),
                unsettled=bool(c["unsettled"][0]), marginal=bool(c["marginal"][0]),
                grad_norm=float(r.grad_norm[0]))
+    if r.lyapunov is not None:
+        from xorsweep.kernels import lyapunov as L
+
+        out.update(lyapunov=float(r.lyapunov[0]), lyapunov_separation=L.DELTA[spec.training.dtype],
+                   lyapunov_every=L.EVERY)
     if args.json:
         print(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()}))
         return 0
@@ -151,6 +158,10 @@ def _cmd_train(args):
     print(f"outcome {out['outcome']}" + ("  UNSETTLED" if out["unsettled"] else "")
           + f"  solved from step {out['solved_step']}  settled at step {out['settled_step']}"
           + f"  last gradient norm {out['grad_norm']:.3g}")
+    if "lyapunov" in out:
+        print(f"Lyapunov exponent {out['lyapunov']:.4g} per step (twin at {out['lyapunov_separation']:g}, "
+              f"renormalised every {out['lyapunov_every']} steps: a separation grows about "
+              f"{np.exp(out['lyapunov'] * spec.training.steps):.3g}-fold over {spec.training.steps} steps)")
     print(f"solution {out['solution']}")
     print(f"label {out['label']}" + (f" (nearest {near})" if near != out["label"] else "")
           + ("  (marginal: a bit read within the saturation margin)" if out["marginal"] else ""))
@@ -483,6 +494,8 @@ def build_parser():
     t.add_argument("--dtype", choices=list(vocab.DTYPES), default=vocab.DEFAULT_DTYPE)
     t.add_argument("--arith", choices=list(vocab.ARITHS), default=vocab.DEFAULT_ARITH,
                    help="exp/log variant: " + "; ".join(f"{k}: {v}" for k, v in vocab.ARITHS.items()))
+    t.add_argument("--lyapunov", action="store_true", help="also print the finite-time Lyapunov exponent "
+                   "(a twin trajectory, see the README)")
     t.add_argument("--json", action="store_true", help="print one JSON object instead")
     t.set_defaults(func=_cmd_train)
 

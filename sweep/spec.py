@@ -60,6 +60,8 @@ class Training(Model):
     hidden: Int(ge=1, le=MAX_HIDDEN) = Field(vocab.HIDDEN_DEFAULT, description="hidden units H")
     record_every: Int(ge=0, le=MAX_STEPS) = Field(0, description="keep the parameters every k steps (0: never)")
     h: H_STEP = Field(vocab.DEFAULT_H, description="finite-difference step of the numerical gradient (1e-12 … 1)")
+    lyapunov: StrictBool = Field(False, description="also measure each cell's finite-time Lyapunov exponent "
+                                                    "(a twin trajectory; about twice the training time)")
 
     @classmethod
     def _prepare(cls, d):
@@ -78,10 +80,13 @@ class Training(Model):
         return {**vocab.training_defaults(gradient, update), **d, **named}
 
     def to_dict(self):
-        """Plain data: ``rule`` alone for a named pair, else ``gradient`` and ``update``."""
+        """Plain data: ``rule`` alone for a named pair, else ``gradient`` and ``update``;
+        ``lyapunov`` only when on."""
         d = super().to_dict()
         if self.rule is not None:
             del d["gradient"], d["update"]
+        if not self.lyapunov:  # a spec without it keeps its hash
+            del d["lyapunov"]
         return d
 
     @property

@@ -110,6 +110,8 @@ def _variables(grid: Grid):
         v["loss_traj"] = (("record",), np.float64, {"long_name": "loss during training", "units": "nat"}, np.nan)
         v["accuracy_traj"] = (("record",), np.float64, {"long_name": "accuracy during training", "units": "1"},
                               np.nan)
+    if grid.spec.training.lyapunov:
+        v.update(lyapunov_variables(grid))
     o = grid.spec.outcomes
     a = outcomes.attrs(grid.H, o.fold_swap, o.window)
     for name, (extra, dtype) in outcomes.STORE_VARIABLES.items():
@@ -117,6 +119,24 @@ def _variables(grid: Grid):
         v[name] = (extra, dtype, a[name], fill)
     v["done"] = ((), np.bool_, {"long_name": "cell trained and written", "flag_values": [0, 1],
                                 "flag_meanings": "pending done"}, False)
+    return v
+
+
+def lyapunov_variables(grid: Grid) -> dict:
+    """The exponent (and its running value when trajectories are kept) of a spec with
+    ``training.lyapunov``; its separation and pause interval as attrs."""
+    from xorsweep.kernels import lyapunov as L  # numba, imported only for these specs
+
+    deltas = sorted({L.DELTA[d] for d in grid.spec.axes.settings.get("dtype", (grid.spec.training.dtype,))})
+    how = {"method": "Benettin twin trajectory, separation measured in the 4H + 1 dims training moves in",
+           "separation": deltas[0] if len(deltas) == 1 else ", ".join(f"{d:g}" for d in deltas),
+           "renormalise_every_steps": L.EVERY, "direction_seed": L.DIRECTION_SEED,
+           "comment": "NaN: the separation became non-finite; -inf: the twin fell onto the network"}
+    v = {"lyapunov": ((), np.float64, {"long_name": "finite-time Lyapunov exponent of training", "units": "1/step",
+                                       **how}, np.nan)}
+    if grid.record_steps is not None:
+        v["lyapunov_traj"] = (("record",), np.float64, {
+            "long_name": "finite-time Lyapunov exponent up to the recorded step", "units": "1/step", **how}, np.nan)
     return v
 
 

@@ -155,7 +155,8 @@ from xorsweep.sweep.spec_axes import Axes, EpsAxis, SliceAxis  # noqa: E402
 #: from 1e-16 to 1e-1 with num = 16, hashed a54414062364: pinned below)
 EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "b7950d9a1436",
                   "random-rounding.toml": "acb5d9d1e897", "slice.toml": "55c147299254",
-                  "precision.toml": None, "zoom.toml": "2cb8394fbd96", "rule-parts.toml": "03262cc6d0b6"}
+                  "precision.toml": None, "zoom.toml": "2cb8394fbd96", "rule-parts.toml": "03262cc6d0b6",
+                  "lyapunov.toml": "3753d1cfd1a6"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -1,0 +1,126 @@
+"""The exponent in a sweep store: opt-in, beside bit-identical training values."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import bits, load_store
+from xorsweep import kernels
+from xorsweep.analysis import lyapunov as AL
+from xorsweep.analysis import report
+from xorsweep.analysis.figure_files import write_figures
+from xorsweep.kernels.vocab import RULES, published_start
+from xorsweep.sweep import engine
+from xorsweep.sweep.spec import Spec
+
+SPEC = {
+    "training": {"rule": "seed", "steps": 30, "record_every": 10},
+    "start": {"count": 5, "seed": 2},
+    "axes": {"decimals": {"values": ["none", 3]}},
+    "execution": {"block": 4},
+}
+
+
+def _spec(lyapunov):
+    d = json.loads(json.dumps(SPEC))
+    if lyapunov is not None:
+        d["training"]["lyapunov"] = lyapunov
+    return Spec.from_dict(d)
+
+
+def test_off_by_default_and_old_specs_keep_their_hash():
+    assert _spec(None).hash() == _spec(False).hash() != _spec(True).hash()
+    assert "lyapunov" not in _spec(False).to_dict()["training"]
+    assert _spec(True).to_dict()["training"]["lyapunov"] is True
+    with pytest.raises(Exception, match="training.lyapunov"):
+        _spec("yes")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as c, \
+            Client(c) as cl:
+        yield cl
+
+
+def test_stored_beside_the_same_training_values(client, tmp_path):
+    engine.run(_spec(True), tmp_path / "on.zarr", client)
+    engine.run(_spec(None), tmp_path / "off.zarr", client)
+    on, off = load_store(tmp_path / "on.zarr"), load_store(tmp_path / "off.zarr")
+    assert set(on.data_vars) - set(off.data_vars) == {"lyapunov", "lyapunov_traj"}
+    for name in off.data_vars:
+        x, y = on[name].values, off[name].values
+        np.testing.assert_array_equal(bits(x) if x.dtype.kind in "fiub" else x, bits(y) if y.dtype.kind in "fiub" else y,
+                                      err_msg=name)
+    assert on.lyapunov.dims == ("start", "decimals") and on.lyapunov.attrs["units"] == "1/step"
+    assert on.lyapunov_traj.dims == ("start", "decimals", "record")
+    assert on.lyapunov.attrs["separation"] == 1e-7 and on.lyapunov.attrs["renormalise_every_steps"] == 10
+    x = {g: on[f"{g}_start"].values.reshape((10,) + on[f"{g}_start"].shape[2:]) for g in ("W1", "b1", "W2", "b2")}
+    r = kernels.train(**x, steps=30, record_every=10, lyapunov=True)
+    np.testing.assert_array_equal(bits(on.lyapunov.values.ravel()), bits(r.lyapunov))
+    np.testing.assert_array_equal(bits(on.lyapunov_traj.values.reshape(10, 4)), bits(r.lyapunov_traj))
+    assert np.isfinite(on.lyapunov.values).all() and np.isnan(on.lyapunov_traj.values[..., 0]).all()
+
+
+def test_the_floor_formula():
+    k = 3e-12
+    big = AL.estimated_floor(2.0, k, 100, 13)
+    assert big["floor"] == pytest.approx(k / (1 - np.exp(-2.0)))
+    assert AL.estimated_floor(0.0, k, 100, 13)["floor"] == pytest.approx(100 * k)
+    for lam in (-0.1, 0.0, 0.2, 1.0):
+        e = AL.estimated_floor(lam, k, 100, 13)
+        assert e["floor_low"] <= e["floor"] <= e["floor_high"] == pytest.approx(np.sqrt(13) * e["floor"])
+    # a numerical gradient's kick is lr·ulp(L)/(2h), an analytic one's an ulp of the parameters
+    assert AL.kick("numerical", 5.0, 1e-4, "float64", 0.69, 0.1) == 5.0 * np.spacing(0.69) / 2e-4
+    assert AL.kick("numerical", 5.0, 1e-3, "float64", 0.69, 0.1) == pytest.approx(2.78e-13, rel=0.01)
+    assert AL.kick("analytic", 5.0, 1e-4, "float64", 0.69, 0.1) == np.spacing(0.1)
+    assert AL.kick("numerical", 5.0, 1e-4, "float32", 0.69, 0.1) == pytest.approx(1.5e-3, rel=0.02)
+
+
+def _run(client, path, d):
+    engine.run(Spec.from_dict(d), path, client)
+    return load_store(path)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_stats_estimate_the_floor_from_the_stored_exponents(client, tmp_path, rule):
+    """The floor estimated from λ follows the rule's kick: about 1e-11 for the seed rule's
+    numerical gradient, ulp-level for gd's analytic one."""
+    d = {"training": {"rule": rule, "steps": 40, "lyapunov": True}, "start": {"count": 6, "seed": 3},
+         "axes": {"eps": {"values": [0.0, 1e-12, 1e-8, 1e-4]}, "direction": {"count": 3, "seed": 1}},
+         "execution": {"block": 24}}
+    ds = _run(client, tmp_path / "p.zarr", d)
+    rep = report.stats_report(ds, n_boot=50)
+    y, u = rep["lyapunov"], rep["uncertainty"]
+    assert y["cells"] == 18 and y["q10"] <= y["median"] <= y["q90"]
+    assert u["floor_from_lyapunov"] == y["floor"] and u["floor_from_lyapunov_band"] == [y["floor_low"], y["floor_high"]]
+    lam0 = ds.lyapunov.sel(eps=0.0).values
+    assert y["median"] == pytest.approx(float(np.median(lam0)))
+    if rule == "seed":
+        assert 1e-12 < y["floor"] < 1e-10 and y["settings"]["gradient"] == "numerical"
+    else:
+        assert y["floor"] < 1e-14 and y["settings"]["gradient"] == "analytic"
+    assert "floor estimated from λ" in report.format_report(rep)
+    report.to_json(rep)
+
+
+def test_slice_figures_put_the_exponent_map_beside_the_solution_map(client, tmp_path):
+    d = {"training": {"steps": 60, "lyapunov": True}, "start": {"published": True},
+         "axes": {"slice": {"u": "W1[0,2]", "v": "W2[1,1]", "a": [-0.25, 0.25], "b": [-0.25, 0.25],
+                            "resolution": [16, 12]}}, "execution": {"block": 192}}
+    _run(client, tmp_path / "s.zarr", d)
+    files, _ = write_figures(tmp_path / "s.zarr", tmp_path / "figs", formats=("png",))
+    assert any(str(f).endswith("slice-lyapunov-map.png") for f in files)
+
+
+def test_train_prints_the_exponent(capsys):
+    from xorsweep.sweep.cli import main
+
+    assert main(["train", "--published", "--lyapunov", "--steps", "30", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    r = kernels.train(**published_start(), steps=30, lyapunov=True)
+    assert out["lyapunov"] == float(r.lyapunov[0]) and out["lyapunov_separation"] == 1e-7
+    assert main(["train", "--published", "--steps", "30", "--json"]) == 0
+    assert "lyapunov" not in json.loads(capsys.readouterr().out)
