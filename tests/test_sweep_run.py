@@ -13,6 +13,7 @@ from conftest import assert_same_store, bits, load_store
 from xorsweep.sweep import engine
 from xorsweep.sweep.cluster import WORKER_ENV
 from xorsweep.sweep.errors import UserError
+from xorsweep.kernels.vocab import RULES
 from xorsweep.sweep.grid import Grid
 from xorsweep.sweep.spec import Spec
 
@@ -187,13 +188,13 @@ def test_cli_run_and_status(tmp_path):
 
 def test_each_kernel_variant_compiles_on_one_worker_first():
     """A variant's blocks wait for its probe; probes of different variants run side by side."""
-    g = Grid(spec(axes={"rule": {"values": ["seed", "gd"]}, "lr": {"values": [1.0, 5.0]}},
+    g = Grid(spec(axes={"rule": {"values": list(RULES)}, "lr": {"values": [1.0, 5.0]}},
                   execution={"block": 7}))
     assert g.dims[:2] == ("rule", "lr")
     q = engine.CompileOnce(g, range(g.n_blocks))
     (a, pa), (b, pb), (c, _) = q.take(), q.take(), q.take()
     assert pa and pb and c is None  # one probe per rule, then nothing until one finished
-    assert {g.block(a).settings["rule"], g.block(b).settings["rule"]} == {"seed", "gd"}
+    assert {g.block(a).settings["rule"], g.block(b).settings["rule"]} == set(RULES)
     q.compiled(b)
     rest = []
     while (t := q.take())[0] is not None:
@@ -210,7 +211,7 @@ def test_each_kernel_variant_compiles_on_one_worker_first():
 
 
 def test_a_probe_trains_one_network_of_its_block_without_a_store():
-    s = spec(axes={"rule": {"values": ["seed", "gd"]}})
+    s = spec(axes={"rule": {"values": list(RULES)}})
     g = Grid(s)
     assert engine.compile_block(s.to_dict(), g.n_blocks - 1) == {"compiled": g.n_blocks - 1}
 
