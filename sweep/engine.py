@@ -257,7 +257,7 @@ class Sweep:
                 grid, done = self._prepare(grid, done)
                 if on_start is not None:
                     on_start(c, grid, done)
-                self._run_blocks(c, grid, done, progress)
+                self._run_blocks(c, grid, done, progress, embedded=client is None)
         return store.open_dataset(self.path)
 
     def _prepare(self, grid, done):
@@ -280,7 +280,7 @@ class Sweep:
             raise
         return grid, np.zeros(grid.n_blocks, dtype=bool)
 
-    def _run_blocks(self, client, grid, done, progress):
+    def _run_blocks(self, client, grid, done, progress, embedded=False):
         from distributed import wait
 
         todo = [int(k) for k in np.flatnonzero(~done)]
@@ -296,7 +296,11 @@ class Sweep:
         store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
         t0 = time.perf_counter()
         width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
-        queue, in_flight = CompileOnce(grid, todo), set()
+        # the embedded cluster's workers share this machine's compile cache: no probes when it is warm
+        from xorsweep.kernels import _cache
+
+        warm = embedded and all(_cache.is_warm(g) for g, _ in grid.rule_parts())
+        queue, in_flight = CompileOnce(grid, todo, probe=not warm), set()
         self.futures = []
 
         def fill():
@@ -379,10 +383,11 @@ class CompileOnce:
     first block, through the same path), and its blocks wait until the probe finished
     (numba's on-disk cache then serves the other workers of the machine). Probes of
     different variants run side by side, so a sweep over two rules compiles both at once
-    on two workers. With a warm cache a probe costs milliseconds.
+    on two workers. ``probe=False`` (an embedded cluster on a warm cache) sends the blocks
+    straight away.
     """
 
-    def __init__(self, grid: Grid, todo):
+    def __init__(self, grid: Grid, todo, probe: bool = True):
         todo = np.asarray(todo, dtype=np.int64)
         dims = [i for i, d in enumerate(grid.dims) if d in COMPILED_SETTINGS]
         if dims and len(todo):
@@ -396,7 +401,7 @@ class CompileOnce:
         #: variant -> [its blocks in order, next position]
         self._queues = {int(v): [todo[order[a:b]], 0] for v, a, b in zip(keys, starts, bounds)}
         self._probe_of = {}  # block index of a probe in flight -> its variant
-        self._compiled, self._probing = set(), set()
+        self._compiled, self._probing = (set(self._queues) if not probe else set()), set()
 
     def take(self):
         """(block index, True) for a probe, (block index, False) for a block to train, or

@@ -208,6 +208,9 @@ def test_each_kernel_variant_compiles_on_one_worker_first():
     # lr is not a compiled setting: its blocks share one probe
     one = engine.CompileOnce(Grid(spec(axes={"lr": {"values": [1.0, 5.0]}})), range(4))
     assert one.take()[1] and one.take()[0] is None
+    # a warm cache: no probes, every block at once, in order
+    warm = engine.CompileOnce(g, range(g.n_blocks), probe=False)
+    assert [warm.take() for _ in range(g.n_blocks + 1)] == [(k, False) for k in range(g.n_blocks)] + [(None, False)]
 
 
 def test_a_probe_trains_one_network_of_its_block_without_a_store():
