@@ -45,7 +45,7 @@ def best_time(fn, repeats):
 def kernel_rate(s, repeats, steps, **kw):
     """Network-steps/s of kernels.train, after one warm-up call on the same shapes."""
     B = s[0].shape[0]
-    kernels.train(*(a[:64] for a in s), steps=1, threads=2, **kw)
+    kernels.train(*(a[:128] for a in s), steps=1, threads=2, **kw)  # two chunks: the parallel entry
     return B * steps / best_time(lambda: kernels.train(*s, steps=steps, threads=2, **kw), repeats)
 
 
@@ -149,7 +149,7 @@ def main():
                 row(f"{gradient} + {update}" + (f" ({name})" if name else ""), rate, "net-steps/s")
     if args.only in (None, "seed"):
         s = starts(B_seed, std=0.1, seed=1)
-        kernels.train(*(a[:64] for a in s), rule="seed", steps=1, threads=2)
+        kernels.train(*(a[:128] for a in s), rule="seed", steps=1, threads=2)
         t_k = best_time(lambda: kernels.train(*s, rule="seed", steps=seed_steps, threads=2), reps) / B_seed
         row(f"seed kernel, {seed_steps} steps", t_k * 1e6, "us/network")
         t_ref = numpy_seed_per_network(s, n_ref, seed_steps)

@@ -378,7 +378,7 @@ def main():
     half = tuple(x[:args.seed_batch // 2] for x in ss)
     seed = {a: {"rate": [], "cpu_rate": [], "limit": [], "costs": []} for a in ARITHS}
     for a in ARITHS:
-        kernels.train(*(x[:64] for x in ss), rule="seed", steps=1, arith=a, threads=2)
+        kernels.train(*(x[:128] for x in ss), rule="seed", steps=1, arith=a, threads=2)
     for _ in range(args.rounds):
         for a in ARITHS:
             costs = op_costs(a)

@@ -234,15 +234,15 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     solved = np.zeros((chunks, LANES), np.int64)
     gnorm = np.full((chunks, LANES), np.nan, dt)
     module = _KERNELS[gradient]
-    # fused is a compile-time choice (numba.literally): an entry compiles only the chunk code it runs
+    # one entry per (threads, step): a run compiles only the code it runs
     sequential, fused = update == "sequential", module is gd and H == gd.FUSED_H
 
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
         # one thread (Dask workers, xorsweep train): the entries without a parallel region,
         # which compile in a fraction of the time; the bits are the same
-        pick = 0 if chunks > 1 and numba.get_num_threads() > 1 else 1
-        entry, evaluate_chunks = module.TRAIN[code][pick], evaluate.EVALUATE[code][pick]
+        threaded = chunks > 1 and numba.get_num_threads() > 1
+        entry, evaluate_chunks = module.TRAIN[code][threaded, fused], evaluate.EVALUATE[code][0 if threaded else 1]
 
         def kernel(*args):  # the rule's entry, its update order fixed
             entry(*args, sequential, fused)

@@ -17,7 +17,7 @@ contract in ``kernels.lanes``), so the same bits:
 - for any other H the staged step: one lane loop per stage, H a run-time value.
 """
 import numpy as np
-from numba import literally, njit, prange
+from numba import njit, prange
 
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
@@ -248,36 +248,6 @@ def _fused_exact(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnor
           EXACT)
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
-    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic; record
-    into traj/tloss/tacc; with ``tracking``, the outcome state into prev (chunks, H + 1,
-    LANES), last, solved and gnorm (chunks, LANES); ``sequential`` updates the groups in turn
-    (False: the gd rule); ``fused``: H = 3, the fused step, a compile-time constant
-    (``numba.literally``), so an entry compiles only the chunk function it runs."""
-    literally(fused)
-    for i in prange(P.shape[0]):
-        if fused:
-            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-
-
-@njit(error_model="numpy", cache=True)
-def serial_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
-    """``train_chunks_exact`` on one thread, with no parallel region to compile."""
-    literally(fused)
-    for i in range(P.shape[0]):
-        if fused:
-            _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-
-
 @njit(error_model="numpy", cache=True)
 def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
@@ -288,32 +258,6 @@ def _chunk_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm
 def _fused_libm(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
     _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential,
           LIBM)
-
-
-@njit(parallel=True, error_model="numpy", cache=True)
-def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
-    """``train_chunks_exact`` with the ``libm`` arithmetic."""
-    literally(fused)
-    for i in prange(P.shape[0]):
-        if fused:
-            _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-
-
-@njit(error_model="numpy", cache=True)
-def serial_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
-    """``train_chunks_libm`` on one thread, with no parallel region to compile."""
-    literally(fused)
-    for i in range(P.shape[0]):
-        if fused:
-            _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
 
 
 @njit(error_model="numpy", cache=True)
@@ -329,31 +273,110 @@ def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm,
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic and the
+    staged step (``train_fused_exact``: H = 3, the fused step); record into traj/tloss/tacc;
+    with ``tracking``, the outcome state into prev (chunks, H + 1, LANES), last, solved and
+    gnorm (chunks, LANES); ``sequential`` updates the groups in turn (False: the gd rule).
+    ``fused`` is ignored (the entries of both gradients take the same arguments). One entry
+    per arithmetic and step, parallel or not, so a run compiles only the code it runs."""
+    for i in prange(P.shape[0]):
+        _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                     sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                     sequential)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_fused_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact`` arithmetic, the fused step."""
+    for i in prange(P.shape[0]):
+        _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                     sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_fused_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_fused_exact`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _fused_exact(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                     sequential)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``libm`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_libm`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_fused_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``libm`` arithmetic, the fused step."""
+    for i in prange(P.shape[0]):
+        _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_fused_libm(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_fused_libm`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _fused_libm(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
 def train_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
     """``train_chunks_exact`` with the ``exact-fma`` arithmetic."""
-    literally(fused)
     for i in prange(P.shape[0]):
-        if fused:
-            _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
+        _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                   sequential)
 
 
 @njit(error_model="numpy", cache=True)
 def serial_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
     """``train_chunks_fma`` on one thread, with no parallel region to compile."""
-    literally(fused)
     for i in range(P.shape[0]):
-        if fused:
-            _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
-        else:
-            _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
-                         tracking, sequential)
+        _chunk_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                   sequential)
 
 
-#: arith code -> (parallel entry, single-threaded entry)
-TRAIN = {EXACT: (train_chunks_exact, serial_chunks_exact), LIBM: (train_chunks_libm, serial_chunks_libm),
-         EXACT_FMA: (train_chunks_fma, serial_chunks_fma)}
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_fused_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma`` arithmetic, the fused step."""
+    for i in prange(P.shape[0]):
+        _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                   sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_fused_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_fused_fma`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _fused_fma(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                   sequential)
+
+
+#: arith code -> {(threaded, fused): entry}
+TRAIN = {code: {(True, False): train_chunks, (True, True): train_fused, (False, False): serial_chunks,
+                (False, True): serial_fused}
+         for code, (train_chunks, train_fused, serial_chunks, serial_fused) in (
+             (EXACT, (train_chunks_exact, train_fused_exact, serial_chunks_exact, serial_fused_exact)),
+             (LIBM, (train_chunks_libm, train_fused_libm, serial_chunks_libm, serial_fused_libm)),
+             (EXACT_FMA, (train_chunks_fma, train_fused_fma, serial_chunks_fma, serial_fused_fma)))}

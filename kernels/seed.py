@@ -229,6 +229,8 @@ def serial_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved,
                   tracking, sequential)
 
 
-#: arith code -> (parallel entry, single-threaded entry)
-TRAIN = {EXACT: (train_chunks_exact, serial_chunks_exact), LIBM: (train_chunks_libm, serial_chunks_libm),
-         EXACT_FMA: (train_chunks_fma, serial_chunks_fma)}
+#: arith code -> {(threaded, fused): entry}; fused (H = 3 in gd's fused step) is the same code here
+TRAIN = {code: {(True, False): par, (True, True): par, (False, False): ser, (False, True): ser}
+         for code, (par, ser) in ((EXACT, (train_chunks_exact, serial_chunks_exact)),
+                                  (LIBM, (train_chunks_libm, serial_chunks_libm)),
+                                  (EXACT_FMA, (train_chunks_fma, serial_chunks_fma)))}
