@@ -24,9 +24,10 @@ from xorsweep.sweep.engine import Sweep  # noqa: E402
 from xorsweep.sweep.location import Remote, as_location  # noqa: E402
 
 BIN = Path(sys.executable).parent
-# 18 blocks slow enough (200,000 seed steps of 6 networks, about 0.7 s each on one core) that the
-# second writer and the signal land mid-sweep even on a quiet machine (compiling is done first)
-SPEC = {"training": {"rule": "seed", "steps": 200000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
+# 18 blocks slow enough (50,000 seed steps of 6 networks, padded to one 64-lane chunk: about 2 s
+# each on one core) that the second writer and the signal land mid-sweep even on a quiet machine
+# (compiling is done first)
+SPEC = {"training": {"rule": "seed", "steps": 50000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
         "axes": {"decimals": {"values": ["none", 3, 1]}}, "execution": {"block": 6}}
 SMALL = {**SPEC, "training": {"rule": "seed", "steps": 100}, "start": {**SPEC["start"], "count": 12}}  # 6 blocks
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -65,7 +66,7 @@ def s3():
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory):
     toml = tmp_path_factory.mktemp("spec") / "spec.toml"
-    toml.write_text('[training]\nrule = "seed"\nsteps = 200000\n[start]\ncount = 36\ninit_std = 0.1\nseed = 11\n'
+    toml.write_text('[training]\nrule = "seed"\nsteps = 50000\n[start]\ncount = 36\ninit_std = 0.1\nseed = 11\n'
                     '[axes.decimals]\nvalues = ["none", 3, 1]\n[execution]\nblock = 6\n')
     return toml
 
