@@ -195,7 +195,18 @@ def _cmd_run(args):
 
     from xorsweep.sweep.lock import refuse_if_held
 
-    if not getattr(args, "debug", False):
+    sw = _sweep(args)
+    grid, done = sw.check()  # spec and store, before any cluster starts
+    refuse_if_held(sw.path)
+    print(f"{_safe(sw.path)}: {grid.cells:,} networks in {grid.n_blocks:,} blocks, {int(done.sum()):,} already done",
+          file=sys.stderr)
+    if done.all() and sw.exists():
+        from xorsweep.sweep.lock import clear_stale
+
+        clear_stale(sw.path)
+        return 0
+    if not getattr(args, "debug", False) and not sw.trains_here(grid, done, address=args.address,
+                                                                 workers=args.workers):
         # the client's own reconnection errors come with tracebacks: the run reports them
         # itself, in one line (--debug shows them). distributed applies dask's logging
         # config when it is imported, so set both.
@@ -207,20 +218,13 @@ def _cmd_run(args):
         for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "tornado")]:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    sw = _sweep(args)
-    grid, done = sw.check()  # spec and store, before any cluster starts
-    refuse_if_held(sw.path)
-    print(f"{_safe(sw.path)}: {grid.cells:,} networks in {grid.n_blocks:,} blocks, {int(done.sum()):,} already done",
-          file=sys.stderr)
-    if done.all() and sw.exists():
-        from xorsweep.sweep.lock import clear_stale
-
-        clear_stale(sw.path)
-        return 0
     state = {}
 
     def on_start(client, grid, done):
-        if client.dashboard_link and client.scheduler_info().get("services", {}).get("dashboard"):
+        if client is None:
+            print("small sweep: training in this process, which is quicker than starting a cluster "
+                  "(--workers N or --address for one)", file=sys.stderr)
+        elif client.dashboard_link and client.scheduler_info().get("services", {}).get("dashboard"):
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         from xorsweep.kernels import _cache
 

@@ -32,6 +32,11 @@ from xorsweep.sweep.spec import Spec
 NO_WORKER_TIMEOUT = 120.0
 #: a scheduler unreachable for this long stops the run (the store stays resumable)
 SCHEDULER_TIMEOUT = 30.0
+#: a sweep left with at most this much training (network-steps, counting the padding of each
+#: block to whole 64-lane chunks; about a second on one core) and at most SMALL_BLOCKS blocks
+#: trains in the calling process when no cluster was asked for: starting one costs more
+SMALL_WORK = 2_000_000
+SMALL_BLOCKS = 64
 
 
 def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
@@ -52,6 +57,21 @@ def compile_block(spec_dict: dict, index: int) -> dict:
     b = grid.block(index)
     cells.train_region(grid, cells.cell_block(grid, {d: sl.start for d, sl in zip(grid.dims, b.region)}), threads=1)
     return {"compiled": index}
+
+
+def training_work(grid: Grid, todo, limit: float = float("inf")) -> float:
+    """Network-steps the blocks ``todo`` train, each block padded to whole 64-lane chunks
+    (the kernels' unit of work) and tripled with a Lyapunov twin; stops counting above ``limit``."""
+    from xorsweep.kernels.layout import LANES
+
+    twin = 3 if grid.spec.training.lyapunov else 1
+    work = 0.0
+    for k in todo:
+        b = grid.block(int(k))
+        work += -(-b.size // LANES) * LANES * b.settings["steps"] * twin
+        if work > limit:
+            break
+    return work
 
 
 @dataclass
@@ -233,16 +253,21 @@ class Sweep:
 
     # ---- running -------------------------------------------------------------------------
     def run(self, client=None, *, progress=False, address=None, workers=None, on_start=None,
-            dashboard="127.0.0.1:8787"):
+            dashboard="127.0.0.1:8787", here=None):
         """Train every block not yet done and return the store as an xarray Dataset.
 
         ``client``: a ``distributed.Client`` (else one is made on ``address`` or an
-        embedded LocalCluster of ``workers`` processes). ``progress``: True for a
-        progress bar (terminal or Jupyter), or a callable taking ``Progress``.
-        ``on_start(client, grid, done)`` is called once the cluster is up (the CLI
-        prints the dashboard link there); ``self.futures`` holds the blocks in flight
-        (for ``distributed.progress`` and other Dask diagnostics). Finished blocks are
-        never rewritten; a second writer on the same store is refused.
+        embedded LocalCluster of ``workers`` processes). ``here``: train in this process,
+        one block after another, without Dask (True); on a cluster (False); by default
+        (None) in this process only when no client, address or workers were given and
+        little is left to train (``SMALL_WORK``), since starting a cluster would cost
+        more. The bits are the same either way. ``progress``: True for a progress bar
+        (terminal or Jupyter), or a callable taking ``Progress``. ``on_start(client,
+        grid, done)`` is called once the cluster is up, with ``client=None`` when the
+        blocks train here (the CLI prints the dashboard link there); ``self.futures``
+        holds the blocks in flight (for ``distributed.progress`` and other Dask
+        diagnostics). Finished blocks are never rewritten; a second writer on the same
+        store is refused.
         """
         from xorsweep.sweep.cluster import client_for
 
@@ -252,6 +277,12 @@ class Sweep:
             return store.open_dataset(self.path)
         with self._lock():
             grid, done = self.check()  # again, now that no one else writes
+            if self.trains_here(grid, done, client=client, address=address, workers=workers, here=here):
+                grid, done = self._prepare(grid, done)
+                if on_start is not None:
+                    on_start(None, grid, done)
+                self._run_here(grid, done, progress)
+                return store.open_dataset(self.path)
             ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers, dashboard)
             with ctx as c:
                 grid, done = self._prepare(grid, done)
@@ -280,20 +311,83 @@ class Sweep:
             raise
         return grid, np.zeros(grid.n_blocks, dtype=bool)
 
-    def _run_blocks(self, client, grid, done, progress, embedded=False):
-        from distributed import wait
+    def trains_here(self, grid, done, *, client=None, address=None, workers=None, here=None) -> bool:
+        """Whether ``run`` trains in this process (see ``run``'s ``here``)."""
+        asked = client is not None or bool(address) or workers is not None
+        if here is not None:
+            if here and asked:
+                raise UserError("here=True trains in this process: give no client, address or workers with it")
+            return bool(here)
+        if asked or os.environ.get("DASK_SCHEDULER_ADDRESS"):
+            return False
+        todo = np.flatnonzero(~done)
+        return len(todo) <= SMALL_BLOCKS and training_work(grid, todo, SMALL_WORK) <= SMALL_WORK
 
+    def _begin(self, grid, done, progress, where):
+        """The blocks to train, the progress state and reporter, and the history line."""
         todo = [int(k) for k in np.flatnonzero(~done)]
         cells_done = int(sum(grid.block(int(k)).size for k in np.flatnonzero(done))) if done.any() else 0
         state = Progress(int(done.sum()), grid.n_blocks, cells_done, grid.cells, 0.0, 0)
         report = _reporter(progress, state, grid)
-        if not todo:
+        if todo:
+            store.update_attrs(self._where(), f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks "
+                                              f"to train{where})")
+        else:
             report(state, final=True)
+        return todo, state, report
+
+    def _where(self):
+        """The store as a task receives it: a URL store travels as its Remote (with its
+        storage options), a local one as its absolute path."""
+        return self.path if self.remote else str(self.path)
+
+    @staticmethod
+    def _count(state, res, t0):
+        state.blocks_done += 1
+        state.cells_done += res["cells"]
+        state.cells_this_run += res["cells"]
+        state.elapsed = time.perf_counter() - t0
+        if state.first_done_at is None:
+            state.first_done_at = state.elapsed
+        else:
+            state.cells_after_first += res["cells"]
+
+    def _end(self, state, report, t0):
+        """The history line and the measured rate (for ``plan``), then the final report."""
+        state.elapsed = time.perf_counter() - t0
+        finished = state.blocks_done == state.blocks_total
+        with contextlib.suppress(Exception):  # never mask the error that stopped the run
+            store.update_attrs(self._where(), f"run {'finished' if finished else 'stopped'}: {state.blocks_done}/"
+                                              f"{state.blocks_total} blocks done, {state.cells_this_run:,} networks "
+                                              f"in {state.elapsed:.1f} s", live=None,
+                               last_rate_networks_per_s=round(state.rate, 1) if state.rate else None)
+        report(state, final=True)
+
+    def _run_here(self, grid, done, progress):
+        """Every block not done, in this process, one after another: the Dask task itself
+        (``train_block``), called directly."""
+        todo, state, report = self._begin(grid, done, progress, ", in this process")
+        if not todo:
             return state
-        # a URL store travels as its Remote (with its storage options) to the workers
-        path, sid = self.path if self.remote else str(self.path), store.store_id(self.path)
-        spec_dict = grid.spec.to_dict()
-        store.update_attrs(path, f"run started: {self.command} ({len(todo)} of {grid.n_blocks} blocks to train)")
+        path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
+        t0 = time.perf_counter()
+        try:
+            for k in todo:
+                with _signals_deferred():  # a block is written whole; Ctrl-C stops between blocks
+                    res = train_block(path, sid, spec_dict, k)
+                self._count(state, res, t0)
+                report(state)
+        finally:
+            self._end(state, report, t0)
+        return state
+
+    def _run_blocks(self, client, grid, done, progress, embedded=False):
+        from distributed import wait
+
+        todo, state, report = self._begin(grid, done, progress, "")
+        if not todo:
+            return state
+        path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         t0 = time.perf_counter()
         width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
         # the embedded cluster's workers share this machine's compile cache: no probes when it is warm
@@ -331,14 +425,7 @@ class Sweep:
                     if "compiled" in res:
                         queue.compiled(res["compiled"])
                         continue
-                    state.blocks_done += 1
-                    state.cells_done += res["cells"]
-                    state.cells_this_run += res["cells"]
-                    state.elapsed = time.perf_counter() - t0
-                    if state.first_done_at is None:
-                        state.first_done_at = state.elapsed
-                    else:
-                        state.cells_after_first += res["cells"]
+                    self._count(state, res, t0)
                     report(state)
                     last_live = self._live(path, state, client, last_live)
                 fill()
@@ -346,14 +433,7 @@ class Sweep:
             for f in in_flight:
                 f.cancel()
             self.futures = []
-            state.elapsed = time.perf_counter() - t0
-            finished = state.blocks_done == state.blocks_total
-            with contextlib.suppress(Exception):  # never mask the error that stopped the run
-                store.update_attrs(path, f"run {'finished' if finished else 'stopped'}: {state.blocks_done}/"
-                                         f"{state.blocks_total} blocks done, {state.cells_this_run:,} networks in "
-                                         f"{state.elapsed:.1f} s", live=None,
-                                    last_rate_networks_per_s=round(state.rate, 1) if state.rate else None)
-            report(state, final=True)
+            self._end(state, report, t0)
         return state
 
 
@@ -428,6 +508,33 @@ class CompileOnce:
         v = self._probe_of.pop(k)
         self._probing.discard(v)
         self._compiled.add(v)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM that arrive inside the block are delivered to their own handlers
+    when it ends (an in-process block is short: ``SMALL_WORK``), so that an interrupt never
+    lands inside a write and leaves the store's writes running on in a background thread
+    after the lock is released. Outside the main thread (where Python delivers signals)
+    there is nothing to defer."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: h for s, h in old.items() if h is not None}  # None: a handler not set from Python
+    for s in old:
+        signal.signal(s, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for s in got[:1]:
+            signal.raise_signal(s)
 
 
 def _wait(wait, futures):

@@ -261,3 +261,78 @@ def store_attrs_of(s):
     from xorsweep.sweep import store
 
     return store.rule_attrs(Grid(s))
+
+
+# ---- small sweeps train in the calling process --------------------------------------------
+def test_a_small_sweep_trains_in_this_process_with_the_cluster_bits(reference_store, tmp_path, monkeypatch):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    sw = engine.Sweep(spec(), tmp_path / "here.zarr")
+    grid, done = sw.check()
+    assert sw.trains_here(grid, done)
+    seen = []
+    ds = sw.run(on_start=lambda c, g, d: seen.append(c), progress=lambda p: seen.append(p.blocks_done))
+    n = grid.n_blocks
+    assert seen == [None, *range(1, n + 1), n]  # no client; every block reported, then the final report
+    assert "in this process" in ds.attrs["history"]
+    assert_same(sw.path, reference_store)
+
+
+def test_which_sweeps_train_here(tmp_path, monkeypatch):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    sw = engine.Sweep(spec(), tmp_path / "s.zarr")
+    grid, done = sw.check()
+    assert not sw.trains_here(grid, done, workers=2)  # a cluster asked for
+    assert not sw.trains_here(grid, done, address="tcp://127.0.0.1:1")
+    assert not sw.trains_here(grid, done, here=False)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
+    assert not sw.trains_here(grid, done)
+    assert sw.trains_here(grid, done, here=True)
+    with pytest.raises(UserError, match="here=True trains in this process"):
+        sw.trains_here(grid, done, here=True, workers=2)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+    n = grid.n_blocks  # each of at most 4 networks, padded to 64 lanes, 30 steps
+    assert engine.training_work(grid, range(n)) == n * 64 * 30
+    big = engine.Sweep(spec(training={"steps": engine.SMALL_WORK // (n * 64) + 1}), tmp_path / "b.zarr")
+    assert not big.trains_here(*big.check())
+    many = engine.Sweep(spec(start={"count": 100}, execution={"block": 1}), tmp_path / "m.zarr")
+    assert many.check()[0].n_blocks > engine.SMALL_BLOCKS and not many.trains_here(*many.check())
+    steps = engine.SMALL_WORK // (n * 64 * 3) + 1  # small alone, not with a twin trajectory
+    plain, twin = (engine.Sweep(spec(training={"lyapunov": t, "steps": steps}), tmp_path / f"{t}.zarr")
+                   for t in (False, True))
+    assert plain.trains_here(*plain.check()) and not twin.trains_here(*twin.check())
+
+
+def test_ctrl_c_during_an_in_process_run_stops_between_blocks(client, tmp_path):
+    """SIGINT while blocks train in the CLI process: a clean stop after the block in hand
+    (never inside a write), then a resume gives the cluster's bits."""
+    import signal
+    import time
+
+    spec_file = tmp_path / "s.toml"
+    # 60 blocks of one network at 500 steps: 1.9e6 lane-steps (each block is 64 lanes), "small"
+    spec_file.write_text('[training]\nrule = "gd"\nlr = 5.0\nsteps = 500\n[start]\ncount = 20\ninit_std = 0.5\n'
+                         'seed = 4\n[axes.decimals]\nvalues = ["none", 2, 1]\n[execution]\nblock = 1\n')
+    store = tmp_path / "s.zarr"
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "xorsweep", "run", str(spec_file), "--store", str(store)]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    import zarr
+
+    def done():
+        try:
+            return int(zarr.open_group(str(store), mode="r")["done"][...].sum())
+        except Exception:  # noqa: BLE001 - not made yet
+            return 0
+    t = time.monotonic()
+    while done() < 2 and p.poll() is None:
+        assert time.monotonic() - t < 120
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    assert "small sweep: training in this process" in err
+    assert p.returncode == 130 and "Traceback" not in err and "Resume with" in err, err
+    assert 0 < done() < 60
+    ok = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "already done" in ok.stderr and "blocks 60/60 done" in ok.stderr, ok.stderr
+    assert_same(store, engine.run(Spec.from_toml(spec_file), tmp_path / "cluster.zarr", client))
