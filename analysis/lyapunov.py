@@ -77,10 +77,43 @@ def estimated_floor(lam: float, kappa: float, steps: int, D: int) -> dict:
     return {"floor": coherent, "floor_low": random, "floor_high": float(np.sqrt(D) * coherent)}
 
 
-def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps") -> dict | None:
+def by_start(lam: xr.DataArray, sub: xr.Dataset) -> np.ndarray:
+    """One exponent per distinct start among the finite cells of ``lam``: cells that hold
+    the same start with the same settings (e.g. the ε = 0 cell of every direction of a
+    start, or a slice finer than the float spacing) are one network, not independent
+    observations. Their exponents are equal; the first is kept."""
+    v = lam.values.reshape(-1)
+    ok = np.isfinite(v)
+    parts = [sub[f"{g}_start"].broadcast_like(lam) for g in ("W1", "b1", "W2", "b2") if f"{g}_start" in sub]
+    if len(parts) < 4:
+        return v[ok]
+    rows = np.concatenate([np.ascontiguousarray(p.transpose(*lam.dims, ...).values, dtype=np.float64)
+                           .reshape(v.size, -1) for p in parts], axis=1)[ok]
+    _, first = np.unique(rows.view(np.uint64), axis=0, return_index=True)
+    return v[ok][np.sort(first)]
+
+
+def median_interval(v: np.ndarray, confidence=0.95, n_boot=1000, seed=0) -> dict:
+    """The median's interval by a percentile bootstrap over the distinct starts
+    (``scipy.stats.bootstrap``, seeded: the same numbers every time)."""
+    from scipy import stats as sps
+
+    if v.size < 3 or np.all(v == v[0]):
+        return {"median_interval": None, "interval_method": f"none: {v.size} distinct starts"}
+    res = sps.bootstrap((v,), np.median, confidence_level=confidence, n_resamples=n_boot, method="percentile",
+                        random_state=np.random.default_rng(seed), vectorized=True)
+    lo, hi = res.confidence_interval
+    return {"median_interval": [float(lo), float(hi)],
+            "interval_method": f"{round(100 * confidence)}% percentile bootstrap over {v.size} distinct starts "
+                               f"({n_boot} resamples, seed {seed})"}
+
+
+def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps", confidence=0.95, n_boot=1000,
+            seed=0) -> dict | None:
     """The exponents of the cells at ``fixed`` (dim -> value; the reference ε = 0 cells
-    when the store has them), their quantiles, the rule's κ and the estimated floor; None
-    when the store has no ``lyapunov``."""
+    when the store has them), one per distinct start (``by_start``), their quantiles and
+    the median's bootstrap interval, the rule's κ and the estimated floor; None when the
+    store has no ``lyapunov``."""
     if "lyapunov" not in ds:
         return None
     sel = {d: v for d, v in (fixed or {}).items() if d in ds["lyapunov"].dims}
@@ -90,15 +123,16 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps") -> dict | 
     lam = sub["lyapunov"]
     if "done" in sub:
         lam = lam.where(sub["done"])
-    v = lam.values.ravel()
-    v = v[np.isfinite(v)]
+    cells = int(np.isfinite(lam.values).sum())
+    v = by_start(lam, sub)
     s = settings(ds, sub)
     H = int(ds.sizes["hidden"])
     D = 4 * H + 1
-    out = {"cells": int(v.size), "units": "1/step", "settings": s,
+    out = {"cells": cells, "distinct_starts": int(v.size), "units": "1/step", "settings": s,
            "separation": ds["lyapunov"].attrs.get("separation"),
            "renormalise_every_steps": ds["lyapunov"].attrs.get("renormalise_every_steps"),
-           "median": None, "q10": None, "q90": None, "positive_share": None, "kick": None,
+           "median": None, "median_interval": None, "interval_method": None, "q10": None, "q90": None,
+           "positive_share": None, "kick": None,
            "floor": None, "floor_low": None, "floor_high": None, "floor_band": None, "dimensions": D}
     if not v.size:
         return out
@@ -114,7 +148,7 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps") -> dict | 
     est = estimated_floor(med, k, s["steps"], D)
     band = [estimated_floor(q90, k, s["steps"], D)["floor"], estimated_floor(q10, k, s["steps"], D)["floor"]]
     out.update(median=med, q10=q10, q90=q90, positive_share=float((v > 0).mean()), kick=k, start_loss=L0,
-               parameter_scale=scale, floor_band=band, **est)
+               parameter_scale=scale, floor_band=band, **est, **median_interval(v, confidence, n_boot, seed))
     return out
 
 

@@ -14,8 +14,9 @@
   ``reference``, design effects (see ``analysis.stats.uncertainty``);
   With stored exponents also ``floor_from_lyapunov`` (the floor estimated from λ and
   the rule's kick, ``analysis.lyapunov``) and ``floor_from_lyapunov_band`` [low, high];
-- ``lyapunov`` (``training.lyapunov = true``): the exponents' ``median``, ``q10``,
-  ``q90``, ``positive_share``, the rule's ``kick`` κ and the estimated ``floor``;
+- ``lyapunov`` (``training.lyapunov = true``): one exponent per ``distinct_starts``, their
+  ``median`` with its bootstrap ``median_interval`` over starts, ``q10``, ``q90``,
+  ``positive_share``, the rule's ``kick`` κ and the estimated ``floor``;
 - ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``): see
   ``analysis.basins.box_count_report``;
 - ``zoom`` (a zoomed slice): a list, one entry per level, see ``zoom_report``.
@@ -114,12 +115,14 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
     if "eps" in dims and part.sizes["eps"] > 2:
         out["uncertainty"] = stats.uncertainty(ds, part, cell=cell, fit_range=fit_range, n_boot=n_boot, seed=seed,
                                                confidence=confidence)
-        lyap = lyapunov.summary(ds, out["uncertainty"]["fixed"])
+        lyap = lyapunov.summary(ds, out["uncertainty"]["fixed"], confidence=confidence, n_boot=n_boot, seed=seed)
         if lyap is not None:
             out["uncertainty"]["floor_from_lyapunov"] = lyap["floor"]
             out["uncertainty"]["floor_from_lyapunov_band"] = [lyap["floor_low"], lyap["floor_high"]]
     if "lyapunov" in ds:
-        out["lyapunov"] = lyapunov.summary(ds, stats._fixed_dims(part, [d for d in dims if d not in SETTING_AXES], cell)[1])
+        out["lyapunov"] = lyapunov.summary(ds, stats._fixed_dims(part, [d for d in dims if d not in SETTING_AXES],
+                                                                 cell)[1], confidence=confidence, n_boot=n_boot,
+                                           seed=seed)
     if "a" in dims and "b" in dims and min(part.sizes["a"], part.sizes["b"]) > 4:
         m, fixed = stats._fixed_dims(part, ("a", "b"), cell)
         d = stats._fixed_dims(done, ("a", "b"), cell)[0] if done is not None else None
@@ -272,9 +275,14 @@ def format_report(rep: dict) -> str:
     if rep.get("lyapunov"):
         y = rep["lyapunov"]
         L.append("")
-        L.append(f"finite-time Lyapunov exponent ({y['cells']} cells; twin at {y['separation']}, renormalised every "
-                 f"{y['renormalise_every_steps']} steps): median {_g(y['median'], '.4f')} per step, 10–90 % "
-                 f"{_g(y['q10'], '.4f')} … {_g(y['q90'], '.4f')}, positive in {_g(y['positive_share'], '.3f')}")
+        ci = y.get("median_interval")
+        ci = f" [{_g(ci[0], '.4f')}, {_g(ci[1], '.4f')}]" if ci else ""
+        L.append(f"finite-time Lyapunov exponent ({y['cells']} cells, {y.get('distinct_starts')} distinct starts; "
+                 f"twin at {y['separation']}, renormalised every {y['renormalise_every_steps']} steps): median "
+                 f"{_g(y['median'], '.4f')}{ci} per step, 10–90 % {_g(y['q10'], '.4f')} … {_g(y['q90'], '.4f')} "
+                 f"of the starts, positive in {_g(y['positive_share'], '.3f')}")
+        if y.get("interval_method"):
+            L.append(f"  interval of the median: {y['interval_method']}")
         L.append(f"  rule's kick κ = {_g(y['kick'], '.2e')} per parameter and step ({y['settings']['gradient']} "
                  f"gradient); estimated roundoff floor κ·Σ e^(−λj) = {_g(y['floor'], '.2e')} (band "
                  f"{_g(y['floor_low'], '.1e')} … {_g(y['floor_high'], '.1e')})")

@@ -161,9 +161,15 @@ def _pause_chunk(main, twin, H, u, delta, d0, grow, mode):
 
 @njit(error_model="numpy", cache=True)
 def _pause(P, H, u, delta, d0, grow, mode):
-    # serial: it costs a few per cent of the k steps before it, a parallel region may cost more
     chunks = P.shape[0] // 2
     for i in range(chunks):
+        _pause_chunk(P[i], P[chunks + i], H, u, delta, d0[i], grow[i], mode)
+
+
+@njit(error_model="numpy", cache=True, parallel=True)
+def _pause_parallel(P, H, u, delta, d0, grow, mode):
+    chunks = P.shape[0] // 2
+    for i in numba.prange(chunks):
         _pause_chunk(P[i], P[chunks + i], H, u, delta, d0[i], grow[i], mode)
 
 
@@ -171,8 +177,11 @@ def pause(P, H, u, delta, d0, grow, mode):
     """At a pause of P (2·chunks, P, LANES; twins in the second half): ``MEASURE`` puts
     log(d / d0) into grow (chunks, LANES); ``RENORMALISE`` also puts every twin back at
     distance δ along its separation (along u where the separation is 0 or not finite) and
-    its realised distance into d0; ``PLACE`` puts every twin at δ·u and sets d0."""
-    _pause(P, H, np.ascontiguousarray(u, dtype=np.float64), float(delta), d0, grow, mode)
+    its realised distance into d0; ``PLACE`` puts every twin at δ·u and sets d0. Chunks
+    are independent: on more than one thread they are shared out (a pause of 65,536
+    networks takes about as long as one training step of them, serially)."""
+    f = _pause_parallel if numba.get_num_threads() > 1 and P.shape[0] > 2 else _pause
+    f(P, H, np.ascontiguousarray(u, dtype=np.float64), float(delta), d0, grow, mode)
 
 
 def train_with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss, tacc, state, track, k, delta):

@@ -79,6 +79,37 @@ def test_the_floor_formula():
     assert AL.kick("numerical", 5.0, 1e-4, "float32", 0.69, 0.1) == pytest.approx(1.5e-3, rel=0.02)
 
 
+def test_the_median_interval_counts_each_start_once():
+    """Cells sharing a start (the ε = 0 cell of every direction) are one observation: the
+    bootstrap runs over the 20 distinct starts, not the 100 cells, and is wider than a
+    naive one over the cells; the same seed gives the same interval."""
+    import xarray as xr
+
+    rng = np.random.default_rng(3)
+    n, m, H = 20, 5, 3
+    lam = rng.normal(0.17, 0.05, n)
+    W1 = rng.normal(0, 0.5, (n, 2, H))
+
+    def rep(a):  # the same start in every direction
+        return np.repeat(a[:, None], m, axis=1)
+    ds = xr.Dataset({"lyapunov": (("start", "direction"), rep(lam)),
+                     "W1_start": (("start", "direction", "input", "hidden"), rep(W1)),
+                     "b1_start": (("start", "direction", "hidden"), np.zeros((n, m, H))),
+                     "W2_start": (("start", "direction", "hidden", "output"), rep(rng.normal(0, 0.5, (n, H, 2)))),
+                     "b2_start": (("start", "direction", "output"), np.zeros((n, m, 2)))})
+    s = AL.summary(ds)
+    assert s["cells"] == n * m and s["distinct_starts"] == n
+    assert s["median"] == pytest.approx(np.median(lam))
+    lo, hi = s["median_interval"]
+    assert lo < s["median"] < hi and "over 20 distinct starts" in s["interval_method"]
+    assert AL.summary(ds)["median_interval"] == [lo, hi]
+    naive = AL.median_interval(rep(lam).ravel())["median_interval"]
+    assert hi - lo > 1.5 * (naive[1] - naive[0])
+    # different starts in every direction: every cell counts
+    ds["W1_start"] = ds["W1_start"] + xr.DataArray(np.arange(m) * 1e-3, dims="direction")
+    assert AL.summary(ds)["distinct_starts"] == n * m
+
+
 def _run(client, path, d):
     engine.run(Spec.from_dict(d), path, client)
     return load_store(path)
