@@ -77,34 +77,70 @@ def estimated_floor(lam: float, kappa: float, steps: int, D: int) -> dict:
     return {"floor": coherent, "floor_low": random, "floor_high": float(np.sqrt(D) * coherent)}
 
 
-def by_start(lam: xr.DataArray, sub: xr.Dataset) -> np.ndarray:
-    """One exponent per distinct start among the finite cells of ``lam``: cells that hold
-    the same start with the same settings (e.g. the ε = 0 cell of every direction of a
-    start, or a slice finer than the float spacing) are one network, not independent
-    observations. Their exponents are equal; the first is kept."""
+def by_start(lam: xr.DataArray, sub: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The finite exponents of ``lam``, one per distinct start, and the slice tile of each
+    (or None). Cells that hold the same start with the same settings (the ε = 0 cell of
+    every direction of a start, or a slice finer than the float spacing) are one network,
+    not independent observations; their exponents are equal and the first is kept."""
     v = lam.values.reshape(-1)
     ok = np.isfinite(v)
+    keep = np.flatnonzero(ok)
     parts = [sub[f"{g}_start"].broadcast_like(lam) for g in ("W1", "b1", "W2", "b2") if f"{g}_start" in sub]
-    if len(parts) < 4:
-        return v[ok]
-    rows = np.concatenate([np.ascontiguousarray(p.transpose(*lam.dims, ...).values, dtype=np.float64)
-                           .reshape(v.size, -1) for p in parts], axis=1)[ok]
-    _, first = np.unique(rows.view(np.uint64), axis=0, return_index=True)
-    return v[ok][np.sort(first)]
+    if len(parts) == 4:
+        rows = np.concatenate([np.ascontiguousarray(p.transpose(*lam.dims, ...).values, dtype=np.float64)
+                               .reshape(v.size, -1) for p in parts], axis=1)[ok]
+        _, first = np.unique(rows.view(np.uint64), axis=0, return_index=True)
+        keep = keep[np.sort(first)]
+    return v[keep], _tiles(lam, keep)
 
 
-def median_interval(v: np.ndarray, confidence=0.95, n_boot=1000, seed=0) -> dict:
-    """The median's interval by a percentile bootstrap over the distinct starts
-    (``scipy.stats.bootstrap``, seeded: the same numbers every time)."""
-    from scipy import stats as sps
+#: a slice's cells are resampled in square tiles of about this many per side
+TILES_PER_SIDE = 8
 
-    if v.size < 3 or np.all(v == v[0]):
-        return {"median_interval": None, "interval_method": f"none: {v.size} distinct starts"}
-    res = sps.bootstrap((v,), np.median, confidence_level=confidence, n_resamples=n_boot, method="percentile",
-                        random_state=np.random.default_rng(seed), vectorized=True)
-    lo, hi = res.confidence_interval
-    return {"median_interval": [float(lo), float(hi)],
-            "interval_method": f"{round(100 * confidence)}% percentile bootstrap over {v.size} distinct starts "
+
+def _tiles(lam: xr.DataArray, keep: np.ndarray):
+    """The tile of each kept cell when ``lam`` is a slice map (dims a and b, or a_index and
+    b_index): neighbouring starts have nearly the same exponent, so a slice is resampled in
+    tiles (``TILES_PER_SIDE`` per side, other dims apart), not cell by cell."""
+    for a, b in (("a", "b"), ("a_index", "b_index")):
+        if a in lam.dims and b in lam.dims:
+            break
+    else:
+        return None
+    idx = np.indices(lam.shape).reshape(lam.ndim, -1)[:, keep]
+    tile = np.zeros(keep.size, dtype=np.int64)
+    for d, n in zip(lam.dims, lam.shape):
+        i = idx[lam.dims.index(d)]
+        side = max(1, -(-n // TILES_PER_SIDE)) if d in (a, b) else 1
+        tile = tile * (-(-n // side)) + i // side
+    return np.unique(tile, return_inverse=True)[1]
+
+
+def median_interval(v: np.ndarray, clusters=None, confidence=0.95, n_boot=1000, seed=0) -> dict:
+    """The median's interval by a percentile bootstrap over the distinct starts, or over
+    ``clusters`` (cluster number per value, e.g. a slice's tiles) resampled whole: the
+    median of each resample is the weighted median of the values, weighted by how often
+    their cluster was drawn. Seeded: the same numbers every time. (``scipy.stats.bootstrap``
+    resamples single observations, which would treat a tile's cells as independent.)"""
+    from xorsweep.analysis.stats import _percentile, resampling_weights
+
+    v = np.asarray(v, float)
+    c = np.arange(v.size) if clusters is None else np.asarray(clusters)
+    n = int(c.max()) + 1 if c.size else 0
+    what = f"{n} distinct starts" if clusters is None else f"{n} tiles of the slice ({v.size} distinct starts)"
+    if n < 3 or np.all(v == v[0]):
+        return {"median_interval": None, "interval_method": f"none: {what}"}
+    order = np.argsort(v, kind="stable")
+    vs, cs = v[order], c[order]
+    W = resampling_weights(n, n_boot, seed)
+    meds = np.empty(n_boot)
+    for lo in range(0, n_boot, 64):  # bounded memory: 64 resamples at a time
+        w = W[lo:lo + 64][:, cs]
+        cw = np.cumsum(w, axis=1)
+        meds[lo:lo + 64] = vs[np.argmax(cw >= 0.5 * cw[:, -1:], axis=1)]
+    lo_, hi_ = _percentile(meds[:, None], confidence)
+    return {"median_interval": [float(lo_[0]), float(hi_[0])],
+            "interval_method": f"{round(100 * confidence)}% percentile bootstrap over {what}, resampled whole "
                                f"({n_boot} resamples, seed {seed})"}
 
 
@@ -124,7 +160,7 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps", confidence
     if "done" in sub:
         lam = lam.where(sub["done"])
     cells = int(np.isfinite(lam.values).sum())
-    v = by_start(lam, sub)
+    v, tiles = by_start(lam, sub)
     s = settings(ds, sub)
     H = int(ds.sizes["hidden"])
     D = 4 * H + 1
@@ -148,7 +184,7 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps", confidence
     est = estimated_floor(med, k, s["steps"], D)
     band = [estimated_floor(q90, k, s["steps"], D)["floor"], estimated_floor(q10, k, s["steps"], D)["floor"]]
     out.update(median=med, q10=q10, q90=q90, positive_share=float((v > 0).mean()), kick=k, start_loss=L0,
-               parameter_scale=scale, floor_band=band, **est, **median_interval(v, confidence, n_boot, seed))
+               parameter_scale=scale, floor_band=band, **est, **median_interval(v, tiles, confidence, n_boot, seed))
     return out
 
 

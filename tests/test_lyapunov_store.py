@@ -110,6 +110,37 @@ def test_the_median_interval_counts_each_start_once():
     assert AL.summary(ds)["distinct_starts"] == n * m
 
 
+def _slice_ds(lam):
+    import xarray as xr
+
+    n = lam.shape[0]
+    a = np.linspace(-0.25, 0.25, n)
+    W1 = np.zeros((n, n, 2, 3)) + a[:, None, None, None]
+    W1[..., 1, 0] += a[None, :]  # a different start in every cell
+    return xr.Dataset({"lyapunov": (("a", "b"), lam), "W1_start": (("a", "b", "input", "hidden"), W1),
+                       "b1_start": (("a", "b", "hidden"), np.zeros((n, n, 3))),
+                       "W2_start": (("a", "b", "hidden", "output"), np.ones((n, n, 3, 2))),
+                       "b2_start": (("a", "b", "output"), np.zeros((n, n, 2)))}, coords={"a": a, "b": a})
+
+
+def test_a_slice_is_resampled_in_tiles_and_a_shuffled_map_is_the_control():
+    """Neighbouring cells of a smooth exponent map are not independent: tiles of the slice
+    give a much wider interval than single cells would; the same values shuffled over the
+    map (no spatial correlation) give about the single-cell width."""
+    rng = np.random.default_rng(0)
+    n = 64
+    x = np.linspace(0, 3, n)
+    smooth = 0.2 + 0.1 * np.sin(x)[:, None] * np.cos(x)[None, :] + rng.normal(0, 0.005, (n, n))
+    s = AL.summary(_slice_ds(smooth))
+    assert s["distinct_starts"] == n * n and "64 tiles of the slice" in s["interval_method"]
+    lo, hi = s["median_interval"]
+    cells = AL.median_interval(smooth.ravel())["median_interval"]
+    assert hi - lo > 3 * (cells[1] - cells[0])
+    shuffled = rng.permutation(smooth.ravel()).reshape(n, n)
+    lo2, hi2 = AL.summary(_slice_ds(shuffled))["median_interval"]
+    assert 0.5 < (hi2 - lo2) / (cells[1] - cells[0]) < 2
+
+
 def _run(client, path, d):
     engine.run(Spec.from_dict(d), path, client)
     return load_store(path)
