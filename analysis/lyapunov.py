@@ -77,21 +77,37 @@ def estimated_floor(lam: float, kappa: float, steps: int, D: int) -> dict:
     return {"floor": coherent, "floor_low": random, "floor_high": float(np.sqrt(D) * coherent)}
 
 
-def by_start(lam: xr.DataArray, sub: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The finite exponents of ``lam``, one per distinct start, and the slice tile of each
-    (or None). Cells that hold the same start with the same settings (the ε = 0 cell of
-    every direction of a start, or a slice finer than the float spacing) are one network,
-    not independent observations; their exponents are equal and the first is kept."""
+def by_start(lam: xr.DataArray, sub: xr.Dataset) -> tuple[np.ndarray, np.ndarray | None]:
+    """The finite exponents of ``lam``, one per distinct start and setting, and the
+    resampling cluster of each (``clusters``). Cells that hold the same start with the
+    same settings (the ε = 0 cell of every direction of a start, or a slice finer than
+    the float spacing) are one network, not independent observations; their exponents are
+    equal and the first is kept. Settings axes (lr, steps, …) stay apart."""
+    from xorsweep.sweep.spec import SETTING_AXES
+
     v = lam.values.reshape(-1)
     ok = np.isfinite(v)
     keep = np.flatnonzero(ok)
     parts = [sub[f"{g}_start"].broadcast_like(lam) for g in ("W1", "b1", "W2", "b2") if f"{g}_start" in sub]
     if len(parts) == 4:
-        rows = np.concatenate([np.ascontiguousarray(p.transpose(*lam.dims, ...).values, dtype=np.float64)
-                               .reshape(v.size, -1) for p in parts], axis=1)[ok]
+        rows = [np.ascontiguousarray(p.transpose(*lam.dims, ...).values, dtype=np.float64).reshape(v.size, -1) + 0.0
+                for p in parts]  # + 0.0: -0.0 and 0.0 are the same start
+        idx = np.indices(lam.shape).reshape(lam.ndim, -1)
+        rows += [idx[i][:, None].astype(np.float64) for i, d in enumerate(lam.dims) if d in SETTING_AXES]
+        rows = np.concatenate(rows, axis=1)[ok]
         _, first = np.unique(rows.view(np.uint64), axis=0, return_index=True)
         keep = keep[np.sort(first)]
-    return v[keep], _tiles(lam, keep)
+    return v[keep], clusters(lam, keep)
+
+
+def clusters(lam: xr.DataArray, keep: np.ndarray) -> np.ndarray | None:
+    """What is resampled whole, per kept cell: the random start it came from (index along
+    ``start``: its rounded copies, directions and perturbations are not independent of
+    it), else the tile of a slice map (``_tiles``), else None (each distinct start)."""
+    if "start" in lam.dims:
+        i = np.indices(lam.shape).reshape(lam.ndim, -1)[lam.dims.index("start"), keep]
+        return np.unique(i, return_inverse=True)[1]
+    return _tiles(lam, keep)
 
 
 #: a slice's cells are resampled in square tiles of about this many per side
@@ -116,7 +132,8 @@ def _tiles(lam: xr.DataArray, keep: np.ndarray):
     return np.unique(tile, return_inverse=True)[1]
 
 
-def median_interval(v: np.ndarray, clusters=None, confidence=0.95, n_boot=1000, seed=0) -> dict:
+def median_interval(v: np.ndarray, clusters=None, confidence=0.95, n_boot=1000, seed=0,
+                    unit="tiles of the slice") -> dict:
     """The median's interval by a percentile bootstrap over the distinct starts, or over
     ``clusters`` (cluster number per value, e.g. a slice's tiles) resampled whole: the
     median of each resample is the weighted median of the values, weighted by how often
@@ -127,17 +144,19 @@ def median_interval(v: np.ndarray, clusters=None, confidence=0.95, n_boot=1000, 
     v = np.asarray(v, float)
     c = np.arange(v.size) if clusters is None else np.asarray(clusters)
     n = int(c.max()) + 1 if c.size else 0
-    what = f"{n} distinct starts" if clusters is None else f"{n} tiles of the slice ({v.size} distinct starts)"
+    what = f"{n} distinct starts" if clusters is None else f"{n} {unit} ({v.size} distinct starts)"
     if n < 3 or np.all(v == v[0]):
         return {"median_interval": None, "interval_method": f"none: {what}"}
     order = np.argsort(v, kind="stable")
     vs, cs = v[order], c[order]
     W = resampling_weights(n, n_boot, seed)
     meds = np.empty(n_boot)
-    for lo in range(0, n_boot, 64):  # bounded memory: 64 resamples at a time
-        w = W[lo:lo + 64][:, cs]
-        cw = np.cumsum(w, axis=1)
-        meds[lo:lo + 64] = vs[np.argmax(cw >= 0.5 * cw[:, -1:], axis=1)]
+    step = max(1, 2 ** 22 // v.size)  # bounded memory: at most 4 M weights at a time
+    for lo in range(0, n_boot, step):
+        cw = np.cumsum(W[lo:lo + step][:, cs], axis=1)
+        half = 0.5 * cw[:, -1:]
+        # the weighted median: the midpoint of the lower and upper middle values
+        meds[lo:lo + step] = 0.5 * (vs[np.argmax(cw >= half, axis=1)] + vs[np.argmax(cw > half, axis=1)])
     lo_, hi_ = _percentile(meds[:, None], confidence)
     return {"median_interval": [float(lo_[0]), float(hi_[0])],
             "interval_method": f"{round(100 * confidence)}% percentile bootstrap over {what}, resampled whole "
@@ -160,7 +179,8 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps", confidence
     if "done" in sub:
         lam = lam.where(sub["done"])
     cells = int(np.isfinite(lam.values).sum())
-    v, tiles = by_start(lam, sub)
+    v, groups = by_start(lam, sub)
+    unit = "random starts" if "start" in lam.dims else "tiles of the slice"
     s = settings(ds, sub)
     H = int(ds.sizes["hidden"])
     D = 4 * H + 1
@@ -184,7 +204,7 @@ def summary(ds: xr.Dataset, fixed: dict | None = None, eps_dim="eps", confidence
     est = estimated_floor(med, k, s["steps"], D)
     band = [estimated_floor(q90, k, s["steps"], D)["floor"], estimated_floor(q10, k, s["steps"], D)["floor"]]
     out.update(median=med, q10=q10, q90=q90, positive_share=float((v > 0).mean()), kick=k, start_loss=L0,
-               parameter_scale=scale, floor_band=band, **est, **median_interval(v, tiles, confidence, n_boot, seed))
+               parameter_scale=scale, floor_band=band, **est, **median_interval(v, groups, confidence, n_boot, seed, unit))
     return out
 
 

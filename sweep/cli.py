@@ -205,7 +205,7 @@ def _cmd_run(args):
 
         clear_stale(sw.path)
         return 0
-    if not getattr(args, "debug", False) and not sw.trains_here(grid, done, address=args.address,
+    if not getattr(args, "debug", False) and not sw.would_train_here(grid, done, address=args.address,
                                                                  workers=args.workers):
         # the client's own reconnection errors come with tracebacks: the run reports them
         # itself, in one line (--debug shows them). distributed applies dask's logging

@@ -32,9 +32,10 @@ from xorsweep.sweep.spec import Spec
 NO_WORKER_TIMEOUT = 120.0
 #: a scheduler unreachable for this long stops the run (the store stays resumable)
 SCHEDULER_TIMEOUT = 30.0
-#: a sweep left with at most this much training (network-steps, counting the padding of each
-#: block to whole 64-lane chunks; about a second on one core) and at most SMALL_BLOCKS blocks
-#: trains in the calling process when no cluster was asked for: starting one costs more
+#: a sweep on a local store left with at most this much training (``training_work``: seed-rule
+#: network-steps, counting the padding of each block to whole 64-lane chunks; about 1.5 s of
+#: one core) and at most SMALL_BLOCKS blocks trains in the calling process when no cluster
+#: was asked for: starting one costs more
 SMALL_WORK = 2_000_000
 SMALL_BLOCKS = 64
 
@@ -59,16 +60,27 @@ def compile_block(spec_dict: dict, index: int) -> dict:
     return {"compiled": index}
 
 
+def step_cost(gradient: str, H: int) -> float:
+    """The cost of one network-step relative to the seed rule's at H = 3: an analytic step
+    grows with H, a numerical one with H times its 5H + 2 parameters (each is perturbed
+    and the loss evaluated twice). Analytic steps are in fact several times cheaper; they
+    are counted as numerical ones at H = 3 would be, erring towards a cluster."""
+    from xorsweep.kernels.vocab import n_params
+
+    return H / 3 * (n_params(H) / n_params(3) if gradient == "numerical" else 1.0)
+
+
 def training_work(grid: Grid, todo, limit: float = float("inf")) -> float:
-    """Network-steps the blocks ``todo`` train, each block padded to whole 64-lane chunks
-    (the kernels' unit of work) and tripled with a Lyapunov twin; stops counting above ``limit``."""
+    """The training of the blocks ``todo`` in seed-rule network-steps at H = 3 (``step_cost``),
+    each block padded to whole 64-lane chunks (the kernels' unit of work) and tripled with
+    a Lyapunov twin; stops counting above ``limit``."""
     from xorsweep.kernels.layout import LANES
 
     twin = 3 if grid.spec.training.lyapunov else 1
     work = 0.0
     for k in todo:
         b = grid.block(int(k))
-        work += -(-b.size // LANES) * LANES * b.settings["steps"] * twin
+        work += -(-b.size // LANES) * LANES * b.settings["steps"] * twin * step_cost(b.settings["gradient"], grid.H)
         if work > limit:
             break
     return work
@@ -239,17 +251,18 @@ class Sweep:
         with self._lock():
             return self._prepare(*self.check())[0]
 
-    def train_here(self, blocks=None) -> int:
-        """Train ``blocks`` (default: every block not done) in this process, without Dask;
-        the number trained. For small stores and tests; ``run`` is the way to scale."""
+    def train_here(self, blocks=None, progress=False) -> int:
+        """Train ``blocks`` (default: every block not done) in this process, without Dask,
+        one after another; the number trained. ``run`` does this by itself for a small
+        sweep (see its ``here``) and is the way to scale."""
         grid, done = self.check()
         with self._lock():
             grid, done = self._prepare(*self.check())
-            sid = store.store_id(self.path)
-            todo = np.flatnonzero(~done) if blocks is None else [k for k in blocks if not done[k]]
-            for k in todo:
-                train_block(self.path if self.remote else str(self.path), sid, grid.spec.to_dict(), int(k))
-        return len(todo)
+            skip = done.copy()
+            if blocks is not None:
+                skip[np.setdiff1d(np.arange(grid.n_blocks), np.asarray(blocks, dtype=np.int64))] = True
+            self._run_here(grid, skip, progress)
+            return int((~skip).sum())
 
     # ---- running -------------------------------------------------------------------------
     def run(self, client=None, *, progress=False, address=None, workers=None, on_start=None,
@@ -277,7 +290,7 @@ class Sweep:
             return store.open_dataset(self.path)
         with self._lock():
             grid, done = self.check()  # again, now that no one else writes
-            if self.trains_here(grid, done, client=client, address=address, workers=workers, here=here):
+            if self.would_train_here(grid, done, client=client, address=address, workers=workers, here=here):
                 grid, done = self._prepare(grid, done)
                 if on_start is not None:
                     on_start(None, grid, done)
@@ -311,14 +324,15 @@ class Sweep:
             raise
         return grid, np.zeros(grid.n_blocks, dtype=bool)
 
-    def trains_here(self, grid, done, *, client=None, address=None, workers=None, here=None) -> bool:
-        """Whether ``run`` trains in this process (see ``run``'s ``here``)."""
+    def would_train_here(self, grid, done, *, client=None, address=None, workers=None, here=None) -> bool:
+        """Whether ``run`` trains in this process (see ``run``'s ``here``). Never by itself for a
+        URL store: a write there costs a round trip per object, a cluster's workers overlap them."""
         asked = client is not None or bool(address) or workers is not None
         if here is not None:
             if here and asked:
                 raise UserError("here=True trains in this process: give no client, address or workers with it")
             return bool(here)
-        if asked or os.environ.get("DASK_SCHEDULER_ADDRESS"):
+        if asked or os.environ.get("DASK_SCHEDULER_ADDRESS") or self.remote:
             return False
         todo = np.flatnonzero(~done)
         return len(todo) <= SMALL_BLOCKS and training_work(grid, todo, SMALL_WORK) <= SMALL_WORK
@@ -366,16 +380,15 @@ class Sweep:
     def _run_here(self, grid, done, progress):
         """Every block not done, in this process, one after another: the Dask task itself
         (``train_block``), called directly."""
+        path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         todo, state, report = self._begin(grid, done, progress, ", in this process")
         if not todo:
             return state
-        path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         t0 = time.perf_counter()
         try:
             for k in todo:
-                with _signals_deferred():  # a block is written whole; Ctrl-C stops between blocks
-                    res = train_block(path, sid, spec_dict, k)
-                self._count(state, res, t0)
+                with _signals_deferred():  # a block is written and counted whole; Ctrl-C stops between blocks
+                    self._count(state, train_block(path, sid, spec_dict, k), t0)
                 report(state)
         finally:
             self._end(state, report, t0)
@@ -526,13 +539,25 @@ def _signals_deferred():
     got = []
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     old = {s: h for s, h in old.items() if h is not None}  # None: a handler not set from Python
+
+    def restore():
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    def later(signum, frame):
+        got.append(signum)
+        if len(got) == 1:
+            print("\nstopping after the block in hand (again to stop at once)", file=sys.stderr, flush=True)
+        else:  # a second one: at once (the block is not marked done, and is trained again on resume)
+            restore()
+            signal.raise_signal(signum)
+
     for s in old:
-        signal.signal(s, lambda signum, frame: got.append(signum))
+        signal.signal(s, later)
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        restore()
         for s in got[:1]:
             signal.raise_signal(s)
 

@@ -101,13 +101,39 @@ def test_the_median_interval_counts_each_start_once():
     assert s["cells"] == n * m and s["distinct_starts"] == n
     assert s["median"] == pytest.approx(np.median(lam))
     lo, hi = s["median_interval"]
-    assert lo < s["median"] < hi and "over 20 distinct starts" in s["interval_method"]
+    assert lo < s["median"] < hi and "over 20 random starts" in s["interval_method"]
     assert AL.summary(ds)["median_interval"] == [lo, hi]
     naive = AL.median_interval(rep(lam).ravel())["median_interval"]
     assert hi - lo > 1.5 * (naive[1] - naive[0])
-    # different starts in every direction: every cell counts
+    # different starts in every direction (rounded copies, say): every cell is a network,
+    # but a start's cells are still resampled together
     ds["W1_start"] = ds["W1_start"] + xr.DataArray(np.arange(m) * 1e-3, dims="direction")
-    assert AL.summary(ds)["distinct_starts"] == n * m
+    ds["lyapunov"] = ds["lyapunov"] + xr.DataArray(np.arange(m) * 1e-4, dims="direction")
+    s = AL.summary(ds)
+    assert s["distinct_starts"] == n * m and "over 20 random starts (100 distinct starts)" in s["interval_method"]
+    assert s["median_interval"][1] - s["median_interval"][0] > 1.5 * (naive[1] - naive[0])
+    # settings axes stay apart: the same start at two learning rates is two networks
+    two = xr.concat([ds, ds.assign(lyapunov=ds.lyapunov + 1)], dim="lr").transpose("lr", ...)
+    assert AL.summary(two)["distinct_starts"] == 2 * n * m
+
+
+def test_the_resampled_median_is_the_midpoint_of_the_middle_values():
+    v = np.arange(10.0)
+    r = AL.median_interval(v, n_boot=4000)
+    lo, hi = r["median_interval"]
+    assert abs((lo + hi) / 2 - 4.5) <= 0.5 and lo < 4.5 < hi
+    assert AL.median_interval(np.array([1.0, 2.0]))["median_interval"] is None  # too few to resample
+
+
+def test_minus_zero_is_the_same_start():
+    import xarray as xr
+
+    ds = xr.Dataset({"lyapunov": ("cell", [0.2, 0.2]),
+                     "W1_start": (("cell", "input", "hidden"), np.ones((2, 2, 3))),
+                     "b1_start": (("cell", "hidden"), np.array([[0.0, -0.0, 0.0], [-0.0, 0.0, 0.0]])),
+                     "W2_start": (("cell", "hidden", "output"), np.ones((2, 3, 2))),
+                     "b2_start": (("cell", "output"), np.zeros((2, 2)))})
+    assert AL.summary(ds)["distinct_starts"] == 1
 
 
 def _slice_ds(lam):

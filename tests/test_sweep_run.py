@@ -268,7 +268,7 @@ def test_a_small_sweep_trains_in_this_process_with_the_cluster_bits(reference_st
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
     sw = engine.Sweep(spec(), tmp_path / "here.zarr")
     grid, done = sw.check()
-    assert sw.trains_here(grid, done)
+    assert sw.would_train_here(grid, done)
     seen = []
     ds = sw.run(on_start=lambda c, g, d: seen.append(c), progress=lambda p: seen.append(p.blocks_done))
     n = grid.n_blocks
@@ -281,25 +281,33 @@ def test_which_sweeps_train_here(tmp_path, monkeypatch):
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
     sw = engine.Sweep(spec(), tmp_path / "s.zarr")
     grid, done = sw.check()
-    assert not sw.trains_here(grid, done, workers=2)  # a cluster asked for
-    assert not sw.trains_here(grid, done, address="tcp://127.0.0.1:1")
-    assert not sw.trains_here(grid, done, here=False)
+    assert not sw.would_train_here(grid, done, workers=2)  # a cluster asked for
+    assert not sw.would_train_here(grid, done, address="tcp://127.0.0.1:1")
+    assert not sw.would_train_here(grid, done, here=False)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
-    assert not sw.trains_here(grid, done)
-    assert sw.trains_here(grid, done, here=True)
+    assert not sw.would_train_here(grid, done)
+    assert sw.would_train_here(grid, done, here=True)
     with pytest.raises(UserError, match="here=True trains in this process"):
-        sw.trains_here(grid, done, here=True, workers=2)
+        sw.would_train_here(grid, done, here=True, workers=2)
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
     n = grid.n_blocks  # each of at most 4 networks, padded to 64 lanes, 30 steps
     assert engine.training_work(grid, range(n)) == n * 64 * 30
     big = engine.Sweep(spec(training={"steps": engine.SMALL_WORK // (n * 64) + 1}), tmp_path / "b.zarr")
-    assert not big.trains_here(*big.check())
+    assert not big.would_train_here(*big.check())
     many = engine.Sweep(spec(start={"count": 100}, execution={"block": 1}), tmp_path / "m.zarr")
-    assert many.check()[0].n_blocks > engine.SMALL_BLOCKS and not many.trains_here(*many.check())
+    assert many.check()[0].n_blocks > engine.SMALL_BLOCKS and not many.would_train_here(*many.check())
     steps = engine.SMALL_WORK // (n * 64 * 3) + 1  # small alone, not with a twin trajectory
     plain, twin = (engine.Sweep(spec(training={"lyapunov": t, "steps": steps}), tmp_path / f"{t}.zarr")
                    for t in (False, True))
-    assert plain.trains_here(*plain.check()) and not twin.trains_here(*twin.check())
+    assert plain.would_train_here(*plain.check()) and not twin.would_train_here(*twin.check())
+    # a numerical step costs (5H + 2)·H, 400 times more at H = 64 than at H = 3: not small
+    assert engine.step_cost("numerical", 64) == pytest.approx(64 / 3 * 322 / 17)
+    wide = engine.Sweep(spec(training={"rule": "seed", "hidden": 64}), tmp_path / "w.zarr")
+    assert not wide.would_train_here(*wide.check())
+    narrow = engine.Sweep(spec(training={"rule": "seed"}), tmp_path / "n.zarr")
+    assert narrow.would_train_here(*narrow.check())
+    # a URL store goes to a cluster (a write per object is a round trip)
+    assert not engine.Sweep(spec(), "s3://bucket/x.zarr").would_train_here(grid, done)
 
 
 def test_ctrl_c_during_an_in_process_run_stops_between_blocks(client, tmp_path):
@@ -336,3 +344,31 @@ def test_ctrl_c_during_an_in_process_run_stops_between_blocks(client, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "already done" in ok.stderr and "blocks 60/60 done" in ok.stderr, ok.stderr
     assert_same(store, engine.run(Spec.from_toml(spec_file), tmp_path / "cluster.zarr", client))
+
+
+def test_an_interrupt_inside_an_in_process_block_lands_after_it(reference_store, tmp_path, monkeypatch):
+    """SIGINT while a block trains here: the block is written and counted, the run stops
+    before the next one with its history line, and the handler is back."""
+    import signal
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    real, calls = engine.train_block, []
+
+    def interrupted(*a):
+        calls.append(a[-1])
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the block is in hand
+        return real(*a)
+
+    monkeypatch.setattr(engine, "train_block", interrupted)
+    sw = engine.Sweep(spec(), tmp_path / "int.zarr")
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        sw.run(here=True)
+    assert signal.getsignal(signal.SIGINT) is handler and len(calls) == 2
+    grid, done = sw.check()
+    assert done.sum() == 2 and done[calls].all()
+    assert f"run stopped: 2/{grid.n_blocks} blocks done" in load(sw.path).attrs["history"]
+    monkeypatch.setattr(engine, "train_block", real)
+    sw.run(here=True)
+    assert_same(sw.path, reference_store)
