@@ -301,7 +301,7 @@ class Sweep:
                 grid, done = self._prepare(grid, done)
                 if on_start is not None:
                     on_start(c, grid, done)
-                self._run_blocks(c, grid, done, progress, embedded=client is None)
+                self._run_blocks(c, grid, done, progress)
         return store.open_dataset(self.path)
 
     def _prepare(self, grid, done):
@@ -394,7 +394,7 @@ class Sweep:
             self._end(state, report, t0)
         return state
 
-    def _run_blocks(self, client, grid, done, progress, embedded=False):
+    def _run_blocks(self, client, grid, done, progress):
         from distributed import wait
 
         todo, state, report = self._begin(grid, done, progress, "")
@@ -403,11 +403,7 @@ class Sweep:
         path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         t0 = time.perf_counter()
         width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
-        # the embedded cluster's workers share this machine's compile cache: no probes when it is warm
-        from xorsweep.kernels import _cache
-
-        warm = embedded and all(_cache.is_warm(g) for g, _ in grid.rule_parts())
-        queue, in_flight = CompileOnce(grid, todo, probe=not warm), set()
+        queue, in_flight = CompileOnce(grid, todo, probe=not workers_warm(client, grid)), set()
         self.futures = []
 
         def fill():
@@ -476,7 +472,7 @@ class CompileOnce:
     first block, through the same path), and its blocks wait until the probe finished
     (numba's on-disk cache then serves the other workers of the machine). Probes of
     different variants run side by side, so a sweep over two rules compiles both at once
-    on two workers. ``probe=False`` (an embedded cluster on a warm cache) sends the blocks
+    on two workers. ``probe=False`` (every worker's cache is warm: ``workers_warm``) sends the blocks
     straight away.
     """
 
@@ -521,6 +517,24 @@ class CompileOnce:
         v = self._probe_of.pop(k)
         self._probing.discard(v)
         self._compiled.add(v)
+
+
+def _warm_here(gradients) -> bool:
+    from xorsweep.kernels import _cache
+
+    return all(_cache.is_warm(g) for g in gradients)
+
+
+def workers_warm(client, grid: Grid) -> bool:
+    """Whether every worker's compile cache already holds the kernels the grid trains with,
+    asked of the workers themselves (the machines of a cluster have caches of their own):
+    then no block waits for a compile probe. False when any worker cannot tell."""
+    gradients = sorted({g for g, _ in grid.rule_parts()})
+    try:
+        answers = client.run(_warm_here, gradients, on_error="return")
+    except Exception:  # noqa: BLE001 - no answer: probe as if cold
+        return False
+    return bool(answers) and all(a is True for a in answers.values())
 
 
 @contextlib.contextmanager

@@ -372,3 +372,16 @@ def test_an_interrupt_inside_an_in_process_block_lands_after_it(reference_store,
     monkeypatch.setattr(engine, "train_block", real)
     sw.run(here=True)
     assert_same(sw.path, reference_store)
+
+
+def test_probes_only_where_a_worker_has_a_cold_cache(client, reference_store, tmp_path):
+    """Workers are asked whether their own compile cache holds the kernels (a cluster's
+    machines have caches of their own); one cold worker brings the compile probes back."""
+    from distributed import Client, LocalCluster
+
+    g = Grid(spec())
+    assert engine.workers_warm(client, g)  # the reference store was trained on these workers
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env={**WORKER_ENV, "NUMBA_CACHE_DIR": str(tmp_path / "empty")}) as cluster, \
+            Client(cluster) as cold:
+        assert not engine.workers_warm(cold, g)
