@@ -13,7 +13,7 @@ from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder be
 from xorsweep.kernels import evaluate, gd, lyapunov as lyap, seed
 from xorsweep.kernels.codes import unit_code
 from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
-from xorsweep.kernels.track import SOLVED_DECISIONS
+from xorsweep.kernels.track import SOLVED_DECISIONS, TRACK_NORM, TRACK_OFF
 from xorsweep.kernels.xmath import ARITH_CODES
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DTYPES, GRADIENTS, GROUP_DIMS,
                                     GROUPS, X, n_params, rule_parts, split_groups, training_defaults)
@@ -251,7 +251,7 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
             lam, lam_traj = lyap.train_with_twins(kernel, evaluate_chunks, P, c, H, steps, every, traj, tloss,
                                                   tacc, (prev, last, solved, gnorm), track, k, delta)
         else:
-            kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, track)
+            kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, TRACK_NORM if track else TRACK_OFF)
         evaluate_chunks(P, c, Z, Y, loss, acc)
 
     final = split_groups(unpack_lanes(P, B), H)

@@ -22,7 +22,7 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
-from xorsweep.kernels.track import decisions, track
+from xorsweep.kernels.track import TRACK_NORM, decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
 L = LANES
@@ -190,8 +190,9 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     """Train one chunk p (P, LANES); ``fused`` needs H to be a compile-time constant.
     With ``sequential`` each step updates W1, b1, W2, b2 in turn, each group's gradient
     taken at the parameters its predecessors left (four forward passes, staged).
-    With ``tracking``, fold each step's state into prev/last/solved (``kernels.track``) and
-    record the norm of the last step's gradient in gnorm (taking that step staged: same bits)."""
+    With ``tracking`` (``kernels.track.TRACK``), fold each step's state into prev/last/solved
+    (``kernels.track``); with ``TRACK_NORM`` also record the norm of the last step's
+    gradient in gnorm (taking that step staged: same bits)."""
     z = np.empty((4, H, LANES), p.dtype)
     a = np.empty((4, 2, LANES), p.dtype)
     grad = np.empty((2 * H, LANES), p.dtype)
@@ -208,7 +209,7 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
             t += 1
         if s == steps:
             break
-        if fused and not sequential and not (tracking and s == steps - 1):
+        if fused and not sequential and not (tracking == TRACK_NORM and s == steps - 1):
             _fused_step(flat, H, c, zflat, dec, arith)
             if tracking:
                 track(zflat, L, 4 * L, H, dec, c, s, prev, last, solved, changed)
@@ -228,10 +229,10 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
                 _group_grads(p, H, c, z, a, k, grad)
                 descend(p, lo, hi, grad, c, gsq)
             else:
-                if tracking and s == steps - 1:
+                if tracking == TRACK_NORM and s == steps - 1:
                     _grad_norm(p, H, c, z, a, gnorm)
                 _backward_update(p, H, c, z, a)
-        if sequential and tracking and s == steps - 1:
+        if sequential and tracking == TRACK_NORM and s == steps - 1:
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
 

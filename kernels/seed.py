@@ -17,7 +17,7 @@ from numba import njit, prange
 
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, softmax, softmax2
-from xorsweep.kernels.track import decisions, track
+from xorsweep.kernels.track import TRACK_NORM, decisions, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
 LABEL = (0, 1, 1, 0)
@@ -157,7 +157,7 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
         for k in range(4 if sequential else 1):
             lo, hi = group_range(H, k, sequential)
             _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith)
-        if tracking and s == steps - 1:
+        if tracking == TRACK_NORM and s == steps - 1:
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
 

@@ -22,6 +22,11 @@ from xorsweep.kernels.lanes import INLINE
 #: the decision code of a network that solves XOR: predicted [0, 1, 1, 0]
 SOLVED_DECISIONS = 6
 
+#: the kernels' ``tracking`` argument (an int): no tracking; tracking; tracking and the
+#: norm of the gradient of the call's last step into gnorm (gd's fused step takes that
+#: step staged, so a caller training in pieces asks for it in the last piece only)
+TRACK_OFF, TRACK, TRACK_NORM = 0, 1, 2
+
 
 @njit(**INLINE)
 def decisions(y, dec):
