@@ -27,7 +27,9 @@ RUN_EPILOG = """examples:
   xorsweep run examples/blog-rounding.toml --store blog-rounding.zarr
   xorsweep run examples/slice.toml --store slice.zarr --workers 2
   xorsweep run examples/random-rounding.toml --store /shared/rr.zarr --address tcp://10.0.0.5:8786
-Running the same spec on the same store again trains only the blocks not yet done."""
+Running the same spec on the same store again trains only the blocks not yet done. A small
+sweep on a local store (about a second of training) trains in this process; --workers or
+--address always use a Dask cluster."""
 STATUS_EPILOG = """example:
   xorsweep status blog-rounding.zarr"""
 VERIFY_EPILOG = """examples:
@@ -511,7 +513,8 @@ def build_parser():
     r.add_argument("--address", metavar="ADDR",
                    help="scheduler of an existing Dask cluster, e.g. tcp://host:8786 "
                         "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
-    r.add_argument("--workers", type=int, metavar="N", help="embedded cluster: N worker processes (default: cores)")
+    r.add_argument("--workers", type=int, metavar="N", help="embedded cluster of N worker processes (default: one per "
+                   "core; a small sweep trains in this process unless N is given)")
     r.add_argument("--no-lock", action="store_true",
                    help="a URL store whose backend cannot guarantee a single writer (no atomic create, or a server "
                         "that ignores conditional writes): write without the single-writer lock (you make "
