@@ -153,7 +153,12 @@ ARITHS = {
     "exact-fma": "exp/log: xorsweep's own, built from IEEE basic operations and explicit fused multiply-add "
                  "(same bits on any IEEE-754 machine with a correct fma; hardware FMA on x86-64 since 2013 and ARMv8)",
 }
-DEFAULT_ARITH = "exact"
+#: the arithmetic of a spec that names none: exact-fma is as exact as exact (<= 1 ulp, the same
+#: bits on every machine with a correct fma) and faster (about 1.2x for gd, 1.1x for seed).
+#: A store records the arithmetic it was made with; a spec that names none resumes a store
+#: with the store's own (``Spec.with_arith_of``), so stores made when the default was
+#: "exact" keep their bits.
+DEFAULT_ARITH = "exact-fma"
 DEFAULT_H = 1e-4  # the book's finite-difference step
 INIT_STD = 0.1  # the author's 0.1 * N(0, 1) initial weights
 

@@ -183,7 +183,10 @@ class Sweep:
                  unsafe_no_lock: bool = False):
         self.spec = as_spec(spec)
         if block is not None:
-            self.spec = Spec.from_dict({**self.spec.to_dict(), "execution": {"block": block}})
+            d = self.spec.to_dict()
+            if not self.spec.arith_named:  # still the default's to decide (``Spec.with_arith_of``)
+                d["training"].pop("arith")
+            self.spec = Spec.from_dict({**d, "execution": {"block": block}})
         self.path = _store_path(store_path)
         self.command = command
         self.futures = []

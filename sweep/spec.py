@@ -284,6 +284,23 @@ class Spec(Model):
         d = {**d, "axes": axes} if axes else d
         return {**d, "outcomes": outcomes} if outcomes else d
 
+    @property
+    def arith_named(self) -> bool:
+        """Whether the spec names ``training.arith`` (with an ``arith`` axis the axis decides
+        the values, but ``training.arith`` is still part of the spec's identity)."""
+        return "arith" in self.training.model_fields_set
+
+    def with_arith_of(self, stored: "Spec") -> "Spec":
+        """This spec with ``stored``'s arithmetic when it names none: a spec that leaves the
+        arithmetic to the default resumes a store with the arithmetic the store was made
+        with (which its stored spec always names), so stores made before the default
+        changed keep resuming with their own bits."""
+        if self.arith_named or stored.arith_named is False or self.training.arith == stored.training.arith:
+            return self
+        d = self.to_dict()
+        d["training"]["arith"] = stored.training.arith
+        return Spec.from_dict(d)
+
     def identity(self):
         """The parts that decide every stored value (not the block size nor the name)."""
         d = self.to_dict()

@@ -435,7 +435,11 @@ def store_id(path) -> str:
 
 
 def check_same_spec(path, spec: Spec) -> Spec:
+    """The store's spec, when ``spec`` describes the same values (a spec that names no
+    arithmetic takes the store's: ``Spec.with_arith_of``); else a UserError naming the
+    differences."""
     old = stored_spec(path)
+    spec = spec.with_arith_of(old)
     diff = spec_differences(old.identity(), spec.identity())
     if diff:
         raise UserError(f"store {path} was made by another spec ({'; '.join(diff[:3])}"

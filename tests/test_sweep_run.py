@@ -385,3 +385,33 @@ def test_probes_only_where_a_worker_has_a_cold_cache(client, reference_store, tm
                       env={**WORKER_ENV, "NUMBA_CACHE_DIR": str(tmp_path / "empty")}) as cluster, \
             Client(cluster) as cold:
         assert not engine.workers_warm(cold, g)
+
+
+def test_a_store_made_with_exact_resumes_with_its_own_arithmetic(tmp_path, monkeypatch):
+    """The default arithmetic is exact-fma for new stores; a store made when it was exact
+    (its stored spec names "exact") resumes with exact from the same spec file, which
+    names none, and ends bit-identical to an uninterrupted exact store."""
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    exact = spec(training={"arith": "exact"})
+    unnamed = spec()
+    assert unnamed.training.arith == "exact-fma" and not unnamed.arith_named
+    whole = engine.Sweep(exact, tmp_path / "whole.zarr")
+    whole.run(here=True)
+    old = engine.Sweep(exact, tmp_path / "old.zarr")
+    old.train_here(blocks=[0, 2])
+    resumed = engine.Sweep(unnamed, tmp_path / "old.zarr")
+    assert resumed.would_train_here(*resumed.check())
+    resumed.run(here=True)
+    assert_same(tmp_path / "old.zarr", tmp_path / "whole.zarr")
+    assert json.loads(load(tmp_path / "old.zarr").attrs["spec"])["training"]["arith"] == "exact"
+    # with --block too (the spec is rebuilt, the arithmetic still left to the store)
+    assert engine.Sweep(unnamed, tmp_path / "old.zarr", block=4).plan().blocks_done == whole.plan().blocks
+    # a new store from the same file: exact-fma, other bits
+    new = engine.Sweep(unnamed, tmp_path / "new.zarr")
+    new.run(here=True)
+    ds = load(tmp_path / "new.zarr")
+    assert json.loads(ds.attrs["spec"])["training"]["arith"] == "exact-fma"
+    assert not np.array_equal(bits(ds.W1.values), bits(load(tmp_path / "whole.zarr").W1.values))
+    # a spec that names exact-fma is another spec for the exact store
+    with pytest.raises(UserError, match="training.arith: 'exact' in store, 'exact-fma' now"):
+        engine.Sweep(spec(training={"arith": "exact-fma"}), tmp_path / "old.zarr").check()

@@ -159,16 +159,38 @@ EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "b7
                   "lyapunov.toml": "3753d1cfd1a6"}
 
 
+def as_made_then(spec: Spec) -> Spec:
+    """The spec as a store made before the default arithmetic became exact-fma holds it."""
+    d = spec.to_dict()
+    if not spec.arith_named:
+        d["training"]["arith"] = "exact"
+    return Spec.from_dict(d)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_hashes_are_pinned(path):
+    """The stored specs of stores made then keep their hashes (a spec file that names no
+    arithmetic resumes them with their own: test_sweep_run)."""
     if EXAMPLE_HASHES[path.name] is not None:
-        assert Spec.from_toml(path).hash() == EXAMPLE_HASHES[path.name]
+        assert as_made_then(Spec.from_toml(path)).hash() == EXAMPLE_HASHES[path.name]
 
 
 def test_the_earlier_perturbation_example_keeps_its_hash():
-    d = Spec.from_toml(EXAMPLES[0].parent / "perturbation.toml").to_dict()
+    d = as_made_then(Spec.from_toml(EXAMPLES[0].parent / "perturbation.toml")).to_dict()
     d["axes"]["eps"] = {"min": 1e-16, "max": 1e-1, "num": 16}
     assert Spec.from_dict(d).hash() == "a54414062364"
+
+
+def test_a_spec_that_names_no_arithmetic_takes_the_store_s():
+    plain = Spec.from_dict({"start": {"count": 3}})
+    assert not plain.arith_named and plain.training.arith == "exact-fma"  # new stores: the default
+    old = as_made_then(plain)
+    assert old.arith_named and plain.with_arith_of(old).hash() == old.hash()
+    named = Spec.from_dict({"training": {"arith": "exact-fma"}, "start": {"count": 3}})
+    assert named.arith_named and named.with_arith_of(old) is named  # named: kept, and refused by the store
+    # with an arith axis the axis decides every value; training.arith is still adopted
+    axis = Spec.from_dict({"start": {"count": 3}, "axes": {"arith": {"values": ["exact", "libm"]}}})
+    assert axis.with_arith_of(as_made_then(axis)).hash() == as_made_then(axis).hash()
 
 
 LIT = {"W1": blog.W1, "W2": blog.W2}
@@ -199,7 +221,7 @@ PINNED = [
 
 @pytest.mark.parametrize("d, digest, starts", PINNED, ids=range(len(PINNED)))
 def test_hashes_and_start_bits_are_those_of_the_old_code(d, digest, starts):
-    spec = Spec.from_dict(d)
+    spec = as_made_then(Spec.from_dict(d))
     assert spec.hash() == digest
     g, h = Grid(spec), hashlib.sha256()
     for k in range(g.n_blocks):
@@ -209,7 +231,7 @@ def test_hashes_and_start_bits_are_those_of_the_old_code(d, digest, starts):
 
 
 def test_published_start_has_the_literal_identity():
-    d = Spec.from_toml(EXAMPLES[0]).to_dict()  # blog-rounding
+    d = as_made_then(Spec.from_toml(EXAMPLES[0])).to_dict()  # blog-rounding
     assert EXAMPLES[0].name == "blog-rounding.toml"
     literal = Spec.from_dict({**d, "start": {"W1": blog.W1, "W2": blog.W2}})
     d["start"] = {"published": True}
