@@ -48,7 +48,7 @@ def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, 
     kernels' bits exactly, for each gradient with each update order and for the named
     rules: the kernels compute the same operations in the same order."""
     starts = random_starts(7, H=H, seed=H)
-    r = _train(starts, rule, lr=2.0, steps=4)
+    r = _train(starts, rule, lr=2.0, steps=4, arith="exact")
     with ref.use_ops(*exact_ops):
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 

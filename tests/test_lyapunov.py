@@ -159,7 +159,7 @@ def test_against_a_slow_numpy_benettin(rule, tol, exact_ops):
     to rounding; the seed rule's agree to its roundoff kicks (κ/δ ≈ 3e-4 per pause)."""
     H, lr, steps = 2, 2.0, 36
     starts = random_starts(3, H=H, seed=7)
-    r = kernels.train(*starts, rule=rule, lr=lr, steps=steps, lyapunov=True, lyapunov_every=8)
+    r = kernels.train(*starts, rule=rule, lr=lr, steps=steps, lyapunov=True, lyapunov_every=8, arith="exact")
     x = join_groups(*starts)
     with ref.use_ops(*exact_ops):
         want = [_numpy_benettin(rule, x[i], H, lr, steps, 8, L.DELTA["float64"]) for i in range(3)]

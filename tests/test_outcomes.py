@@ -22,7 +22,7 @@ NAND_FAMILY = "(x1∧¬x2)∨(¬x1∧x2) family {x1∧¬x2|x1→x2, ¬x1∧x2|x2
 def test_tracking_matches_the_reference_oracle(rule, H, exact_ops):
     steps = 40 if rule[0] == "analytic" else 8
     starts = random_starts(6, H=H, std=1.5, seed=20 + H)
-    r = kernels.train(*starts, gradient=rule[0], update=rule[1], lr=5.0, steps=steps)
+    r = kernels.train(*starts, gradient=rule[0], update=rule[1], lr=5.0, steps=steps, arith="exact")
     with ref.use_ops(*exact_ops):
         for i in range(6):
             p = ref.start(starts[0][i], starts[2][i], starts[1][i], starts[3][i])
