@@ -154,7 +154,7 @@ ARITHS = {
                  "(same bits on any IEEE-754 machine with a correct fma; hardware FMA on x86-64 since 2013 and ARMv8)",
 }
 #: the arithmetic of a spec that names none: exact-fma is as exact as exact (<= 1 ulp, the same
-#: bits on every machine with a correct fma) and faster (about 1.2x for gd, 1.1x for seed).
+#: bits on every machine with a correct fma) and faster (1.3x for gd in float64, about 1.1x for seed).
 #: A store records the arithmetic it was made with; a spec that names none resumes a store
 #: with the store's own (``Spec.with_arith_of``), so stores made when the default was
 #: "exact" keep their bits.
