@@ -382,14 +382,20 @@ class Sweep:
 
     def _run_here(self, grid, done, progress):
         """Every block not done, in this process, one after another: the Dask task itself
-        (``train_block``), called directly."""
+        (``train_block``), called directly. Each kernel variant is first compiled (or
+        loaded from the cache) on one network (``compile_block``) outside the blocks, so
+        that Ctrl-C during a compile stops at once."""
         path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         todo, state, report = self._begin(grid, done, progress, ", in this process")
         if not todo:
             return state
-        t0 = time.perf_counter()
+        t0, compiled = time.perf_counter(), set()
         try:
             for k in todo:
+                variant = tuple(grid.block(k).settings.get(s) for s in COMPILED_SETTINGS)
+                if variant not in compiled:
+                    compile_block(spec_dict, k)
+                    compiled.add(variant)
                 with _signals_deferred():  # a block is written and counted whole; Ctrl-C stops between blocks
                     self._count(state, train_block(path, sid, spec_dict, k), t0)
                 report(state)

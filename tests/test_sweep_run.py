@@ -415,3 +415,22 @@ def test_a_store_made_with_exact_resumes_with_its_own_arithmetic(tmp_path, monke
     # a spec that names exact-fma is another spec for the exact store
     with pytest.raises(UserError, match="training.arith: 'exact' in store, 'exact-fma' now"):
         engine.Sweep(spec(training={"arith": "exact-fma"}), tmp_path / "old.zarr").check()
+
+
+def test_in_process_runs_compile_each_variant_before_its_blocks(tmp_path, monkeypatch):
+    """Outside the blocks (where Ctrl-C stops at once), one network of the first block of
+    each kernel variant compiles or loads its kernels; then the blocks train."""
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    calls = []
+    real_compile, real_train = engine.compile_block, engine.train_block
+    monkeypatch.setattr(engine, "compile_block", lambda d, k: calls.append(("compile", k)) or real_compile(d, k))
+    monkeypatch.setattr(engine, "train_block", lambda *a: calls.append(("train", a[-1])) or real_train(*a))
+    d = spec(axes={"rule": {"values": list(RULES)}, "decimals": {"values": ["none", 1]}})
+    sw = engine.Sweep(d, tmp_path / "v.zarr")
+    sw.run(here=True)
+    g = Grid(d)
+    rules = [g.block(k).settings["rule"] for _, k in calls]
+    compiles = [i for i, (what, _) in enumerate(calls) if what == "compile"]
+    assert len(compiles) == len(RULES) and [w for w, _ in calls].count("train") == g.n_blocks
+    for i in compiles:  # each compile comes right before the first block of its rule
+        assert calls[i + 1] == ("train", calls[i][1]) and rules[i] not in rules[:i]
