@@ -17,7 +17,8 @@
 - ``lyapunov`` (``training.lyapunov = true``): one exponent per ``distinct_starts``, their
   ``median`` with its bootstrap ``median_interval`` over starts, ``q10``, ``q90``,
   ``positive_share``, the rule's ``kick`` κ and the estimated ``floor``;
-- ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``): see
+- ``box_count``, ``basin_entropy``, ``fractality`` (a slice ``a`` × ``b``; of a zoomed
+  slice, its level ``cell["zoom"]``, default 0, the slice as given): see
   ``analysis.basins.box_count_report``;
 - ``zoom`` (a zoomed slice): a list, one entry per level, see ``zoom_report``.
 
@@ -123,15 +124,24 @@ def stats_report(ds: xr.Dataset, partition=None, cell=None, fit_range=None, box_
         out["lyapunov"] = lyapunov.summary(ds, stats._fixed_dims(part, [d for d in dims if d not in SETTING_AXES],
                                                                  cell)[1], confidence=confidence, n_boot=n_boot,
                                            seed=seed)
-    if "a" in dims and "b" in dims and min(part.sizes["a"], part.sizes["b"]) > 4:
-        m, fixed = stats._fixed_dims(part, ("a", "b"), cell)
-        d = stats._fixed_dims(done, ("a", "b"), cell)[0] if done is not None else None
+    if "zoom" in dims:  # the top-level slice statistics are those of one level (default 0, the slice as given)
+        level = int((cell or {}).get("zoom", 0))
+        sds, spart = basins.zoom_level(ds, level), basins.zoom_level(part, level)
+        sdone = basins.zoom_level(done, level) if done is not None else None
+        scell = {k: v for k, v in (cell or {}).items() if k != "zoom"}
+    else:
+        level, sds, spart, sdone, scell = None, ds, part, done, cell
+    if "a" in spart.dims and "b" in spart.dims and min(spart.sizes["a"], spart.sizes["b"]) > 4:
+        m, fixed = stats._fixed_dims(spart, ("a", "b"), scell)
+        d = stats._fixed_dims(sdone, ("a", "b"), scell)[0] if sdone is not None else None
         bc = basins.box_count_report(m.transpose("a", "b"), None if d is None else d.transpose("a", "b"),
                                      box_fit_range, seed, radius=radius, n_balls=n_balls)
+        if level is not None:
+            fixed = {"zoom": level, **fixed}
         for key in ("box_count", "basin_entropy", "fractality"):
             out[key] = {**bc[key], "used": bc["used"], "fixed": fixed}
         out["slice_partition"] = bc["partition"]
-        out["distinct_starts"] = distinct_starts(ds, fixed)
+        out["distinct_starts"] = distinct_starts(sds, {k: v for k, v in fixed.items() if k != "zoom"})
         if out["distinct_starts"] and out["distinct_starts"]["share"] < 0.99:
             d = out["distinct_starts"]
             out["notes"].append(f"the slice holds only {d['distinct']} distinct starts in {d['cells']} cells: it is "
@@ -290,8 +300,9 @@ def format_report(rep: dict) -> str:
         b, e, f = rep["box_count"], rep["basin_entropy"], rep["fractality"]
         sp = rep.get("slice_partition", p)
         L.append("")
-        L.append(f"slice box counting on {sp['name']} ({sp['classes']} classes; {100 * b['used']:.1f}% of cells used; "
-                 f"{b['rule']})")
+        lvl = f" (zoom level {b['fixed']['zoom']}; every level below)" if "zoom" in b.get("fixed", {}) else ""
+        L.append(f"slice box counting{lvl} on {sp['name']} ({sp['classes']} classes; {100 * b['used']:.1f}% of cells "
+                 f"used; {b['rule']})")
         if rep.get("distinct_starts"):
             ds_ = rep["distinct_starts"]
             L.append(f"  distinct starts: {ds_['distinct']} of {ds_['cells']} cells")

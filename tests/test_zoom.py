@@ -213,7 +213,12 @@ def test_stats_json_reports_every_level(zoom_store, tmp_path, capsys):
 
     assert cli.main(["stats", str(zoom_store), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert "box_count" not in rep and len(rep["zoom"]) == 3
+    assert len(rep["zoom"]) == 3
+    # the top-level slice statistics are those of level 0 (the slice as given), and say so
+    assert rep["box_count"]["fixed"] == {"zoom": 0} and rep["basin_entropy"]["fixed"] == {"zoom": 0}
+    assert rep["box_count"]["mixed_share"][0] == pytest.approx(rep["zoom"][0]["mixed_share_smallest"])
+    assert rep["basin_entropy"]["S_bb"] == pytest.approx(rep["zoom"][0]["S_bb"])
+    assert rep["distinct_starts"]["cells"] == 30 and "verdict" in rep["fractality"]
     for i, r in enumerate(rep["zoom"]):
         assert set(r) >= KEYS
         assert r["level"] == i and r["cells"] == 30 and r["used"] == 1
