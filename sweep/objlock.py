@@ -11,7 +11,12 @@ if it succeeds, the lock is released and the write refused.
 An object lock does not die with its holder (SIGKILL, a lost machine). A stale lock of
 this host is recognised (its pid is gone) and taken over; one of another host cannot be
 checked from here: the refusal names the holder and the object to delete once that run
-is known to be dead. Backends without an atomic create (only s3 has one through fsspec)
+is known to be dead. S3 has no conditional delete, so a takeover is itself claimed first:
+the object ``<store>.lock.takeover-<stale token>``, created with ``If-None-Match: *``.
+Only its one creator may delete the stale lock (after reading it again: still that
+token), and it removes the claim only once the stale lock is gone, so no run can ever
+delete a lock made after the stale one (tokens are never reused). A claim whose creator
+died mid-takeover is refused with the object to delete. Backends without an atomic create (only s3 has one through fsspec)
 are refused unless the caller opts out of the single-writer guarantee.
 """
 from __future__ import annotations
@@ -69,9 +74,9 @@ def busy(loc: Remote, info: dict) -> str:
     return text
 
 
-def _create(loc: Remote, body: bytes) -> bool:
+def _create(loc: Remote, body: bytes, key: str | None = None) -> bool:
     try:
-        loc.fs.pipe_file(loc.sibling_lock, body, mode="create")
+        loc.fs.pipe_file(key or loc.sibling_lock, body, mode="create")
         return True
     except FileExistsError:
         return False
@@ -80,11 +85,41 @@ def _create(loc: Remote, body: bytes) -> bool:
 
 
 def _remove_if_mine(loc: Remote, token: str):
-    # S3 has no conditional delete: re-read, then delete. Two runs taking over the same
-    # stale lock at once can in principle both pass this check (a window of one request)
+    """Delete the lock object if it holds ``token``: its holder releasing it, or the one
+    claimant of a takeover (``_take_over``): no one else can delete a lock of that token
+    between the read and the delete, and no later lock has it."""
     with contextlib.suppress(Exception):
         if (_read(loc) or {}).get("token") == token:
             loc.fs.rm_file(loc.sibling_lock)
+
+
+def _take_over(loc: Remote, stale: dict, me: dict) -> bool:
+    """Remove a stale lock, claiming the takeover first (see the module docstring); False
+    if another run holds the claim (the caller waits a moment and reads the lock again)."""
+    token = stale.get("token")
+    if not isinstance(token, str) or not token.isalnum():
+        raise UserError(f"store {loc}: the lock object {loc.protocol}://{loc.sibling_lock} of a dead run has no "
+                        "token; delete it once no run writes the store")
+    claim = f"{loc.sibling_lock}.takeover-{token}"
+    if not _create(loc, json.dumps(me).encode(), claim):
+        try:
+            other = json.loads(loc.fs.cat_file(claim).decode() or "{}")
+        except FileNotFoundError:
+            return False  # finished in between
+        except Exception:  # noqa: BLE001 - unreadable: treated as a live claim
+            return False
+        if _stale(other):
+            raise UserError(f"store {loc}: a run that was taking over the lock of a dead run died itself; delete "
+                            f"{loc.protocol}://{claim} (and {loc.protocol}://{loc.sibling_lock} if it is still "
+                            "there) once no run writes the store")
+        return False
+    try:
+        _remove_if_mine(loc, token)
+    finally:
+        if (_read(loc) or {}).get("token") != token:  # only once the stale lock is gone
+            with contextlib.suppress(Exception):
+                loc.fs.rm_file(claim)
+    return True
 
 
 @contextlib.contextmanager
@@ -100,7 +135,7 @@ def store_lock(loc: Remote, command: str = "", *, unsafe_no_lock=False):
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
           "command": command, "token": token}
     body = json.dumps(me).encode()
-    for _ in range(3):
+    for attempt in range(6):
         if _create(loc, body):
             break
         info = _read(loc)
@@ -108,7 +143,8 @@ def store_lock(loc: Remote, command: str = "", *, unsafe_no_lock=False):
             continue  # released in between: try again
         if not _stale(info):
             raise UserError(busy(loc, info))
-        _remove_if_mine(loc, info.get("token", ""))  # a dead run of this host: take its lock over
+        if not _take_over(loc, info, me):  # a dead run of this host: take its lock over
+            time.sleep(0.1 * (attempt + 1))  # another run is taking it over: then it holds it
     else:
         raise UserError(f"store {loc}: could not take the lock object {loc.sibling_lock}")
     try:
@@ -125,4 +161,5 @@ def clear_stale(loc: Remote):
     host (not checkable from here), is left alone."""
     info = _read(loc)
     if info is not None and _stale(info):
-        _remove_if_mine(loc, info.get("token", ""))
+        _take_over(loc, info, {"pid": os.getpid(), "host": socket.gethostname(),
+                               "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": "clear_stale"})

@@ -1,5 +1,6 @@
 """Stores on S3: a real S3-compatible server (moto's server mode) on 127.0.0.1, started and
 stopped here, a real ``dask scheduler`` with workers writing chunks straight to the URL."""
+import contextlib
 import json
 import logging
 import os
@@ -281,3 +282,69 @@ def test_remote_travels_with_its_options():
     r = as_location("s3://bucket/x.zarr/")
     assert isinstance(r, Remote) and r.url == "s3://bucket/x.zarr" and pickle.loads(pickle.dumps(r)) == r
     assert as_location("file:///tmp/x.zarr") == "/tmp/x.zarr"
+
+
+def test_two_runs_taking_over_one_stale_lock_at_once_leave_one_writer(s3, monkeypatch):
+    """S3 has no conditional delete: a takeover reads the stale lock, then deletes it. Two runs
+    that both read it before either deleted it could otherwise delete each other's new lock
+    (forced here: the second reader deletes after the first has made its own lock). The
+    takeover is claimed with a conditional create first: exactly one run writes."""
+    import threading
+
+    from xorsweep.sweep import objlock
+
+    url = "s3://bucket/contended.zarr"
+    loc = as_location(url)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    loc.fs.pipe_file(loc.sibling_lock, json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": "then",
+                                                   "token": "old"}).encode())
+    saw_stale, read_then_wait = threading.Barrier(2, timeout=5), threading.Barrier(2, timeout=2)
+    plain_stale, plain_remove = objlock._stale, objlock._remove_if_mine
+
+    def stale(info):  # both runs see the stale lock before either acts
+        out = plain_stale(info)
+        if out and info.get("token") == "old" and not getattr(local, "met", False):
+            local.met = True
+            saw_stale.wait()
+        return out
+
+    def remove_if_mine(loc_, token):
+        if token != "old":
+            return plain_remove(loc_, token)
+        if threading.current_thread().name == "B":  # reads, then deletes late: after A made its lock
+            held = (objlock._read(loc_) or {}).get("token")
+            with contextlib.suppress(threading.BrokenBarrierError):
+                read_then_wait.wait()
+            time.sleep(0.5)
+            if held == token:
+                loc_.fs.rm_file(loc_.sibling_lock)
+            return None
+        with contextlib.suppress(threading.BrokenBarrierError):  # A deletes only once B has read
+            read_then_wait.wait()
+        return plain_remove(loc_, token)
+
+    local = threading.local()
+    monkeypatch.setattr(objlock, "_stale", stale)
+    monkeypatch.setattr(objlock, "_remove_if_mine", remove_if_mine)
+    held, refused, overlaps = [], [], []
+
+    def contend(name):
+        try:
+            with lock.store_lock(url, name):
+                held.append(name)
+                for _ in range(10):
+                    if lock.holder(url) is None or lock.holder(url)["command"] != name:
+                        overlaps.append(name)
+                    time.sleep(0.1)
+        except UserError as e:
+            refused.append((name, str(e)))
+
+    threads = [threading.Thread(target=contend, args=(n,), name=n) for n in "AB"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(held) == 1 and len(refused) == 1 and not overlaps, (held, refused, overlaps)
+    assert lock.holder(url) is None
+    assert not [k for k in loc.fs.ls("bucket") if "takeover" in k]  # the claim went with the stale lock
