@@ -106,9 +106,16 @@ def completions(codes) -> list:
     k = len(codes)
     if k == 0 or k > MAX_FEATURES:
         return []
-    idx = _patterns(codes)
-    want = LABELS.astype(np.int64)
-    return sorted(g for g in threshold_gates(k) if np.all(((g >> (2**k - 1 - idx)) & 1) == want))
+    shift = 2**k - 1 - _patterns(codes)  # (4,): the truth-table bit each row reads
+    g = _gate_array(k)
+    ok = np.all(((g[:, None] >> shift[None, :]) & 1) == LABELS.astype(np.int64)[None, :], axis=1)
+    return g[ok].tolist()
+
+
+@functools.lru_cache(maxsize=8)
+def _gate_array(k: int) -> np.ndarray:
+    """threshold_gates(k), ascending, as int64 (at most 2**16: truth tables of k <= 4)."""
+    return np.array(sorted(threshold_gates(k)), dtype=np.int64)
 
 
 def sufficient(codes) -> bool:

@@ -245,7 +245,7 @@ def _cmd_run(args):
     try:
         with _interrupts_as_keyboard(state):
             sw.run(progress=progress, address=args.address, workers=args.workers, on_start=on_start,
-                   dashboard=f"127.0.0.1:{args.dashboard_port}")
+                   dashboard=f"127.0.0.1:{args.dashboard_port}", dataset=False)
     except KeyboardInterrupt:
         p = state.get("p")
         if p is not None and p.blocks_done == p.blocks_total:

@@ -269,8 +269,10 @@ class Sweep:
 
     # ---- running -------------------------------------------------------------------------
     def run(self, client=None, *, progress=False, address=None, workers=None, on_start=None,
-            dashboard="127.0.0.1:8787", here=None):
-        """Train every block not yet done and return the store as an xarray Dataset.
+            dashboard="127.0.0.1:8787", here=None, dataset=True):
+        """Train every block not yet done and return the store as an xarray Dataset
+        (``dataset=False``: return None, and import neither xarray nor, when the blocks
+        train here, Dask: what the CLI does).
 
         ``client``: a ``distributed.Client`` (else one is made on ``address`` or an
         embedded LocalCluster of ``workers`` processes). ``here``: train in this process,
@@ -285,12 +287,10 @@ class Sweep:
         diagnostics). Finished blocks are never rewritten; a second writer on the same
         store is refused.
         """
-        from xorsweep.sweep.cluster import client_for
-
         grid, done = self.check()  # before any cluster starts
         if done.all() and self.exists():
             clear_stale(self.path)
-            return store.open_dataset(self.path)
+            return store.open_dataset(self.path) if dataset else None
         with self._lock():
             grid, done = self.check()  # again, now that no one else writes
             if self.would_train_here(grid, done, client=client, address=address, workers=workers, here=here):
@@ -298,14 +298,17 @@ class Sweep:
                 if on_start is not None:
                     on_start(None, grid, done)
                 self._run_here(grid, done, progress)
-                return store.open_dataset(self.path)
-            ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers, dashboard)
-            with ctx as c:
-                grid, done = self._prepare(grid, done)
-                if on_start is not None:
-                    on_start(c, grid, done)
-                self._run_blocks(c, grid, done, progress)
-        return store.open_dataset(self.path)
+            else:
+                from xorsweep.sweep.cluster import client_for
+
+                ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers,
+                                                                                             dashboard)
+                with ctx as c:
+                    grid, done = self._prepare(grid, done)
+                    if on_start is not None:
+                        on_start(c, grid, done)
+                    self._run_blocks(c, grid, done, progress)
+        return store.open_dataset(self.path) if dataset else None
 
     def _prepare(self, grid, done):
         """Make the template of a new store (only once a cluster is up: a failed cluster
@@ -389,7 +392,7 @@ class Sweep:
         todo, state, report = self._begin(grid, done, progress, ", in this process")
         if not todo:
             return state
-        t0, compiled = time.perf_counter(), set()
+        t0, compiled, last_live = time.perf_counter(), set(), time.monotonic()
         try:
             for k in todo:
                 variant = tuple(grid.block(k).settings.get(s) for s in COMPILED_SETTINGS)
@@ -398,6 +401,7 @@ class Sweep:
                     compiled.add(variant)
                 with _signals_deferred():  # a block is written and counted whole; Ctrl-C stops between blocks
                     self._count(state, train_block(path, sid, spec_dict, k), t0)
+                    last_live = self._live(path, state, None, last_live)  # for status in another terminal
                 report(state)
         finally:
             self._end(state, report, t0)

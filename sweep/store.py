@@ -26,11 +26,14 @@ import uuid
 import warnings
 from pathlib import Path
 
-import dask.array as da
+import asyncio
+import base64
+
 import numpy as np
-import xarray as xr
 import zarr
+import zarr.api.asynchronous
 from zarr.codecs import Crc32cCodec, ZstdCodec
+from zarr.core.sync import sync
 
 from xorsweep.errors import StoreDamaged, UserError
 from xorsweep.kernels import outcomes
@@ -171,24 +174,22 @@ def estimated_bytes(grid: Grid) -> int:
     return grid.cells * per_cell
 
 
-def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
-    """The empty dataset and its encoding (Zarr chunks = blocks). The lazy arrays are one
-    dask chunk each, so the template costs the same whatever the number of blocks."""
+def template_parts(grid: Grid) -> tuple[dict, dict]:
+    """(data variables: name -> (dims, shape, chunks, dtype, attrs, fill value), coordinates:
+    name -> (dims, values, attrs)) of the store's template (Zarr chunks = blocks)."""
     sizes = _sizes(grid)
-    data_vars, encoding = {}, {}
+    data_vars = {}
     for name, (extra, dtype, vattrs, fill) in _variables(grid).items():
-        shape = grid.shape + tuple(sizes[d] for d in extra)
-        encoding[name] = {"chunks": grid.chunks + tuple(sizes[d] for d in extra), "compressors": CODECS,
-                          "fill_value": fill}
-        data_vars[name] = (grid.dims + extra, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
-    coords = {d: (d, v, dict(COORD_ATTRS.get(d, {}))) for d, v in grid.coords().items()}
-    coords.update(input=("input", [0, 1], COORD_ATTRS["input"]),
-                  hidden=("hidden", np.arange(grid.H), COORD_ATTRS["hidden"]),
-                  output=("output", [0, 1], COORD_ATTRS["output"]),
-                  row=("row", np.arange(4), COORD_ATTRS["row"]),
-                  x1=("row", X[:, 0], {"long_name": "input x1 of the row"}),
-                  x2=("row", X[:, 1], {"long_name": "input x2 of the row"}),
-                  row_label=("row", LABELS, {"long_name": "XOR label of the row"}))
+        data_vars[name] = (grid.dims + extra, grid.shape + tuple(sizes[d] for d in extra),
+                           grid.chunks + tuple(sizes[d] for d in extra), np.dtype(dtype), vattrs, fill)
+    coords = {d: ((d,), np.asarray(v), dict(COORD_ATTRS.get(d, {}))) for d, v in grid.coords().items()}
+    coords.update(input=(("input",), np.array([0, 1]), COORD_ATTRS["input"]),
+                  hidden=(("hidden",), np.arange(grid.H), COORD_ATTRS["hidden"]),
+                  output=(("output",), np.array([0, 1]), COORD_ATTRS["output"]),
+                  row=(("row",), np.arange(4), COORD_ATTRS["row"]),
+                  x1=(("row",), X[:, 0], {"long_name": "input x1 of the row"}),
+                  x2=(("row",), X[:, 1], {"long_name": "input x2 of the row"}),
+                  row_label=(("row",), LABELS, {"long_name": "XOR label of the row"}))
     sl = grid.spec.axes.slice
     if sl is not None and sl.zoom is not None:
         coords.update(_zoom_coords(grid))
@@ -197,16 +198,80 @@ def template(grid: Grid, attrs: dict) -> tuple[xr.Dataset, dict]:
             name = src if isinstance(src, str) else f"seeded random unit direction (seed {src.seed})"
             coords[dim][2].update(long_name=f"{dim}: the start plus {dim} times {name}", direction=str(name))
     if "decimals" in coords:
-        coords["rounded"] = ("decimals", ~np.isnan(coords["decimals"][1]), COORD_ATTRS["rounded"])
+        coords["rounded"] = (("decimals",), ~np.isnan(coords["decimals"][1]), COORD_ATTRS["rounded"])
     if grid.record_steps is not None:
-        coords["record"] = ("record", grid.record_steps, COORD_ATTRS["record"])
+        coords["record"] = (("record",), np.asarray(grid.record_steps), COORD_ATTRS["record"])
     coords.update(outcomes.lookups(grid.H, grid.spec.outcomes.fold_swap))
     if grid.spec.axes.eps is not None and isinstance(grid.spec.axes.direction, tuple):
-        coords["direction_name"] = ("direction", np.array(grid.spec.axes.direction, dtype=object),
+        coords["direction_name"] = (("direction",), np.array(grid.spec.axes.direction, dtype=object),
                                     COORD_ATTRS["direction_name"])
+    return data_vars, {n: ((d,) if isinstance(d, str) else tuple(d), np.asarray(v), a) for n, (d, v, a) in coords.items()}
+
+
+def template(grid: Grid, attrs: dict):
+    """The empty template as an xarray Dataset of lazy dask arrays (one chunk each) and its
+    encoding: what ``xarray.to_zarr(compute=False)`` would make of it is, array for array,
+    what ``write_template`` writes (tests/test_store_template.py checks it)."""
+    import dask.array as da
+    import xarray as xr
+
+    data_vars, coords = template_parts(grid)
+    encoding = {}
+    dv = {}
+    for name, (dims, shape, chunks, dtype, vattrs, fill) in data_vars.items():
+        encoding[name] = {"chunks": chunks, "compressors": CODECS, "fill_value": fill}
+        dv[name] = (dims, da.zeros(shape, dtype=dtype, chunks=-1), vattrs)
     for name in coords:
         encoding[name] = {"compressors": CODECS}
-    return xr.Dataset(data_vars, coords, attrs), encoding
+    return xr.Dataset(dv, {k: (d, v, dict(a)) for k, (d, v, a) in coords.items()}, attrs), encoding
+
+
+def write_template(zstore, grid: Grid, attrs: dict):
+    """Write the empty template into ``zstore`` (replacing what is there) through zarr alone,
+    encoded as xarray encodes it (CF: a ``coordinates`` attribute naming the non-dimension
+    coordinates a variable spans, the group's own for the others; ``_FillValue`` for
+    floats; strings as variable-length UTF-8), then consolidate the metadata. No xarray or
+    dask import: they cost a warm first run a second."""
+    data_vars, coords = template_parts(grid)
+    nondim = {n: set(d) for n, (d, _, _) in coords.items() if d != (n,)}
+    used = set()
+
+    def cf_attrs(dims, a, kind, fill, with_coords):
+        out = _json_attrs(a)
+        if with_coords:
+            names = sorted(n for n, d in nondim.items() if d <= set(dims))
+            used.update(names)
+            if names:
+                out["coordinates"] = " ".join(names)
+        if kind == "f":
+            out["_FillValue"] = base64.standard_b64encode(np.array(fill, dtype="<f8").tobytes()).decode()
+        return out
+
+    arrays = {}  # name -> (dims, shape, chunks, dtype, attrs, fill, values to write or None)
+    for name, (dims, shape, chunks, dtype, vattrs, fill) in data_vars.items():
+        if dtype.kind == "f" and dtype != np.float64:
+            raise ValueError(f"{name}: the template's float variables are float64")  # _FillValue above
+        arrays[name] = (dims, shape, chunks, dtype, cf_attrs(dims, vattrs, dtype.kind, fill, True), fill, None)
+    for name, (dims, values, cattrs) in coords.items():
+        if values.dtype.kind in "OUS":  # text: variable-length UTF-8, as xarray writes it
+            dtype, fill, values = str, "", values.astype(str)
+        else:
+            dtype, fill = values.dtype, (np.nan if values.dtype.kind == "f" else values.dtype.type(0))
+            if dtype.kind == "f" and dtype != np.float64:
+                raise ValueError(f"{name}: the template's float coordinates are float64")
+        arrays[name] = (dims, values.shape, values.shape, dtype,
+                        cf_attrs(dims, cattrs, "T" if dtype is str else dtype.kind, fill, False), fill, values)
+    root_attrs = dict(attrs)
+    if set(nondim) - used:
+        root_attrs["coordinates"] = " ".join(sorted(set(nondim) - used))
+    with quiet():
+        g = zarr.open_group(zstore, mode="w", zarr_format=3, attributes=_json_attrs(root_attrs))
+        for name, (dims, shape, chunks, dtype, a, fill, values) in arrays.items():
+            arr = g.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, compressors=CODECS,
+                                 dimension_names=dims, attributes=a)
+            if values is not None:
+                arr[...] = values
+        zarr.consolidate_metadata(zstore)
 
 
 def _zoom_coords(grid: Grid) -> dict:
@@ -290,9 +355,7 @@ def create(path, spec: Spec, command: str) -> Grid:
     # template, and a failure leaves no half-made store behind
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.creating-{os.getpid()}-", dir=path.parent))
     try:
-        ds, encoding = template(grid, attrs)
-        with quiet():
-            ds.to_zarr(str(tmp), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        write_template(str(tmp), grid, attrs)
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -305,11 +368,8 @@ def _create_remote(loc: Remote, grid: Grid, attrs: dict):
     the last object written (one PUT: a reader sees the old or the new object). A store
     without it is never read as a store (``remote_state``: "partial"); ``run`` writes it
     again."""
-    ds, encoding = template(grid, attrs)
     try:
-        with quiet():
-            ds.to_zarr(loc.zarr_store(), mode="w", compute=False, zarr_format=3, consolidated=True,
-                       encoding=encoding)
+        write_template(loc.zarr_store(), grid, attrs)
         update_attrs(loc, **{COMPLETE: attrs["created"]})
     except (UserError, KeyboardInterrupt):
         raise
@@ -662,9 +722,21 @@ def write_block(path, expected_id: str, grid: Grid, block: Block, values: dict):
     if missing:
         raise RuntimeError(f"block {block.index}: no values for {missing}")
     with zarr.config.set({"array.write_empty_chunks": True}):
-        for name in names:
-            g[name][block.region] = values[name]
+        sync(_write_arrays(path, names, block.region, values))  # all at once, then, last:
         g["done"][block.region] = np.ones(block.shape, dtype=bool)
+
+
+async def _write_arrays(path, names, region, values):
+    """Write ``values[name]`` into ``region`` of every array named, concurrently (one
+    block's ~30 small writes overlap instead of queueing); returns once every write has
+    ended, raising the first failure."""
+    g = await zarr.api.asynchronous.open_group(_zs(path), mode="r+", use_consolidated=False)
+    arrays = await asyncio.gather(*(g.getitem(n) for n in names))
+    ended = await asyncio.gather(*(a.setitem(region, values[n]) for a, n in zip(arrays, names)),
+                                 return_exceptions=True)
+    for e in ended:
+        if isinstance(e, BaseException):
+            raise e
 
 
 # ---- integrity -------------------------------------------------------------------------
@@ -723,6 +795,8 @@ printable = _clean
 def open_dataset(path) -> xr.Dataset:
     """The store as an xarray Dataset (lazy); a store made before the ``rounded``
     coordinate reads as a new one (its -1 sentinel becomes NaN)."""
+    import xarray as xr
+
     with quiet():
         return with_rounded(xr.open_zarr(_zs(path, read_only=True)))
 

@@ -434,3 +434,28 @@ def test_in_process_runs_compile_each_variant_before_its_blocks(tmp_path, monkey
     assert len(compiles) == len(RULES) and [w for w, _ in calls].count("train") == g.n_blocks
     for i in compiles:  # each compile comes right before the first block of its rule
         assert calls[i + 1] == ("train", calls[i][1]) and rules[i] not in rules[:i]
+
+
+def test_in_process_runs_report_their_live_rate_for_status(tmp_path, monkeypatch):
+    """`xorsweep status` in another terminal reads the run's rate and ETA from the store; an
+    in-process run writes them too (here after every block), and clears them at the end."""
+    from xorsweep.sweep import store
+
+    real_live, real_update, seen = engine.Sweep._live, store.update_attrs, []
+    monkeypatch.setattr(engine.Sweep, "_live", staticmethod(lambda p, s, c, last: real_live(p, s, c, last, every=0)))
+
+    def update(path, history=None, **attrs):
+        if "live" in attrs:
+            seen.append(attrs["live"])
+        return real_update(path, history, **attrs)
+
+    monkeypatch.setattr(store, "update_attrs", update)
+    sw = engine.Sweep(spec(), tmp_path / "live.zarr")
+    sw.run(here=True, dataset=False)
+    grid, _ = sw.check()
+    running = [v for v in seen if v is not None]
+    # from the first block with a measured rate on (the rate needs one block finished before)
+    assert len(running) >= grid.n_blocks - 1
+    assert [v["blocks_done"] for v in running] == list(range(grid.n_blocks - len(running) + 1, grid.n_blocks + 1))
+    assert all(v["rate"] > 0 and v["eta"] and v["dashboard"] is None for v in running)
+    assert seen[-1] is None and load(sw.path).attrs.get("live") is None
