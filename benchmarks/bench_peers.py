@@ -1,6 +1,6 @@
 """xorsweep's gd kernel side by side with its peers, all in one run: network-steps/s.
 
-Run: python benchmarks/bench_peers.py [--rounds 3] [--batch 65536] [--steps 200] [--quick]
+Run: python benchmarks/bench_peers.py [--rounds 3] [--batch 65536] [--steps 200] [--quick] [--seed-only]
 Peers (optional): ``pip install -e '.[bench]'`` (torch, jax, jaxlib); missing ones are
 listed as skipped.
 
@@ -324,6 +324,8 @@ def main():
     ap.add_argument("--seed-batch", type=int, default=8192)
     ap.add_argument("--seed-steps", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    ap.add_argument("--seed-only", action="store_true",
+                    help="only the seed rule's table (same measurement, rounds and sizes; no gd peers)")
     args = ap.parse_args()
     if args.quick:
         args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
@@ -336,7 +338,7 @@ def main():
     s = starts(B)
     impls = []  # (dtype name, label, prepare, steps)
     skipped = []
-    for dtn, dt in (("float64", np.float64), ("float32", np.float32)):
+    for dtn, dt in () if args.seed_only else (("float64", np.float64), ("float32", np.float32)):
         for arith in ARITHS:
             impls.append((dtn, f"xorsweep gd {arith}", xorsweep_impl(s, args.steps, dtn, arith), args.steps))
         if available("torch"):
@@ -357,10 +359,14 @@ def main():
     print(f"# xorsweep peers, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
-    print(f"# gd, H = 3, B = {B}, median of {args.rounds} rounds, implementations alternating")
-    for sk in skipped:
-        print(f"# skipped: {sk}")
-    print(f"# numpy flat_step with the kernel's exp gives the kernel's bits: {check_same_step(s)}")
+    if args.seed_only:
+        print(f"# seed rule only (--seed-only), B = {args.seed_batch}, {args.seed_steps} iterations per call, "
+              f"median of {args.rounds} rounds")
+    else:
+        print(f"# gd, H = 3, B = {B}, median of {args.rounds} rounds, implementations alternating")
+        for sk in skipped:
+            print(f"# skipped: {sk}")
+        print(f"# numpy flat_step with the kernel's exp gives the kernel's bits: {check_same_step(s)}")
 
     runs = []
     for dtn, label, prep, st in impls:
@@ -393,9 +399,10 @@ def main():
             seed[a]["costs"].append(costs)
     load1 = os.getloadavg()
 
-    print()
-    print(f"| dtype | implementation | steps/call | network-steps/s | vs xorsweep {DEFAULT_ARITH} | spread |")
-    print("|---|---|---|---|---|---|")
+    if runs:
+        print()
+        print(f"| dtype | implementation | steps/call | network-steps/s | vs xorsweep {DEFAULT_ARITH} | spread |")
+        print("|---|---|---|---|---|---|")
     for dtn, label, _, st in runs:
         r = rates[(dtn, label)]
         base = np.median(rates[(dtn, f"xorsweep gd {DEFAULT_ARITH}")])
@@ -403,14 +410,15 @@ def main():
         print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
     print()
     print("| seed rule, float64 | network-iterations/s (2 threads) | per CPU-second (1 thread) "
-          "| op-count limit per CPU-second | share | t_exp | t_log | t_div | t_flop (CPU ns) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| op-count limit per CPU-second | share | share range | t_exp | t_log | t_div | t_flop (CPU ns) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for a in ARITHS:
         d = seed[a]
-        share = np.median(np.array(d["cpu_rate"]) / np.array(d["limit"]))
+        shares = np.array(d["cpu_rate"]) / np.array(d["limit"])
+        share = np.median(shares)
         c = {k: np.median([x[k] for x in d["costs"]]) * 1e9 for k in SEED_OPS}
         print(f"| {a} | {np.median(d['rate']):.3g} | {np.median(d['cpu_rate']):.3g} | {np.median(d['limit']):.3g} "
-              f"| {share:.0%} | {c['exp']:.3f} "
+              f"| {share:.0%} | {shares.min():.0%}-{shares.max():.0%} | {c['exp']:.3f} "
               f"| {c['log']:.3f} | {c['div']:.3f} | {c['flop']:.4f} |")
     print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min); the machine has "
           f"{os.cpu_count()} logical CPUs")
