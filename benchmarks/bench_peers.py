@@ -40,8 +40,10 @@ CPU-second, where each t is the CPU time per element of that operation alone in 
 in-cache lane loop on one thread (measured in this run, per arithmetic variant, just
 before each timing of the rule). It ignores loads, stores and branches, so it is an upper
 bound; the table gives the rule's rate on one thread per CPU-second as a share of it (CPU
-time of one thread, because other processes on this shared machine take wall time from
-both alike but not at the same moments, and idle worker threads spin).
+time of the calling thread, ``time.thread_time``, because other processes on this shared
+machine take wall time from both alike but not at the same moments, and idle worker
+threads spin: after the 2-thread run, the process's CPU time counts their spinning too,
+10-15 % of the one-thread run's).
 """
 from __future__ import annotations
 
@@ -233,8 +235,8 @@ def check_same_step(s):
 # ---- op-count limit of the seed rule --------------------------------------------------
 def op_costs(arith, dtype=np.float64, reps=300):
     """CPU seconds per element of exp, log, div and one add/mul, each alone in an in-cache
-    lane loop on one thread (CPU time of one thread: what other processes take from this
-    shared machine, and the spinning of idle worker threads, do not count)."""
+    lane loop on one thread (CPU time of the calling thread: what other processes take from
+    this shared machine, and the spinning of idle worker threads, do not count)."""
     from numba import njit
 
     from xorsweep.kernels.xmath import ARITH_CODES, xexp, xlog
@@ -276,9 +278,9 @@ def op_costs(arith, dtype=np.float64, reps=300):
     for _ in range(7):  # the kinds take turns; the fastest of each is the least disturbed
         for kind, fn in fns.items():
             A[:] = 0.3
-            t0 = time.process_time()
+            t0 = time.thread_time()
             fn(A, reps)
-            ts[kind].append(time.process_time() - t0)
+            ts[kind].append(time.thread_time() - t0)
     out = {kind: min(t) / (A.size * reps) for kind, t in ts.items()}
     out["flop"] /= 2
     return out
@@ -393,9 +395,9 @@ def main():
             t0 = time.perf_counter()
             kernels.train(*ss, rule="seed", steps=args.seed_steps, arith=a, threads=2)
             seed[a]["rate"].append(n / (time.perf_counter() - t0))
-            c0 = time.process_time()
+            c0 = time.thread_time()
             kernels.train(*half, rule="seed", steps=args.seed_steps, arith=a, threads=1)
-            seed[a]["cpu_rate"].append(n / 2 / (time.process_time() - c0))
+            seed[a]["cpu_rate"].append(n / 2 / (time.thread_time() - c0))
             seed[a]["limit"].append(seed_limit(costs))
             seed[a]["costs"].append(costs)
     load1 = os.getloadavg()
