@@ -12,7 +12,10 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
 ``DEFAULT_ARITH`` in the same dtype.
 
 - xorsweep: ``kernels.train(rule="gd")`` per arithmetic variant, float64 and float32,
-  ``--steps`` steps per call (packing, the final forward pass and unpacking included).
+  ``--steps`` steps per call (packing, the final forward pass and unpacking included),
+  with outcome tracking (the default); and, in the default arithmetic, gd without
+  tracking and the analytic gradient with the sequential update (the rule combination
+  the gradient x update settings add; the numerical gradient's rows are the seed table).
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
   array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
@@ -125,10 +128,13 @@ def flat_columns(s, dtype):
 
 
 # ---- implementations: name -> (prepare() -> run(), steps per call) ---------------------
-def xorsweep_impl(s, steps, dtype, arith):
+def xorsweep_impl(s, steps, dtype, arith, **how):
+    """``kernels.train`` of the gd rule (or ``how``: another gradient x update, track=False)."""
+    how = how or {"rule": "gd"}
+
     def prepare():
-        kernels.train(*s, rule="gd", lr=LR, steps=1, dtype=dtype, arith=arith, threads=2)
-        return lambda: kernels.train(*s, rule="gd", lr=LR, steps=steps, dtype=dtype, arith=arith, threads=2)
+        kernels.train(*s, lr=LR, steps=1, dtype=dtype, arith=arith, threads=2, **how)
+        return lambda: kernels.train(*s, lr=LR, steps=steps, dtype=dtype, arith=arith, threads=2, **how)
     return prepare
 
 
@@ -343,6 +349,12 @@ def main():
     for dtn, dt in () if args.seed_only else (("float64", np.float64), ("float32", np.float32)):
         for arith in ARITHS:
             impls.append((dtn, f"xorsweep gd {arith}", xorsweep_impl(s, args.steps, dtn, arith), args.steps))
+        # outcome tracking (on in every row above) and the analytic gradient's other update order
+        impls.append((dtn, f"xorsweep gd {DEFAULT_ARITH}, no outcome tracking",
+                      xorsweep_impl(s, args.steps, dtn, DEFAULT_ARITH, rule="gd", track=False), args.steps))
+        impls.append((dtn, f"xorsweep analytic + sequential {DEFAULT_ARITH}",
+                      xorsweep_impl(s, args.steps, dtn, DEFAULT_ARITH, gradient="analytic", update="sequential"),
+                      args.steps))
         if available("torch"):
             impls.append((dtn, "torch.compile flat step", torch_impl(s, args.steps, dt), args.steps))
             impls.append((dtn, "torch.compile flat step, 1 thread", torch_impl(s, args.steps, dt, 1), args.steps))
