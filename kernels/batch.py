@@ -181,7 +181,8 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     lr = defaults["lr"] if lr is None else float(lr)
     if not np.isfinite(lr) or lr < 0:
         raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    steps = _check_int("steps", defaults["steps"] if steps is None else steps, 0)
+    # the step numbers of outcome tracking are int32 (solved_step is a step + 1)
+    steps = _check_int("steps", defaults["steps"] if steps is None else steps, 0, 2**31 - 2)
     every = 0 if record_every is None else _check_int("record_every", record_every, 1, max(steps, 1))
     if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) or not (
             np.isfinite(h) and h > 0):
@@ -230,8 +231,8 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     code = ARITH_CODES[arith]
     track = bool(track)
     prev = np.full((chunks, H + 1, LANES), -1, np.int8)
-    last = np.zeros((chunks, LANES), np.int64)
-    solved = np.zeros((chunks, LANES), np.int64)
+    last = np.zeros((chunks, LANES), np.int32)
+    solved = np.zeros((chunks, LANES), np.int32)
     gnorm = np.full((chunks, LANES), np.nan, dt)
     module = _KERNELS[gradient]
     # one entry per (threads, step): a run compiles only the code it runs

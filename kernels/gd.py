@@ -22,7 +22,7 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
-from xorsweep.kernels.track import TRACK_NORM, decisions, track
+from xorsweep.kernels.track import TRACK_NORM, decisions, fold_lane, track, unit_state
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
 
 L = LANES
@@ -30,18 +30,24 @@ FUSED_H = 3
 
 
 @njit(**INLINE)
-def _fused_step(p, H, c, z, dec, arith):
-    """One step of the chunk p flattened to 1-D (row k of the parameters at k * L);
-    z is scratch for the hidden activations, (4 * H * L,); dec receives the decisions
-    (4 * L,) for outcome tracking."""
+def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
+    """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L);
+    z is scratch for the hidden activations, (4 * H * L,). With ``tracking``, the state
+    at step s is folded into prev (flat, (H + 1) * L), last and solved in the same pass
+    (``kernels.track``: the same integers as ``track``, from values still in registers)."""
     one = c[C_ONE]
     q = c[C_QUARTER]
     lr = c[C_LR]
+    half = q + q
     o = 3 * H
     for l in range(L):
         # forward: z for each unit, logits summed in order of the units
         z0, z1, z2, z3 = sigmoid_rows(p[l], p[H * L + l], p[2 * H * L + l], one, arith)
         z[l], z[L + l], z[2 * L + l], z[3 * L + l] = z0, z1, z2, z3
+        code = unit_state(z0, z1, z2, z3, half)
+        changed = code != prev[L + l]
+        if tracking:
+            prev[L + l] = code
         v0 = p[o * L + l]
         v1 = p[(o + 1) * L + l]
         s00, s01, s10, s11 = z0 * v0, z0 * v1, z1 * v0, z1 * v1
@@ -50,6 +56,10 @@ def _fused_step(p, H, c, z, dec, arith):
             z0, z1, z2, z3 = sigmoid_rows(p[j * L + l], p[(H + j) * L + l], p[(2 * H + j) * L + l], one, arith)
             zj = 4 * j * L + l
             z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L] = z0, z1, z2, z3
+            code = unit_state(z0, z1, z2, z3, half)
+            changed = changed | (code != prev[(1 + j) * L + l])
+            if tracking:
+                prev[(1 + j) * L + l] = code
             v0 = p[(o + 2 * j) * L + l]
             v1 = p[(o + 2 * j + 1) * L + l]
             s00, s01, s10, s11 = s00 + z0 * v0, s01 + z0 * v1, s10 + z1 * v0, s11 + z1 * v1
@@ -60,7 +70,9 @@ def _fused_step(p, H, c, z, dec, arith):
         y10, y11 = softmax2(s10 + c0, s11 + c1, one, arith)
         y20, y21 = softmax2(s20 + c0, s21 + c1, one, arith)
         y30, y31 = softmax2(s30 + c0, s31 + c1, one, arith)
-        dec[l], dec[L + l], dec[2 * L + l], dec[3 * L + l] = y01 > y00, y11 > y10, y21 > y20, y31 > y30
+        if tracking:
+            fold_lane(np.int8(8 * (y01 > y00) + 4 * (y11 > y10) + 2 * (y21 > y20) + (y31 > y30)), changed, s, prev, last,
+                      solved, l)
         # dy = (y - t) / 4 for the labels [0, 1, 1, 0]
         a00, a01 = (y00 - one) * q, y01 * q
         a10, a11 = y10 * q, (y11 - one) * q
@@ -199,6 +211,7 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     gsq = np.empty(LANES, p.dtype)
     flat = p.reshape(p.size)
     zflat = np.empty(4 * H * LANES, p.dtype)
+    pflat = prev.reshape(prev.size)
     dec = np.empty(4 * LANES, np.int8)
     changed = np.empty(LANES, np.bool_)
     t = 0
@@ -210,9 +223,7 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
         if s == steps:
             break
         if fused and not sequential and not (tracking == TRACK_NORM and s == steps - 1):
-            _fused_step(flat, H, c, zflat, dec, arith)
-            if tracking:
-                track(zflat, L, 4 * L, H, dec, c, s, prev, last, solved, changed)
+            _fused_step(flat, H, c, zflat, arith, tracking, s, pflat, last, solved)
             continue
         for l in range(LANES):
             gsq[l] = c[C_ZERO]

@@ -7,13 +7,14 @@ code (each unit's activations > 0.5 on the four rows). Per lane the kernels keep
 - ``prev`` (H + 1, LANES) int8: the state last seen; row 0 the decisions as
   8·p0 + 4·p1 + 2·p2 + p3, row 1 + j unit j's code 8·z0 + 2·z1 + 4·z2 + z3
   (``kernels.codes.unit_code``); -1 before the first step, so step 0 always "changes";
-- ``last`` (LANES,) int64: the last step at which the state changed (0 if never after 0);
-- ``solved`` (LANES,) int64: the first step from which the decisions were right at every
+- ``last`` (LANES,) int32: the last step at which the state changed (0 if never after 0);
+- ``solved`` (LANES,) int32: the first step from which the decisions were right at every
   step seen so far.
 
 ``batch.train`` folds in the final state (after the last update) from the final forward
 pass. Only comparisons and integer operations: tracking changes no floating-point bit.
 """
+import numpy as np
 from numba import njit
 
 from xorsweep.kernels.layout import C_QUARTER, LANES
@@ -34,6 +35,23 @@ def decisions(y, dec):
     for r in range(4):
         for l in range(LANES):
             dec[r * LANES + l] = y[r, 1, l] > y[r, 0, l]
+
+
+@njit(**INLINE)
+def unit_state(z0, z1, z2, z3, half):
+    """A hidden unit's code from its activations on rows 0..3 (as in ``track``), as an int8
+    (a narrow type keeps lane loops at their float width: int64 codes halve a float32 loop's)."""
+    return np.int8(8 * (z0 > half) + 2 * (z1 > half) + 4 * (z2 > half) + (z3 > half))
+
+
+@njit(**INLINE)
+def fold_lane(d, changed, s, prev, last, solved, l):
+    """Fold lane l's decision code d at step s into prev/last/solved (as ``track``), given
+    whether its hidden code changed; prev flat ((H + 1) * LANES), row 0 the decisions."""
+    changed = changed | (d != prev[l])
+    prev[l] = d
+    solved[l] = solved[l] if d == SOLVED_DECISIONS else s + 1
+    last[l] = s if changed else last[l]
 
 
 @njit(**INLINE)

@@ -186,6 +186,7 @@ def test_zero_steps_returns_the_start():
         ({"rule": "gd", "update": "sequential"}, "update 'sequential' contradicts rule 'gd'"),
         ({"rule": "gd", "steps": -1}, "steps"),
         ({"rule": "gd", "steps": 2.5}, "steps"),
+        ({"rule": "gd", "steps": 2**31 - 1}, "steps must be an integer >= 0 and <= 2147483646"),
         ({"rule": "gd", "lr": float("nan")}, "lr"),
         ({"rule": "gd", "dtype": "float16"}, "dtype"),
         ({"rule": "gd", "arith": "fast"}, "arith"),
@@ -220,7 +221,7 @@ def test_gd_kernel_machine_code_fma_only_where_written():
     P = pack(*(a[:64] for a in random_starts(64)), np.float64)
     c = constants(np.float64, 5.0, 1e-4)
     empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
-    tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int64), np.zeros(LANES, np.int64),
+    tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int32), np.zeros(LANES, np.int32),
                 np.zeros(LANES), True, False)
     for name, want in (("_fused_exact", False), ("_fused_fma", True)):
         twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
