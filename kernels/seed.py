@@ -16,8 +16,8 @@ import numpy as np
 from numba import njit, prange
 
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
-from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, softmax, softmax2
-from xorsweep.kernels.track import TRACK_NORM, decisions, track
+from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, softmax2
+from xorsweep.kernels.track import TRACK_NORM, track
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
 
 LABEL = (0, 1, 1, 0)
@@ -42,8 +42,9 @@ def _unit_row(p, H, c, z, r, j, arith):
 
 
 @njit(**INLINE)
-def _row_term(p, H, c, z, r, acc, terms, arith):
-    """terms[r] = log(y[r, label_r] + 1e-7) from the cached z[r]."""
+def _row_term(p, H, c, z, r, acc, terms, dec, arith):
+    """terms[r] = log(y[r, label_r] + 1e-7) from the cached z[r]; dec[r * LANES + l] the
+    row's decision (argmax of y, ties and NaN 0, as ``track.decisions``)."""
     one = c[C_ONE]
     g = c[C_GUARD]
     o = 3 * H
@@ -58,6 +59,7 @@ def _row_term(p, H, c, z, r, acc, terms, arith):
     for l in range(LANES):
         y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, arith)
         terms[r, l] = xlog((y1 if label else y0) + g, arith)
+        dec[r * LANES + l] = y1 > y0
 
 
 @njit(**INLINE)
@@ -68,7 +70,7 @@ def _combine(c, terms, out):
 
 
 @njit(**INLINE)
-def _loss_after(p, H, c, z, e, acc, terms, out, arith):
+def _loss_after(p, H, c, z, e, acc, terms, dec, out, arith):
     """Loss with parameter row e changed, z and terms holding the unchanged state: for
     W1[i, j] or b1[j], unit j on the rows its input reaches, then those rows' terms; for W2
     or b2, every row's term. (Each helper is called from one place: numba copies an
@@ -80,22 +82,27 @@ def _loss_after(p, H, c, z, e, acc, terms, out, arith):
         if not hid or i == 2 or (i == 0 and (r == 1 or r == 3)) or (i == 1 and r >= 2):
             if hid:
                 _unit_row(p, H, c, z, r, j, arith)
-            _row_term(p, H, c, z, r, acc, terms, arith)
+            _row_term(p, H, c, z, r, acc, terms, dec, arith)
     _combine(c, terms, out)
 
 
 @njit(**INLINE)
-def _base_state(p, H, c, z, acc, terms, arith):
+def _base_state(p, H, c, z, acc, terms, dec, arith):
     hidden(p, H, c, z, arith)
     for r in range(4):
-        _row_term(p, H, c, z, r, acc, terms, arith)
+        _row_term(p, H, c, z, r, acc, terms, dec, arith)
 
 
 @njit(**INLINE)
-def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith):
+def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith, tracking, dec, s, prev,
+                last, solved, changed):
+    """One update of the parameter rows [lo, hi); with ``tracking``, first fold the state
+    at its parameters (the base state's z and decisions) into prev/last/solved."""
     h = c[C_H]
     two_h = c[C_TWO_H]
-    _base_state(p, H, c, z, acc, base, arith)
+    _base_state(p, H, c, z, acc, base, dec, arith)
+    if tracking:
+        track(z.reshape(z.size), H * LANES, LANES, H, dec, c, s, prev, last, solved, changed)
     for e in range(lo, hi):
         j = e % H
         for l in range(LANES):
@@ -106,7 +113,7 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
         for k in range(2):  # loss at v + h into fp, then at v - h into fm (one inlined copy)
             for l in range(LANES):
                 p[e, l] = v[l] + h if k == 0 else v[l] - h
-            _loss_after(p, H, c, z, e, acc, terms, fp if k == 0 else fm, arith)
+            _loss_after(p, H, c, z, e, acc, terms, dec, fp if k == 0 else fm, arith)
         for l in range(LANES):
             grad[e - lo, l] = (fp[l] - fm[l]) / two_h
             p[e, l] = v[l]
@@ -120,9 +127,9 @@ def _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gs
 @njit(**INLINE)
 def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, arith):
     """Train one chunk, the groups updated in turn (``sequential``) or together; with
-    ``tracking``, fold each step's state into prev/last/solved (``kernels.track``, one extra
-    forward pass per step) and put the norm of the gradient used in the last step (all four
-    groups, in layout order) into gnorm."""
+    ``tracking``, fold each step's state into prev/last/solved (``kernels.track``, from the
+    first group step's base state: no extra forward pass) and put the norm of the gradient
+    used in the last step (all four groups, in layout order) into gnorm."""
     H = (p.shape[0] - 2) // 5
     dt = p.dtype
     z = np.empty((4, H, LANES), dt)
@@ -146,17 +153,12 @@ def _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, trac
             t += 1
         if s == steps:
             break
-        if tracking:
-            hidden(p, H, c, z, arith)
-            logits(p, H, z, y)
-            softmax(y, c, arith)
-            decisions(y, dec)
-            track(z.reshape(z.size), H * LANES, LANES, H, dec, c, s, prev, last, solved, changed)
         for l in range(LANES):
             gsq[l] = c[C_ZERO]
         for k in range(4 if sequential else 1):
             lo, hi = group_range(H, k, sequential)
-            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith)
+            _group_step(p, H, c, lo, hi, z, acc, terms, base, zsave, grad, v, fp, fm, gsq, arith, tracking and k == 0,
+                        dec, s, prev, last, solved, changed)
         if tracking == TRACK_NORM and s == steps - 1:
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
