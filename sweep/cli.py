@@ -175,6 +175,15 @@ def _command_line():
     return " ".join(["xorsweep"] + [_safe(a) for a in sys.argv[1:]])
 
 
+def _count_done(sw) -> int | None:
+    """The blocks marked done in the sweep's store now (None if it cannot be read): after a
+    stop, the run's own count misses the blocks that were running and finished after it."""
+    try:
+        return int(sw.check(write=False)[1].sum())
+    except (Exception, KeyboardInterrupt):  # the message must not fail; the run's own count stands
+        return None
+
+
 def _safe(text) -> str:
     from xorsweep.sweep.store import printable
 
@@ -253,6 +262,11 @@ def _cmd_run(args):
                   "complete", file=sys.stderr)
             return 128 + state.get("signal", signal.SIGINT)
         done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
+        counted = _count_done(sw) if p is not None else None
+        if counted is not None:  # blocks still running when the stop came may have finished since
+            done_text = f"{counted:,}/{p.blocks_total:,} blocks done (counted in the store"
+            done_text += ("; blocks still running on the cluster's workers may finish later); " if args.address
+                          else "); ")
         print(f"\nxorsweep run: stopped; {done_text}the store is consistent. Resume with: "
               f"xorsweep run {_safe(args.spec)} --store {_safe(args.store)}", file=sys.stderr)
         return 128 + state.get("signal", signal.SIGINT)

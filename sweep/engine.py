@@ -372,14 +372,18 @@ class Sweep:
         else:
             state.cells_after_first += res["cells"]
 
-    def _end(self, state, report, t0):
-        """The history line and the measured rate (for ``plan``), then the final report."""
+    def _end(self, state, report, t0, running=0):
+        """The history line and the measured rate (for ``plan``), then the final report.
+        ``running``: blocks on workers when the run stopped (cancelled, but a task already
+        running finishes and marks its block done), so the count is a lower bound."""
         state.elapsed = time.perf_counter() - t0
         finished = state.blocks_done == state.blocks_total
+        more = (f" ({running} more {'was' if running == 1 else 'were'} running on workers and may have finished: "
+                "`xorsweep status` counts the store)") if running and not finished else ""
         with contextlib.suppress(Exception):  # never mask the error that stopped the run
             store.update_attrs(self._where(), f"run {'finished' if finished else 'stopped'}: {state.blocks_done}/"
-                                              f"{state.blocks_total} blocks done, {state.cells_this_run:,} networks "
-                                              f"in {state.elapsed:.1f} s", live=None,
+                                              f"{state.blocks_total} blocks done{more}, {state.cells_this_run:,} "
+                                              f"networks in {state.elapsed:.1f} s", live=None,
                                last_rate_networks_per_s=round(state.rate, 1) if state.rate else None)
         report(state, final=True)
 
@@ -452,10 +456,11 @@ class Sweep:
                     last_live = self._live(path, state, client, last_live)
                 fill()
         finally:
+            running = sum(1 for f in in_flight if "compile" not in str(f.key))
             for f in in_flight:
                 f.cancel()
             self.futures = []
-            self._end(state, report, t0)
+            self._end(state, report, t0, running)
         return state
 
 

@@ -2,6 +2,7 @@
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -152,6 +153,10 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(slow_spec, slow_reference, 
     assert p.returncode == 130, err
     assert "Traceback" not in err
     assert f"Resume with: xorsweep run {slow_spec} --store {store}" in err
+    # the count is the store's once the workers are gone, not the run's own at the stop
+    # (blocks running then finish and are marked done: it used to say 16/60 of a store with 20)
+    m = re.search(r"stopped; (\d+)/(\d+) blocks done \(counted in the store\)", err)
+    assert m and 6 * int(m[1]) == done_count(store) and int(m[2]) == 20, err  # blocks of 6 cells
     assert not lock_path(store).exists()
     assert "run stopped" in load_store(store).attrs["history"]
     finish(slow_spec, store)
