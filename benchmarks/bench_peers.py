@@ -328,10 +328,9 @@ def warm():
     """Compile (or load) every xorsweep kernel the tables time: run in a process of its own
     before the timed one. A process that has just compiled the seed rule runs it up to
     1.65x slower than one that loaded the same code from the cache (measured 2026-12-02:
-    1.2-1.3e6 against 2.1e6 network-iterations per CPU-second, the same bits; in the
-    compiling process even a reload from the cache is slow, so it is the process's state,
-    the likeliest being where the heap puts the kernel's scratch rows), and every later run
-    on the machine loads from the cache: that is the speed to report."""
+    1.2-1.3e6 against 2.1e6 network-iterations per CPU-second, the same bits; cause not
+    found, see the README's Speed section), and every later run on the machine loads from
+    the cache: that is the speed to report."""
     s = starts(128, seed=1, std=0.1)
     hows = ({"rule": "gd"}, {"rule": "gd", "track": False}, {"gradient": "analytic", "update": "sequential"},
             {"rule": "seed"})
