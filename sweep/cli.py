@@ -263,9 +263,13 @@ def _cmd_run(args):
             return 128 + state.get("signal", signal.SIGINT)
         done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
         counted = _count_done(sw) if p is not None else None
+        if counted is not None and counted == p.blocks_total:  # the running blocks all finished
+            print("\nxorsweep run: stopped after every block was done: the store is complete", file=sys.stderr)
+            return 128 + state.get("signal", signal.SIGINT)
         if counted is not None:  # blocks still running when the stop came may have finished since
+            external = args.address or os.environ.get("DASK_SCHEDULER_ADDRESS")  # as cluster.client_for
             done_text = f"{counted:,}/{p.blocks_total:,} blocks done (counted in the store"
-            done_text += ("; blocks still running on the cluster's workers may finish later); " if args.address
+            done_text += ("; blocks still running on the cluster's workers may finish later); " if external
                           else "); ")
         print(f"\nxorsweep run: stopped; {done_text}the store is consistent. Resume with: "
               f"xorsweep run {_safe(args.spec)} --store {_safe(args.store)}", file=sys.stderr)
