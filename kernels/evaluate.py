@@ -2,7 +2,7 @@
 from numba import njit, prange
 
 from xorsweep.kernels.lanes import evaluate
-from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 
 
 @njit(error_model="numpy", cache=True)
@@ -18,6 +18,11 @@ def _chunk_libm(p, c, z, y, loss, acc):
 @njit(error_model="numpy", cache=True)
 def _chunk_fma(p, c, z, y, loss, acc):
     evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT_FMA)
+
+
+@njit(error_model="numpy", cache=True)
+def _chunk_fma2(p, c, z, y, loss, acc):
+    evaluate(p, (p.shape[0] - 2) // 5, c, z, y, loss, acc, EXACT_FMA2)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
@@ -62,6 +67,21 @@ def serial_evaluate_fma(P, c, Z, Y, loss, acc):
         _chunk_fma(P[i], c, Z[i], Y[i], loss[i], acc[i])
 
 
+@njit(parallel=True, error_model="numpy", cache=True)
+def evaluate_chunks_fma2(P, c, Z, Y, loss, acc):
+    """Z (chunks, 4, H, LANES), Y (chunks, 4, 2, LANES), loss/acc (chunks, LANES); ``exact-fma2`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_fma2(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
+@njit(error_model="numpy", cache=True)
+def serial_evaluate_fma2(P, c, Z, Y, loss, acc):
+    """``evaluate_chunks_fma2`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_fma2(P[i], c, Z[i], Y[i], loss[i], acc[i])
+
+
 #: arith code -> (parallel entry, single-threaded entry); a sweep compiles only what it uses
 EVALUATE = {EXACT: (evaluate_chunks_exact, serial_evaluate_exact), LIBM: (evaluate_chunks_libm, serial_evaluate_libm),
-            EXACT_FMA: (evaluate_chunks_fma, serial_evaluate_fma)}
+            EXACT_FMA: (evaluate_chunks_fma, serial_evaluate_fma),
+            EXACT_FMA2: (evaluate_chunks_fma2, serial_evaluate_fma2)}

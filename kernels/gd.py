@@ -23,7 +23,7 @@ from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
 from xorsweep.kernels.track import TRACK_NORM, decisions, fold_lane, track, unit_state
-from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 
 L = LANES
 FUSED_H = 3
@@ -284,6 +284,18 @@ def _fused_fma(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm,
           EXACT_FMA)
 
 
+@njit(error_model="numpy", cache=True)
+def _chunk_fma2(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, (p.shape[0] - 2) // 5, False, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking,
+          sequential, EXACT_FMA2)
+
+
+@njit(error_model="numpy", cache=True)
+def _fused_fma2(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, FUSED_H, True, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential,
+          EXACT_FMA2)
+
+
 @njit(parallel=True, error_model="numpy", cache=True)
 def train_chunks_exact(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
     """Train every chunk of P (chunks, P, LANES) in place with the ``exact`` arithmetic and the
@@ -385,10 +397,43 @@ def serial_fused_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved, 
                    sequential)
 
 
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma2`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_fma2`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_fused_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma2`` arithmetic, the fused step."""
+    for i in prange(P.shape[0]):
+        _fused_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_fused_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_fused_fma2`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _fused_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i], tracking,
+                    sequential)
+
+
 #: arith code -> {(threaded, fused): entry}
 TRAIN = {code: {(True, False): train_chunks, (True, True): train_fused, (False, False): serial_chunks,
                 (False, True): serial_fused}
          for code, (train_chunks, train_fused, serial_chunks, serial_fused) in (
              (EXACT, (train_chunks_exact, train_fused_exact, serial_chunks_exact, serial_fused_exact)),
              (LIBM, (train_chunks_libm, train_fused_libm, serial_chunks_libm, serial_fused_libm)),
-             (EXACT_FMA, (train_chunks_fma, train_fused_fma, serial_chunks_fma, serial_fused_fma)))}
+             (EXACT_FMA, (train_chunks_fma, train_fused_fma, serial_chunks_fma, serial_fused_fma)),
+             (EXACT_FMA2, (train_chunks_fma2, train_fused_fma2, serial_chunks_fma2, serial_fused_fma2)))}

@@ -18,7 +18,7 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, softmax2
 from xorsweep.kernels.track import TRACK_NORM, track
-from xorsweep.kernels.xmath import EXACT, EXACT_FMA, LIBM, xexp, xlog
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM, xexp, xlog
 
 LABEL = (0, 1, 1, 0)
 
@@ -231,8 +231,30 @@ def serial_chunks_fma(P, c, steps, every, traj, tloss, tacc, prev, last, solved,
                   tracking, sequential)
 
 
+@njit(error_model="numpy", cache=True)
+def _chunk_fma2(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential):
+    _body(p, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, EXACT_FMA2)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def train_chunks_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_exact`` with the ``exact-fma2`` arithmetic."""
+    for i in prange(P.shape[0]):
+        _chunk_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                    tracking, sequential)
+
+
+@njit(error_model="numpy", cache=True)
+def serial_chunks_fma2(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, tracking, sequential, fused):
+    """``train_chunks_fma2`` on one thread, with no parallel region to compile."""
+    for i in range(P.shape[0]):
+        _chunk_fma2(P[i], c, steps, every, traj[i], tloss[i], tacc[i], prev[i], last[i], solved[i], gnorm[i],
+                    tracking, sequential)
+
+
 #: arith code -> {(threaded, fused): entry}; fused (H = 3 in gd's fused step) is the same code here
 TRAIN = {code: {(True, False): par, (True, True): par, (False, False): ser, (False, True): ser}
          for code, (par, ser) in ((EXACT, (train_chunks_exact, serial_chunks_exact)),
                                   (LIBM, (train_chunks_libm, serial_chunks_libm)),
-                                  (EXACT_FMA, (train_chunks_fma, serial_chunks_fma)))}
+                                  (EXACT_FMA, (train_chunks_fma, serial_chunks_fma)),
+                                  (EXACT_FMA2, (train_chunks_fma2, serial_chunks_fma2)))}

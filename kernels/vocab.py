@@ -152,13 +152,15 @@ ARITHS = {
     "libm": "exp/log: the platform's libm (bits may differ between machines)",
     "exact-fma": "exp/log: xorsweep's own, built from IEEE basic operations and explicit fused multiply-add "
                  "(same bits on any IEEE-754 machine with a correct fma; hardware FMA on x86-64 since 2013 and ARMv8)",
+    "exact-fma2": "exp/log: as exact-fma with a shorter exp (minimax polynomial, one scaling multiply; within 1 ulp, "
+                  "the same bits on any IEEE-754 machine with a correct fma)",
 }
-#: the arithmetic of a spec that names none: exact-fma is as exact as exact (<= 1 ulp, the same
-#: bits on every machine with a correct fma) and faster (1.3x for gd in float64, about 1.1x for seed).
+#: the arithmetic of a spec that names none: exact-fma2 is as exact as exact and exact-fma (<= 1
+#: ulp, the same bits on every machine with a correct fma) and the fastest of them.
 #: A store records the arithmetic it was made with; a spec that names none resumes a store
 #: with the store's own (``Spec.with_arith_of``), so stores made when the default was
-#: "exact" keep their bits.
-DEFAULT_ARITH = "exact-fma"
+#: "exact" or "exact-fma" keep their bits.
+DEFAULT_ARITH = "exact-fma2"
 DEFAULT_H = 1e-4  # the book's finite-difference step
 INIT_STD = 0.1  # the author's 0.1 * N(0, 1) initial weights
 

@@ -8,8 +8,8 @@ in a fixed order, with no FMA contraction (never compile them with fastmath), so
 return the same bits on every IEEE-754 machine, whatever its libm or SIMD width.
 Loops over them vectorise. Each has one explicit signature, so a float32 kernel can never
 be compiled for float64 arguments. ``xexp``/``xlog`` dispatch on the argument's float
-type; their ``arith`` code selects the variant (``EXACT``, ``LIBM``, ``EXACT_FMA``; a bool
-still means libm or not).
+type; their ``arith`` code selects the variant (``EXACT``, ``LIBM``, ``EXACT_FMA``,
+``EXACT_FMA2``; a bool still means libm or not).
 
 ``exp_fma_f64``/``log_fma_f64`` and ``exp_fma_f32``/``log_fma_f32`` (the ``exact-fma``
 variant) also use the explicit fused multiply-add ``fma(a, b, c)`` (``llvm.fma``): IEEE 754
@@ -21,6 +21,13 @@ Taylor polynomial, adds 1 carrying the rounding error of 1 + hi, and scales by 2
 fdlibm's e_log.c / e_logf.c (s = f/(2+f) and a minimax polynomial in s*s). The ``_fma``
 functions are the same algorithms with every polynomial step ``a + r*c`` and the reduction
 ``x - k*ln2hi`` (exact either way) written as one fma: fewer roundings and instructions.
+
+``exp_fma2_f64``/``exp_fma2_f32`` (the ``exact-fma2`` variant; its log is exact-fma's) are a
+shorter exp, also faithfully rounded over the whole domain: k from one fma with a shifter
+constant (no rint, no float-to-int conversion), a minimax polynomial of lower degree
+evaluated as even and odd parts, the same exact carry of 1 + hi, and one multiply for the
+scaling by 2**k (subnormal results too: the exponent moves into p first, exactly, and one
+multiply by 2**-1074 rounds once). About 25 % fewer vector instructions than exp_fma_f64.
 """
 import math
 
@@ -78,8 +85,8 @@ def fma(typingctx, a, b, c):
 
 
 #: arithmetic codes of the compiled variants (vocab.ARITHS names them)
-EXACT, LIBM, EXACT_FMA = 0, 1, 2
-ARITH_CODES = {"exact": EXACT, "libm": LIBM, "exact-fma": EXACT_FMA}
+EXACT, LIBM, EXACT_FMA, EXACT_FMA2 = 0, 1, 2, 3
+ARITH_CODES = {"exact": EXACT, "libm": LIBM, "exact-fma": EXACT_FMA, "exact-fma2": EXACT_FMA2}
 
 # ---- float64 ---------------------------------------------------------------------
 _INVLN2 = float.fromhex("0x1.71547652b82fep+0")
@@ -317,10 +324,82 @@ def log_fma_f32(x):
     return x if x == _FINF else _FNAN
 
 
+# ---- exact-fma2: a shorter exp (minimax polynomial, one scaling multiply) --------------
+# exp(r) = 1 + r + r**2 * Q(r) on |r| <= ln2/2 (+ a little: k comes from one fma), Q of
+# degree 9 (float32: 4) fitted for the least maximum relative error of exp by
+# tools/fit_exp_poly.py: 1.1e-17 = 0.1 * 2**-53 (float32: 0.06 * 2**-24) with the
+# coefficients rounded. (exact-fma's Taylor polynomial has degree 13, float32: 8.)
+_C64 = tuple(float.fromhex(h) for h in (
+    "0x1.000000000000ap-1", "0x1.55555555554fap-3", "0x1.555555555088bp-5", "0x1.1111111127b9dp-7",
+    "0x1.6c16c184269bfp-10", "0x1.a01a012a69c91p-13", "0x1.a0199a166ff3cp-16", "0x1.71df25393e9dfp-19",
+    "0x1.28ad69022d0ccp-22", "0x1.ad7f7d40de98cp-26"))
+_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9 = _C64
+_SHIFT = float.fromhex("0x1.8p52")  # x/ln2 + _SHIFT rounds x/ln2 to an integer in the low bits
+_SUB64 = float.fromhex("0x1p-1074")
+
+
+@njit("float64(float64)", error_model="numpy", cache=True)
+def exp_fma2_f64(x):
+    # clamps written so that a NaN passes through (max/min with the NaN as second operand)
+    xc = -746.0 if -746.0 > x else x
+    xc = 710.0 if 710.0 < xc else xc
+    kb = fma(xc, _INVLN2, _SHIFT)  # k = rint(x/ln2) from one rounding, in kb's low bits
+    kf = kb - _SHIFT
+    hi = fma(kf, _NLN2HI, xc)  # exact, as in exp_f64
+    lo = kf * _LN2LO
+    r = hi - lo
+    r2 = r * r
+    # Q by even and odd parts in r**2: nine fma, two short chains
+    q = fma(r, fma(r2, fma(r2, fma(r2, fma(r2, _Q9, _Q7), _Q5), _Q3), _Q1),
+            fma(r2, fma(r2, fma(r2, fma(r2, _Q8, _Q6), _Q4), _Q2), _Q0))
+    t = fma(r2, q, -lo)
+    u = 1.0 + hi
+    e = (1.0 - u) + hi  # Fast2Sum: exact rounding error of 1 + hi
+    p = u + (e + t)
+    p2 = p + p  # exact; the scale 2**(k-1) then stays finite up to k = 1024
+    # one multiply rounds p*2**k once: p2 by the normal 2**(k-1), or (results below 2**-1022)
+    # p2*2**(k-1+1074) (exact: it stays normal) by 2**-1074
+    sh = _f2i(kb) << 52  # (k mod 2**12) << 52
+    sub = kf < -1021.0
+    a = _i2f64(_f2i(p2) + sh + (1073 << 52)) if sub else p2
+    s = _SUB64 if sub else _i2f64(sh + (1022 << 52))
+    return a * s
+
+
+_FQ0, _FQ1, _FQ2, _FQ3, _FQ4 = (_f(float.fromhex(h)) for h in (
+    "0x1.fffffcp-2", "0x1.555492p-3", "0x1.5558f2p-5", "0x1.1239f0p-7", "0x1.6a2418p-10"))
+_FSHIFT = _f(float.fromhex("0x1.8p23"))
+_FSUB = _f(float.fromhex("0x1p-149"))
+_FTWO = _f(2.0)
+
+
+@njit("float32(float32)", error_model="numpy", cache=True)
+def exp_fma2_f32(x):
+    xc = _FLO if _FLO > x else x
+    xc = _FHI if _FHI < xc else xc
+    kb = fma(xc, _FINVLN2, _FSHIFT)
+    kf = kb - _FSHIFT
+    hi = fma(kf, _FNLN2HI, xc)  # exact
+    lo = kf * _FLN2LO
+    r = hi - lo
+    r2 = r * r
+    q = fma(r, fma(r2, _FQ3, _FQ1), fma(r2, fma(r2, _FQ4, _FQ2), _FQ0))
+    t = fma(r2, q, -lo)
+    u = _F1 + hi
+    e = (_F1 - u) + hi
+    p = u + (e + t)
+    p2 = p + p
+    sh = np.int32(_f2i(kb) << 23)
+    sub = kf < _f(-125.0)
+    a = _i2f32(np.int32(_f2i(p2) + sh + np.int32(148 << 23))) if sub else p2
+    s = _FSUB if sub else _i2f32(np.int32(sh + np.int32(126 << 23)))
+    return a * s
+
+
 # ---- generic dispatch ---------------------------------------------------------------
 def xexp(x, arith):
     """exp(x) in x's float type by arithmetic ``arith``: EXACT (or False), LIBM (or True:
-    the platform's libm) or EXACT_FMA."""
+    the platform's libm), EXACT_FMA or EXACT_FMA2."""
     return _xexp_jit(x, arith)
 
 
@@ -329,35 +408,39 @@ def xlog(x, arith):
     return _xlog_jit(x, arith)
 
 
-def _dispatch(own64, own32, fma64, fma32, platform):
+def _dispatch(variants, platform):
+    """variants: {arith code: (float64 function, float32 function)} of xorsweep's own."""
     def typer(x, arith):
-        if x == types.float64:
-            own, fused = own64, fma64
-        elif x == types.float32:
-            own, fused = own32, fma32
-        else:
+        if x not in (types.float64, types.float32):
             return None
+        own = {code: fns[0 if x == types.float64 else 1] for code, fns in variants.items()}
         # A literal code selects the implementation at typing time: no branch at all.
         if isinstance(arith, (types.BooleanLiteral, types.IntegerLiteral)):
             code = int(arith.literal_value)
             if code == LIBM:
                 return lambda x, arith: platform(x)
-            if code == EXACT_FMA:
-                return lambda x, arith: fused(x)
-            if code == EXACT:
-                return lambda x, arith: own(x)
+            if code in own:
+                fn = own[code]
+                return lambda x, arith: fn(x)
             return None
+        exact, fused, fused2 = own[EXACT], own[EXACT_FMA], own[EXACT_FMA2]
         if isinstance(arith, types.Boolean):
-            return lambda x, arith: platform(x) if arith else own(x)
+            return lambda x, arith: platform(x) if arith else exact(x)
         if isinstance(arith, types.Integer):
-            return lambda x, arith: platform(x) if arith == LIBM else (fused(x) if arith == EXACT_FMA else own(x))
+            return lambda x, arith: (platform(x) if arith == LIBM else fused(x) if arith == EXACT_FMA
+                                     else fused2(x) if arith == EXACT_FMA2 else exact(x))
         return None
 
     return typer
 
 
-overload(xexp, inline="always", prefer_literal=True)(_dispatch(exp_f64, exp_f32, exp_fma_f64, exp_fma_f32, math.exp))
-overload(xlog, inline="always", prefer_literal=True)(_dispatch(log_f64, log_f32, log_fma_f64, log_fma_f32, math.log))
+overload(xexp, inline="always", prefer_literal=True)(_dispatch(
+    {EXACT: (exp_f64, exp_f32), EXACT_FMA: (exp_fma_f64, exp_fma_f32), EXACT_FMA2: (exp_fma2_f64, exp_fma2_f32)},
+    math.exp))
+# exact-fma2 differs from exact-fma in exp only
+overload(xlog, inline="always", prefer_literal=True)(_dispatch(
+    {EXACT: (log_f64, log_f32), EXACT_FMA: (log_fma_f64, log_fma_f32), EXACT_FMA2: (log_fma_f64, log_fma_f32)},
+    math.log))
 
 
 @njit(error_model="numpy", cache=True)

@@ -38,6 +38,20 @@ def fma_ops():
 
 
 @pytest.fixture(scope="session")
+def fma2_ops():
+    """The exact-fma2 variant's exp/log (its log is exact-fma's) as numpy ufuncs, and the
+    in-order dot: (exp, log, dot)."""
+    import numba
+
+    import reference
+    from xorsweep.kernels.xmath import exp_fma2_f64, log_fma_f64
+
+    vexp = numba.vectorize(["float64(float64)"])(lambda x: exp_fma2_f64(x))
+    vlog = numba.vectorize(["float64(float64)"])(lambda x: log_fma_f64(x))
+    return vexp, vlog, reference.ordered_dot
+
+
+@pytest.fixture(scope="session")
 def cases():
     from xorsweep.kernels.vocab import published_cases
 

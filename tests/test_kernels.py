@@ -55,23 +55,28 @@ def test_bit_identical_to_reference_with_the_same_elementary_functions(rule, H, 
 
 @pytest.mark.parametrize("rule", COMBOS, ids=str)
 @pytest.mark.parametrize("H", [1, 3, 4])
-def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, fma_ops):
-    """arith="exact-fma" differs from "exact" only in exp/log: the book-style code with the
-    fma exp/log gives its bits exactly."""
+@pytest.mark.parametrize("arith, ops", [("exact-fma", "fma_ops"), ("exact-fma2", "fma2_ops")])
+def test_exact_fma_bit_identical_to_reference_with_its_functions(rule, H, arith, ops, request):
+    """arith="exact-fma" and "exact-fma2" differ from "exact" only in exp/log: the book-style
+    code with their exp/log gives their bits exactly."""
     starts = random_starts(7, H=H, seed=10 + H)
-    r = _train(starts, rule, lr=2.0, steps=4, arith="exact-fma")
-    with ref.use_ops(*fma_ops):
+    r = _train(starts, rule, lr=2.0, steps=4, arith=arith)
+    with ref.use_ops(*request.getfixturevalue(ops)):
         _assert_matches_reference(r, starts, rule, 2.0, 4, lambda a, b: np.testing.assert_array_equal(bits(a), bits(np.asarray(b))))
 
 
 @pytest.mark.parametrize("rule", COMBOS, ids=str)
-def test_exact_fma_is_close_to_exact_and_differs_in_bits(rule):
+def test_exact_fma_variants_are_close_to_exact_and_differ_in_bits(rule):
     starts = random_starts(64, seed=5)
     a = _train(starts, rule, steps=3, arith="exact")
     b = _train(starts, rule, steps=3, arith="exact-fma")
-    for g in GROUPS:
-        np.testing.assert_allclose(getattr(a, g), getattr(b, g), rtol=0, atol=1e-12 if rule[0] == "analytic" else 1e-10)
-    assert not np.array_equal(bits(a.W1), bits(b.W1))  # a different arithmetic, really used
+    c = _train(starts, rule, steps=3, arith="exact-fma2")
+    for other in (b, c):
+        for g in GROUPS:
+            np.testing.assert_allclose(getattr(a, g), getattr(other, g), rtol=0,
+                                       atol=1e-12 if rule[0] == "analytic" else 1e-10)
+        assert not np.array_equal(bits(a.W1), bits(other.W1))  # a different arithmetic, really used
+    assert not np.array_equal(bits(b.W1), bits(c.W1))
 
 
 @pytest.mark.parametrize("rule", COMBOS, ids=str)
@@ -209,8 +214,8 @@ def test_bad_shapes_name_the_array():
 @pytest.mark.slow
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
 def test_gd_kernel_machine_code_fma_only_where_written():
-    """The compiled gd kernel (float64, H = 3): packed hardware FMA with exact-fma, and no
-    fused multiply-add of any kind with exact (no contraction)."""
+    """The compiled gd kernel (float64, H = 3): packed hardware FMA with exact-fma and
+    exact-fma2, and no fused multiply-add of any kind with exact (no contraction)."""
     import re
 
     from numba import njit
@@ -223,7 +228,7 @@ def test_gd_kernel_machine_code_fma_only_where_written():
     empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
     tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int32), np.zeros(LANES, np.int32),
                 np.zeros(LANES), True, False)
-    for name, want in (("_fused_exact", False), ("_fused_fma", True)):
+    for name, want in (("_fused_exact", False), ("_fused_fma", True), ("_fused_fma2", True)):
         twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
         twin(P[0].copy(), c, 1, 0, *empty, *tracking)
         asm = twin.inspect_asm(twin.signatures[0])

@@ -387,34 +387,35 @@ def test_probes_only_where_a_worker_has_a_cold_cache(client, reference_store, tm
         assert not engine.workers_warm(cold, g)
 
 
-def test_a_store_made_with_exact_resumes_with_its_own_arithmetic(tmp_path, monkeypatch):
-    """The default arithmetic is exact-fma for new stores; a store made when it was exact
-    (its stored spec names "exact") resumes with exact from the same spec file, which
-    names none, and ends bit-identical to an uninterrupted exact store."""
+@pytest.mark.parametrize("then", ["exact", "exact-fma"])
+def test_a_store_made_with_an_earlier_default_resumes_with_its_own_arithmetic(tmp_path, monkeypatch, then):
+    """The default arithmetic is exact-fma2 for new stores; a store made when it was exact or
+    exact-fma (its stored spec names it) resumes with that arithmetic from the same spec
+    file, which names none, and ends bit-identical to an uninterrupted store of it."""
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    exact = spec(training={"arith": "exact"})
+    made = spec(training={"arith": then})
     unnamed = spec()
-    assert unnamed.training.arith == "exact-fma" and not unnamed.arith_named
-    whole = engine.Sweep(exact, tmp_path / "whole.zarr")
+    assert unnamed.training.arith == "exact-fma2" and not unnamed.arith_named
+    whole = engine.Sweep(made, tmp_path / "whole.zarr")
     whole.run(here=True)
-    old = engine.Sweep(exact, tmp_path / "old.zarr")
+    old = engine.Sweep(made, tmp_path / "old.zarr")
     old.train_here(blocks=[0, 2])
     resumed = engine.Sweep(unnamed, tmp_path / "old.zarr")
     assert resumed.would_train_here(*resumed.check())
     resumed.run(here=True)
     assert_same(tmp_path / "old.zarr", tmp_path / "whole.zarr")
-    assert json.loads(load(tmp_path / "old.zarr").attrs["spec"])["training"]["arith"] == "exact"
+    assert json.loads(load(tmp_path / "old.zarr").attrs["spec"])["training"]["arith"] == then
     # with --block too (the spec is rebuilt, the arithmetic still left to the store)
     assert engine.Sweep(unnamed, tmp_path / "old.zarr", block=4).plan().blocks_done == whole.plan().blocks
-    # a new store from the same file: exact-fma, other bits
+    # a new store from the same file: exact-fma2, other bits
     new = engine.Sweep(unnamed, tmp_path / "new.zarr")
     new.run(here=True)
     ds = load(tmp_path / "new.zarr")
-    assert json.loads(ds.attrs["spec"])["training"]["arith"] == "exact-fma"
+    assert json.loads(ds.attrs["spec"])["training"]["arith"] == "exact-fma2"
     assert not np.array_equal(bits(ds.W1.values), bits(load(tmp_path / "whole.zarr").W1.values))
-    # a spec that names exact-fma is another spec for the exact store
-    with pytest.raises(UserError, match="training.arith: 'exact' in store, 'exact-fma' now"):
-        engine.Sweep(spec(training={"arith": "exact-fma"}), tmp_path / "old.zarr").check()
+    # a spec that names exact-fma2 is another spec for the old store
+    with pytest.raises(UserError, match=f"training.arith: '{then}' in store, 'exact-fma2' now"):
+        engine.Sweep(spec(training={"arith": "exact-fma2"}), tmp_path / "old.zarr").check()
 
 
 def test_in_process_runs_compile_each_variant_before_its_blocks(tmp_path, monkeypatch):

@@ -157,13 +157,19 @@ EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "b7
                   "random-rounding.toml": "acb5d9d1e897", "slice.toml": "55c147299254",
                   "precision.toml": None, "zoom.toml": "2cb8394fbd96", "rule-parts.toml": "03262cc6d0b6",
                   "lyapunov.toml": "3753d1cfd1a6"}
+#: the same while the default was exact-fma (2026-12-01 to 2026-12-02)
+EXAMPLE_HASHES_FMA = {"blog-rounding.toml": "105988066b26", "perturbation.toml": "2cd67caaec61",
+                      "random-rounding.toml": "3328ded126cc", "slice.toml": "389b5d2ec077",
+                      "precision.toml": "82cbec5ecedb", "zoom.toml": "1f41263cecc0",
+                      "rule-parts.toml": "e9e80c237713", "lyapunov.toml": "8477be6565bd"}
 
 
-def as_made_then(spec: Spec) -> Spec:
-    """The spec as a store made before the default arithmetic became exact-fma holds it."""
+def as_made_then(spec: Spec, arith: str = "exact") -> Spec:
+    """The spec as a store made when the default arithmetic was ``arith`` holds it (exact
+    before exact-fma, exact-fma before exact-fma2)."""
     d = spec.to_dict()
     if not spec.arith_named:
-        d["training"]["arith"] = "exact"
+        d["training"]["arith"] = arith
     return Spec.from_dict(d)
 
 
@@ -173,6 +179,7 @@ def test_example_hashes_are_pinned(path):
     arithmetic resumes them with their own: test_sweep_run)."""
     if EXAMPLE_HASHES[path.name] is not None:
         assert as_made_then(Spec.from_toml(path)).hash() == EXAMPLE_HASHES[path.name]
+    assert as_made_then(Spec.from_toml(path), "exact-fma").hash() == EXAMPLE_HASHES_FMA[path.name]
 
 
 def test_the_earlier_perturbation_example_keeps_its_hash():
@@ -183,9 +190,11 @@ def test_the_earlier_perturbation_example_keeps_its_hash():
 
 def test_a_spec_that_names_no_arithmetic_takes_the_store_s():
     plain = Spec.from_dict({"start": {"count": 3}})
-    assert not plain.arith_named and plain.training.arith == "exact-fma"  # new stores: the default
+    assert not plain.arith_named and plain.training.arith == "exact-fma2"  # new stores: the default
+    for then in ("exact", "exact-fma"):
+        old = as_made_then(plain, then)
+        assert old.arith_named and plain.with_arith_of(old).hash() == old.hash()
     old = as_made_then(plain)
-    assert old.arith_named and plain.with_arith_of(old).hash() == old.hash()
     named = Spec.from_dict({"training": {"arith": "exact-fma"}, "start": {"count": 3}})
     assert named.arith_named and named.with_arith_of(old) is named  # named: kept, and refused by the store
     # with an arith axis the axis decides every value; training.arith is still adopted

@@ -393,7 +393,17 @@ def apply_log_fma(a):
     return out
 
 
+@njit(error_model="numpy", cache=True)
+def apply_exp_fma2(a):
+    out = np.empty_like(a)
+    for i in range(a.size):
+        out[i] = xexp(a[i], X.EXACT_FMA2)
+    return out
+
+
 @pytest.mark.parametrize("name, sample, apply, exact, dtype, fmt, seed, n", [
+    ("exp_fma2_f64", exp_sample, apply_exp_fma2, mpf_exp, np.float64, F64, 15, 120_000),
+    ("exp_fma2_f32", exp_sample, apply_exp_fma2, mpf_exp, np.float32, F32, 16, 60_000),
     ("exp_fma_f64", exp_sample, apply_exp_fma, mpf_exp, np.float64, F64, 11, 120_000),
     ("log_fma_f64", log_sample, apply_log_fma, mpf_log, np.float64, F64, 12, 120_000),
     ("exp_fma_f32", exp_sample, apply_exp_fma, mpf_exp, np.float32, F32, 13, 60_000),
@@ -436,10 +446,38 @@ def test_fma_special_values_and_edges():
         check(f"log_fma {t.__name__} powers of 2", mpf_log, x, apply_log_fma(x), fmt)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_fma2_special_values_and_edges():
+    for f, t in ((X.exp_fma2_f64, np.float64), (X.exp_fma2_f32, np.float32)):
+        assert f(t(0.0)) == 1.0 and f(t(-0.0)) == 1.0
+        assert f(t(np.inf)) == np.inf and f(t(-np.inf)) == 0.0 and math.isnan(f(t(np.nan)))
+        assert f(np.finfo(t).max) == np.inf and f(-np.finfo(t).max) == 0.0
+        assert math.isnan(f(t(-np.nan))) and f(np.finfo(t).smallest_subnormal) == 1.0
+    x = np.array(EXP_F64_EDGES)
+    check("exp_fma2_f64 edges", mpf_exp, x, apply_exp_fma2(x), F64)
+    assert X.exp_fma2_f64(709.782712893384) < np.inf and X.exp_fma2_f64(709.7827128933841) == np.inf
+    assert X.exp_fma2_f64(-745.1332191019411) == 5e-324 and X.exp_fma2_f64(-745.1332191019412) == 0.0
+    # the reduction's breakpoints (k + 1/2) ln2 over every k, so every scaling path: k = 1024
+    # (2**(k-1) = 2**1023), the normal range, the subnormal results and below them
+    k = np.arange(-1078, 1026)
+    xt = np.concatenate([(k + 0.5) * math.log(2) + d for d in (0.0, 1e-12, -1e-12)] + [k * math.log(2)])
+    check("exp_fma2_f64 breakpoints", mpf_exp, xt, apply_exp_fma2(xt), F64)
+    k32 = np.arange(-152, 130)
+    x32 = np.concatenate([((k32 + 0.5) * math.log(2)).astype(np.float32), (k32 * math.log(2)).astype(np.float32),
+                          np.array([88.72283, 88.72284, -87.33654, -87.33655, -103.27893, -103.97208,
+                                    -103.97209, 1e-45, -1e-45, 1.0, -1.0], np.float32)])
+    check("exp_fma2_f32 edges and breakpoints", mpf_exp, x32, apply_exp_fma2(x32), F32)
+    # every subnormal result binade, both float types, against the exact value
+    for t, fmt, lo, hi in ((np.float64, F64, -745.2, -708.3), (np.float32, F32, -104.0, -87.3)):
+        x = np.linspace(lo, hi, 20_001).astype(t)
+        check(f"exp_fma2 {t.__name__} subnormal results", mpf_exp, x, apply_exp_fma2(x), fmt)
+
+
+@pytest.mark.parametrize("fn", [X.exp_fma_f64, X.exp_fma2_f64], ids=lambda f: f.__name__)
 @settings(max_examples=1500, deadline=None)
 @given(st.floats())
-def test_exp_fma_f64_property(x):
-    y = X.exp_fma_f64(x)
+def test_exp_fma_f64_property(fn, x):
+    y = fn(x)
     if math.isnan(x):
         assert math.isnan(y)
     elif x >= 710.0 or x <= -746.0 or math.isinf(x):
@@ -461,6 +499,10 @@ def test_fma_dispatch():
     assert np.array_equal(apply_flag(x, X.EXACT)[0], apply_exp(x))
     assert np.array_equal(apply_flag(x, X.LIBM)[1], np.array([math.log(v) for v in x.tolist()]))
     assert xexp(1.0, X.EXACT_FMA) == X.exp_fma_f64(1.0) and xlog(3.0, X.EXACT_FMA) == X.log_fma_f64(3.0)
+    e2, g2 = apply_flag(x, X.EXACT_FMA2)  # a run-time code; exact-fma2's log is exact-fma's
+    assert np.array_equal(e2, apply_exp_fma2(x)) and np.array_equal(g2, g) and not np.array_equal(e2, e)
+    assert xexp(1.0, X.EXACT_FMA2) == X.exp_fma2_f64(1.0) and xexp(np.float32(1.0), X.EXACT_FMA2) == X.exp_fma2_f32(
+        np.float32(1.0))
 
 
 def _lanes_arith(code, f32):
@@ -485,12 +527,14 @@ FMA_OPS = r"\bv?f(n)?m(add|sub)"
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
 @pytest.mark.parametrize("f32", [False, True])
 def test_fma_lane_loop_uses_hardware_fma_and_vectorises(f32):
-    """exact-fma compiles to packed hardware FMA; exact has no FMA at all (no contraction)."""
+    """exact-fma and exact-fma2 compile to packed hardware FMA; exact has no FMA at all (no
+    contraction)."""
     t, kind = (np.float32, "s") if f32 else (np.float64, "d")
     a = np.linspace(0.5, 3.0, 64).astype(t)
     fns = {X.EXACT_FMA: (X.exp_fma_f32, X.log_fma_f32) if f32 else (X.exp_fma_f64, X.log_fma_f64),
+           X.EXACT_FMA2: (X.exp_fma2_f32, X.log_fma_f32) if f32 else (X.exp_fma2_f64, X.log_fma_f64),
            X.EXACT: (exp_f32, log_f32) if f32 else (exp_f64, log_f64)}
-    for code, want_fma in ((X.EXACT_FMA, True), (X.EXACT, False)):
+    for code, want_fma in ((X.EXACT_FMA, True), (X.EXACT_FMA2, True), (X.EXACT, False)):
         fn = _lanes_arith(code, f32)
         out = np.empty(64, t)
         fn(a, out)
