@@ -15,7 +15,10 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
   ``--steps`` steps per call (packing, the final forward pass and unpacking included),
   with outcome tracking (the default); and, in the default arithmetic, gd without
   tracking and the analytic gradient with the sequential update (the rule combination
-  the gradient x update settings add; the numerical gradient's rows are the seed table).
+  the gradient x update settings add; the numerical gradient's rows are the seed table);
+  and the fused step loop alone (the entry ``kernels.train`` calls, on arrays packed
+  once, tracking on), which is what the peers' rows time: their step loops, with no
+  conversion in or out and no final forward pass.
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
   array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
@@ -136,6 +139,42 @@ def xorsweep_impl(s, steps, dtype, arith, **how):
     def prepare():
         kernels.train(*s, lr=LR, steps=1, dtype=dtype, arith=arith, threads=2, **how)
         return lambda: kernels.train(*s, lr=LR, steps=steps, dtype=dtype, arith=arith, threads=2, **how)
+    return prepare
+
+
+def xorsweep_loop_impl(s, steps, dtype, arith):
+    """gd's fused step loop alone, as the peers' rows are: the kernel entry that
+    ``kernels.train`` calls, on arrays packed once (each call starts from a copy of the
+    packed starts, timed), outcome tracking on, 2 threads; no packing, final forward pass
+    or unpacking."""
+    import numba
+
+    from xorsweep.kernels import gd
+    from xorsweep.kernels.layout import LANES, constants, pack
+    from xorsweep.kernels.track import TRACK_NORM
+    from xorsweep.kernels.xmath import ARITH_CODES
+
+    def prepare():
+        dt = np.dtype(dtype).type
+        P0 = pack(*s, dt)
+        chunks = P0.shape[0]
+        P = np.empty_like(P0)
+        c = constants(dt, LR, 1e-4)
+        traj, tloss, tacc = (np.zeros((chunks, 0, P0.shape[1], LANES), dt), np.zeros((chunks, 0, LANES), dt),
+                             np.zeros((chunks, 0, LANES), dt))  # nothing recorded
+        prev = np.empty((chunks, H + 1, LANES), np.int8)
+        last, solved = np.zeros((chunks, LANES), np.int32), np.zeros((chunks, LANES), np.int32)
+        gnorm = np.zeros((chunks, LANES), dt)
+        entry = gd.TRAIN[ARITH_CODES[arith]][True, True]
+
+        def run():
+            numba.set_num_threads(2)
+            np.copyto(P, P0)
+            prev.fill(-1)
+            entry(P, c, steps, 0, traj, tloss, tacc, prev, last, solved, gnorm, TRACK_NORM, False, True)
+            return P
+        run()
+        return run
     return prepare
 
 
@@ -373,6 +412,8 @@ def main():
         # outcome tracking (on in every row above) and the analytic gradient's other update order
         impls.append((dtn, f"xorsweep gd {DEFAULT_ARITH}, no outcome tracking",
                       xorsweep_impl(s, args.steps, dtn, DEFAULT_ARITH, rule="gd", track=False), args.steps))
+        impls.append((dtn, f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)",
+                      xorsweep_loop_impl(s, args.steps, dt, DEFAULT_ARITH), args.steps))
         impls.append((dtn, f"xorsweep analytic + sequential {DEFAULT_ARITH}",
                       xorsweep_impl(s, args.steps, dtn, DEFAULT_ARITH, gradient="analytic", update="sequential"),
                       args.steps))
