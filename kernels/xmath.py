@@ -25,9 +25,9 @@ functions are the same algorithms with every polynomial step ``a + r*c`` and the
 ``exp_fma2_f64``/``exp_fma2_f32`` (the ``exact-fma2`` variant; its log is exact-fma's) are a
 shorter exp, also faithfully rounded over the whole domain: k from one fma with a shifter
 constant (no rint, no float-to-int conversion), a minimax polynomial of lower degree
-evaluated as even and odd parts, the same exact carry of 1 + hi, and one multiply for the
-scaling by 2**k (subnormal results too: the exponent moves into p first, exactly, and one
-multiply by 2**-1074 rounds once). About 25 % fewer vector instructions than exp_fma_f64.
+(9 against 13, by Estrin's scheme), the same exact carry of 1 + hi, and one multiply for
+the scaling by 2**k (subnormal results too: the exponent moves into p first, exactly, and
+one multiply by 2**-1074 rounds once): 42 instructions per 8 lanes against exp_fma_f64's 48.
 """
 import math
 
@@ -349,9 +349,10 @@ def exp_fma2_f64(x):
     lo = kf * _LN2LO
     r = hi - lo
     r2 = r * r
-    # Q by even and odd parts in r**2: nine fma, two short chains
-    q = fma(r, fma(r2, fma(r2, fma(r2, fma(r2, _Q9, _Q7), _Q5), _Q3), _Q1),
-            fma(r2, fma(r2, fma(r2, fma(r2, _Q8, _Q6), _Q4), _Q2), _Q0))
+    # Q by Estrin's scheme: nine fma and two squarings, a chain of five
+    r4 = r2 * r2
+    q = fma(r4 * r4, fma(r, _Q9, _Q8), fma(r4, fma(r2, fma(r, _Q7, _Q6), fma(r, _Q5, _Q4)),
+                                            fma(r2, fma(r, _Q3, _Q2), fma(r, _Q1, _Q0))))
     t = fma(r2, q, -lo)
     u = 1.0 + hi
     e = (1.0 - u) + hi  # Fast2Sum: exact rounding error of 1 + hi
