@@ -113,6 +113,31 @@ def test_dataset_does_not_depend_on_worker_count(reference_store, tmp_path):
     assert_same(load(path), load(reference_store))
 
 
+def test_every_arithmetic_is_independent_of_block_size_and_workers(client, tmp_path, monkeypatch):
+    """An arith axis over every variant: 2 workers with blocks of 4 and one in-process run
+    with blocks of 7 write the same bits, and each variant's cells are kernels.train's
+    with that arithmetic called directly (2 threads, the whole batch at once)."""
+    from xorsweep.kernels.vocab import ARITHS
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    axes = {"decimals": {"values": ["none", 2]}, "arith": {"values": list(ARITHS)}}
+    a, b = tmp_path / "workers.zarr", tmp_path / "here.zarr"
+    engine.run(spec(axes=axes, start={"count": 5}), a, client)
+    engine.Sweep(spec(axes=axes, start={"count": 5}, execution={"block": 7}), b).run(here=True)
+    assert_same(a, b)
+    ds = load(a)
+    for arith in ARITHS:
+        cell = ds.sel(arith=arith)
+        W1 = cell.W1_start.values.reshape(-1, 2, 3)
+        W2 = cell.W2_start.values.reshape(-1, 3, 2)
+        r = kernels.train(W1, np.zeros((len(W1), 3)), W2, np.zeros((len(W1), 2)), rule="gd", lr=5.0, steps=30,
+                          arith=arith, threads=2)
+        np.testing.assert_array_equal(bits(cell.W1.values.reshape(-1, 2, 3)), bits(r.W1), err_msg=arith)
+        np.testing.assert_array_equal(bits(cell.loss.values.ravel()), bits(r.loss), err_msg=arith)
+    w = {arith: bits(ds.W1.sel(arith=arith).values) for arith in ARITHS}
+    assert all(not np.array_equal(w[x], w[y]) for x in ARITHS for y in ARITHS if x < y)  # the axis is used
+
+
 class Stop(Exception):
     pass
 
