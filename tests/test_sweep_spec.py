@@ -157,7 +157,7 @@ EXAMPLE_HASHES = {"blog-rounding.toml": "455082219849", "perturbation.toml": "b7
                   "random-rounding.toml": "acb5d9d1e897", "slice.toml": "55c147299254",
                   "precision.toml": None, "zoom.toml": "2cb8394fbd96", "rule-parts.toml": "03262cc6d0b6",
                   "lyapunov.toml": "3753d1cfd1a6"}
-#: the same while the default was exact-fma (2026-12-01 to 2026-12-02)
+#: the same while the default was exact-fma (2026-12-02, before exact-fma2)
 EXAMPLE_HASHES_FMA = {"blog-rounding.toml": "105988066b26", "perturbation.toml": "2cd67caaec61",
                       "random-rounding.toml": "3328ded126cc", "slice.toml": "389b5d2ec077",
                       "precision.toml": "82cbec5ecedb", "zoom.toml": "1f41263cecc0",

@@ -473,6 +473,78 @@ def test_fma2_special_values_and_edges():
         check(f"exp_fma2 {t.__name__} subnormal results", mpf_exp, x, apply_exp_fma2(x), fmt)
 
 
+@njit(error_model="numpy", cache=True)
+def apply_every_exp(a, out):
+    """Each own exp variant over a, in lane loops (vectorised, as in the kernels)."""
+    for i in range(a.size):
+        out[0, i] = xexp(a[i], X.EXACT)
+    for i in range(a.size):
+        out[1, i] = xexp(a[i], X.EXACT_FMA)
+    for i in range(a.size):
+        out[2, i] = xexp(a[i], X.EXACT_FMA2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_own_exps_return_a_nan_with_its_own_bits(dtype):
+    """NaN in, the same NaN out (sign, quiet or signalling, payload) from exact and
+    exact-fma, in vectorised loops; exact-fma2 returns a NaN (its payload is the machine's
+    NaN propagation: on x86 the argument's, quieted)."""
+    ity, top = (np.uint64, 0x7FF0000000000000) if dtype == np.float64 else (np.uint32, 0x7F800000)
+    payload = np.array([1, 2, 0x402, 0x7FF, 0x800, 12345, top >> 1], ity) % ity(top >> 1) + ity(1)
+    quiet = ity(top | (top >> 11 if dtype == np.float64 else top >> 8))
+    pats = np.concatenate([ity(top) | payload, quiet | payload, (ity(top) | payload) | ity(1 << (63 if dtype == np.float64 else 31))])
+    x = np.concatenate([pats, pats[:5]]).view(dtype)  # 26 lanes: a vector body and a tail
+    assert np.isnan(x).all()
+    out = np.empty((3, x.size), dtype)
+    apply_every_exp(x, out)
+    for row in out[:2]:
+        np.testing.assert_array_equal(row.view(ity), x.view(ity))
+    assert np.isnan(out[2]).all()
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        quieted = x.view(ity) | ity(1 << (51 if dtype == np.float64 else 22))
+        np.testing.assert_array_equal(out[2].view(ity), quieted)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 MXCSR")
+def test_own_exps_do_not_depend_on_denormals_are_zero():
+    """With the CPU's DAZ and FTZ flags set (some libraries built with fast-math set them),
+    every normal result of the own exps is unchanged: no subnormal constant or operand on
+    the way to a normal result (exact-fma2 scales its small results by the normal 2**-1022)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    def mxcsr_call(builder, name, ptr):
+        fn = builder.module.declare_intrinsic(name, fnty=ir.FunctionType(ir.VoidType(), [ir.PointerType(ir.IntType(8))]))
+        builder.call(fn, [builder.bitcast(ptr, ir.PointerType(ir.IntType(8)))])
+
+    @intrinsic
+    def swap_mxcsr(typingctx, v):
+        def codegen(context, builder, sig, args):
+            old, new = builder.alloca(ir.IntType(32)), builder.alloca(ir.IntType(32))
+            mxcsr_call(builder, "llvm.x86.sse.stmxcsr", old)
+            builder.store(builder.trunc(args[0], ir.IntType(32)), new)
+            mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", new)
+            return builder.zext(builder.load(old), ir.IntType(64))
+        return types.int64(types.int64), codegen
+
+    @njit(error_model="numpy")
+    def under(flags, a, out):
+        old = swap_mxcsr(flags)
+        swap_mxcsr(old | flags)
+        apply_every_exp(a, out)
+        swap_mxcsr(old)
+
+    for t, lo, hi, tiny in ((np.float64, -708.39, -600.0, np.finfo(np.float64).tiny),
+                            (np.float32, -87.33, -60.0, np.finfo(np.float32).tiny)):
+        x = np.concatenate([np.linspace(lo, hi, 5000), [lo, -700.0 if t == np.float64 else -87.0]]).astype(t)
+        plain, daz = np.empty((3, x.size), t), np.empty((3, x.size), t)
+        apply_every_exp(x, plain)
+        assert (plain >= tiny).all()  # every result is normal
+        under(0x8040, x, daz)  # FTZ | DAZ
+        np.testing.assert_array_equal(daz, plain)
+
+
 @pytest.mark.parametrize("fn", [X.exp_fma_f64, X.exp_fma2_f64], ids=lambda f: f.__name__)
 @settings(max_examples=1500, deadline=None)
 @given(st.floats())
@@ -522,6 +594,25 @@ def _lanes_arith(code, f32):
 
 
 FMA_OPS = r"\bv?f(n)?m(add|sub)"
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
+@pytest.mark.parametrize("t, kind", [(np.float64, "d"), (np.float32, "s")])
+def test_exp_fma2_alone_uses_packed_hardware_fma(t, kind):
+    """exact-fma2's exp by itself (its log is exact-fma's, checked below): packed FMA."""
+    @njit(error_model="numpy")
+    def lanes(a, out):
+        for l in range(64):
+            out[l] = xexp(a[l], X.EXACT_FMA2)
+
+    a = np.linspace(-5.0, 5.0, 64).astype(t)
+    out = np.empty(64, t)
+    lanes(a, out)
+    fn = X.exp_fma2_f64 if t == np.float64 else X.exp_fma2_f32
+    assert np.array_equal(out, np.array([fn(v) for v in a.tolist()], t))
+    asm = lanes.inspect_asm(lanes.signatures[0])
+    # 12 fma written in float64 (k, the reduction, 9 in the polynomial, t), 7 in float32
+    assert len(re.findall(r"vfn?m(add|sub)\d+p" + kind + r"\s[^\n]*%[yz]mm", asm)) >= 7
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
