@@ -40,17 +40,25 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 
-@intrinsic
-def _f2i(typingctx, x):
-    """Bit pattern of a float32/float64 as int32/int64."""
-    if not isinstance(x, types.Float):
-        return None
-    ity = types.int32 if x.bitwidth == 32 else types.int64
+def _make_f2bits(widths):
+    @intrinsic
+    def f2bits(typingctx, x):
+        if not isinstance(x, types.Float):
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(x.bitwidth))
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], ir.IntType(x.bitwidth))
 
-    return ity(x), codegen
+        return widths[x.bitwidth](x), codegen
+
+    return f2bits
+
+
+#: the bit pattern of a float32/float64 as int32/int64
+_f2i = _make_f2bits({32: types.int32, 64: types.int64})
+#: ... as uint32/uint64: unsigned, so that numba's integer arithmetic on it wraps (its
+#: signed adds carry LLVM's no-signed-wrap flag, which makes an overflow undefined)
+_f2u = _make_f2bits({32: types.uint32, 64: types.uint64})
 
 
 def _make_i2f(fty, ity):
@@ -70,20 +78,6 @@ def _make_i2f(fty, ity):
 
 _i2f64 = _make_i2f(types.float64, types.int64)
 _i2f32 = _make_i2f(types.float32, types.int32)
-
-
-@intrinsic
-def _f2u(typingctx, x):
-    """Bit pattern of a float32/float64 as uint32/uint64: unsigned, so that numba's integer
-    arithmetic on it wraps (its signed adds carry LLVM's no-signed-wrap flag)."""
-    if not isinstance(x, types.Float):
-        return None
-    uty = types.uint32 if x.bitwidth == 32 else types.uint64
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(x.bitwidth))
-
-    return uty(x), codegen
 
 
 @intrinsic
