@@ -15,7 +15,7 @@ operation is fixed here and is the arithmetic contract of the kernels:
 from numba import njit
 
 from xorsweep.kernels.layout import C_GUARD, C_LR, C_ONE, C_QUARTER, LANES
-from xorsweep.kernels.xmath import xexp, xlog
+from xorsweep.kernels.xmath import xexp, xexp_plus1, xlog
 
 INLINE = dict(inline="always", error_model="numpy", cache=True)
 
@@ -32,10 +32,10 @@ def copy_rows(src, dst):
 @njit(**INLINE)
 def sigmoid_rows(w0, w1, b, one, arith):
     """One hidden unit (weights w0, w1, bias b) on the four input rows."""
-    return (one / (one + xexp(-b, arith)),
-            one / (one + xexp(-(w0 + b), arith)),
-            one / (one + xexp(-(w1 + b), arith)),
-            one / (one + xexp(-((w0 + w1) + b), arith)))
+    return (one / xexp_plus1(-b, arith),
+            one / xexp_plus1(-(w0 + b), arith),
+            one / xexp_plus1(-(w1 + b), arith),
+            one / xexp_plus1(-((w0 + w1) + b), arith))
 
 
 @njit(**INLINE)

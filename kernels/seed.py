@@ -18,7 +18,7 @@ from numba import njit, prange
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, LANES
 from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, softmax2
 from xorsweep.kernels.track import TRACK_NORM, track
-from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM, xexp, xlog
+from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM, xexp_plus1, xlog
 
 LABEL = (0, 1, 1, 0)
 
@@ -29,16 +29,16 @@ def _unit_row(p, H, c, z, r, j, arith):
     one = c[C_ONE]
     if r == 0:
         for l in range(LANES):
-            z[0, j, l] = one / (one + xexp(-p[2 * H + j, l], arith))
+            z[0, j, l] = one / xexp_plus1(-p[2 * H + j, l], arith)
     elif r == 1:
         for l in range(LANES):
-            z[1, j, l] = one / (one + xexp(-(p[j, l] + p[2 * H + j, l]), arith))
+            z[1, j, l] = one / xexp_plus1(-(p[j, l] + p[2 * H + j, l]), arith)
     elif r == 2:
         for l in range(LANES):
-            z[2, j, l] = one / (one + xexp(-(p[H + j, l] + p[2 * H + j, l]), arith))
+            z[2, j, l] = one / xexp_plus1(-(p[H + j, l] + p[2 * H + j, l]), arith)
     else:
         for l in range(LANES):
-            z[3, j, l] = one / (one + xexp(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), arith))
+            z[3, j, l] = one / xexp_plus1(-((p[j, l] + p[H + j, l]) + p[2 * H + j, l]), arith)
 
 
 @njit(**INLINE)

@@ -352,11 +352,10 @@ _SUB_BIAS64 = np.uint64(1021 << 52)  # p2 * 2**(k+1021), then * 2**-1022
 _NORM_BIAS64 = np.uint64(1022 << 52)  # 2**(k-1)
 
 
-@njit("float64(float64)", error_model="numpy", cache=True)
-def exp_fma2_f64(x):
-    # clamps written so that a NaN passes through (max/min with the NaN as second operand)
-    xc = -746.0 if -746.0 > x else x
-    xc = 710.0 if 710.0 < xc else xc
+@njit(inline="always", error_model="numpy", cache=True)
+def _fma2_core_f64(xc):
+    """exp_fma2_f64's reduction and polynomial on the clamped xc: (kb, kf, p2) with
+    exp(xc) ~ p2 * 2**(k-1), k = kf in kb's low bits."""
     kb = fma(xc, _INVLN2, _SHIFT)  # k = rint(x/ln2) from one rounding, in kb's low bits
     kf = kb - _SHIFT
     hi = fma(kf, _NLN2HI, xc)  # exact, as in exp_f64
@@ -371,7 +370,15 @@ def exp_fma2_f64(x):
     u = 1.0 + hi
     e = (1.0 - u) + hi  # Fast2Sum: exact rounding error of 1 + hi
     p = u + (e + t)
-    p2 = p + p  # exact; the scale 2**(k-1) then stays finite up to k = 1024
+    return kb, kf, p + p  # p + p exact; the scale 2**(k-1) then stays finite up to k = 1024
+
+
+@njit("float64(float64)", error_model="numpy", cache=True)
+def exp_fma2_f64(x):
+    # clamps written so that a NaN passes through (max/min with the NaN as second operand)
+    xc = -746.0 if -746.0 > x else x
+    xc = 710.0 if 710.0 < xc else xc
+    kb, kf, p2 = _fma2_core_f64(xc)
     # one multiply rounds p*2**k once: p2 by the normal 2**(k-1), or (results below 2**-1022)
     # p2*2**(k+1021) (exact: it stays normal down to k = -1076) by 2**-1022
     sh = _f2u(kb) << _U52  # (k mod 2**12) << 52, unsigned: wraps
@@ -383,6 +390,17 @@ def exp_fma2_f64(x):
     return a * s
 
 
+@njit("float64(float64)", error_model="numpy", cache=True)
+def exp_fma2_plus1_f64(x):
+    """1 + exp_fma2_f64(x), the same bits for every x, without the subnormal results' path:
+    x below -708 (k >= -1021 keeps 2**(k-1) normal) is raised to -708, where exp is below
+    2**-1020, so 1 + exp rounds to 1 either way. A sigmoid's denominator: 8 % of gd's step."""
+    xc = -708.0 if -708.0 > x else x
+    xc = 710.0 if 710.0 < xc else xc
+    kb, kf, p2 = _fma2_core_f64(xc)
+    return 1.0 + p2 * _i2f64((_f2u(kb) << _U52) + _NORM_BIAS64)
+
+
 _FQ0, _FQ1, _FQ2, _FQ3, _FQ4 = (_f(float.fromhex(h)) for h in (
     "0x1.fffffcp-2", "0x1.555492p-3", "0x1.5558f2p-5", "0x1.1239f0p-7", "0x1.6a2418p-10"))
 _FSHIFT = _f(float.fromhex("0x1.8p23"))
@@ -392,10 +410,9 @@ _FSUB_BIAS = np.uint32(125 << 23)
 _FNORM_BIAS = np.uint32(126 << 23)
 
 
-@njit("float32(float32)", error_model="numpy", cache=True)
-def exp_fma2_f32(x):
-    xc = _FLO if _FLO > x else x
-    xc = _FHI if _FHI < xc else xc
+@njit(inline="always", error_model="numpy", cache=True)
+def _fma2_core_f32(xc):
+    """exp_fma2_f32's reduction and polynomial, as _fma2_core_f64."""
     kb = fma(xc, _FINVLN2, _FSHIFT)
     kf = kb - _FSHIFT
     hi = fma(kf, _FNLN2HI, xc)  # exact
@@ -407,12 +424,31 @@ def exp_fma2_f32(x):
     u = _F1 + hi
     e = (_F1 - u) + hi
     p = u + (e + t)
-    p2 = p + p
+    return kb, kf, p + p
+
+
+@njit("float32(float32)", error_model="numpy", cache=True)
+def exp_fma2_f32(x):
+    xc = _FLO if _FLO > x else x
+    xc = _FHI if _FHI < xc else xc
+    kb, kf, p2 = _fma2_core_f32(xc)
     sh = _f2u(kb) << _U23  # the low 32 bits are (k mod 2**9) << 23 (_i2f32 keeps those)
     sub = kf < _f(-125.0)
     a = _i2f32(_f2u(p2) + sh + _FSUB_BIAS) if sub else p2
     s = _FTINY_SCALE if sub else _i2f32(sh + _FNORM_BIAS)
     return a * s
+
+
+_FPLUS1_LO = _f(-86.0)  # k >= -124: 2**(k-1) normal; exp(-86) < 2**-124
+
+
+@njit("float32(float32)", error_model="numpy", cache=True)
+def exp_fma2_plus1_f32(x):
+    """1 + exp_fma2_f32(x), the same bits for every x (as exp_fma2_plus1_f64)."""
+    xc = _FPLUS1_LO if _FPLUS1_LO > x else x
+    xc = _FHI if _FHI < xc else xc
+    kb, kf, p2 = _fma2_core_f32(xc)
+    return _F1 + p2 * _i2f32((_f2u(kb) << _U23) + _FNORM_BIAS)
 
 
 # ---- generic dispatch ---------------------------------------------------------------
@@ -425,6 +461,12 @@ def xexp(x, arith):
 def xlog(x, arith):
     """log(x) in x's float type by arithmetic ``arith`` (as for xexp)."""
     return _xlog_jit(x, arith)
+
+
+def xexp_plus1(x, arith):
+    """1 + xexp(x, arith) in x's float type, the same bits for every x (a sigmoid's
+    denominator); exact-fma2's skips the path of subnormal results."""
+    return _xexp_plus1_jit(x, arith)
 
 
 def _dispatch(variants, platform):
@@ -467,6 +509,33 @@ overload(xexp, inline="always", prefer_literal=True)(_dispatch(
 overload(xlog, inline="always", prefer_literal=True)(_dispatch(
     {EXACT: (log_f64, log_f32), EXACT_FMA: (log_fma_f64, log_fma_f32), EXACT_FMA2: (log_fma_f64, log_fma_f32)},
     math.log))
+
+
+_ONE = {types.float64: 1.0, types.float32: _F1}
+
+
+@overload(xexp_plus1, inline="always", prefer_literal=True)
+def _xexp_plus1_typer(x, arith):
+    if x not in _ONE:
+        return None
+    one = _ONE[x]
+    fused2 = exp_fma2_plus1_f64 if x == types.float64 else exp_fma2_plus1_f32
+    if isinstance(arith, types.IntegerLiteral) and arith.literal_value == EXACT_FMA2:
+        return lambda x, arith: fused2(x)
+    if isinstance(arith, (types.BooleanLiteral, types.IntegerLiteral, types.Boolean)):
+        return lambda x, arith: one + xexp(x, arith)
+    if isinstance(arith, types.Integer):
+        def impl(x, arith):
+            if arith == EXACT_FMA2:
+                return fused2(x)
+            return one + xexp(x, arith)
+        return impl
+    return None
+
+
+@njit(error_model="numpy", cache=True)
+def _xexp_plus1_jit(x, arith):
+    return xexp_plus1(x, arith)
 
 
 @njit(error_model="numpy", cache=True)

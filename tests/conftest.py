@@ -5,6 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the tests' own cache=True functions call into the kernels: numba checks only their file's
+# timestamp, so keep them in the folder keyed by the kernels' source (kernels._cache), where
+# an edited kernel can never leave a test running stale code
+from xorsweep.kernels import _cache  # noqa: F401
+
 DATA = Path(__file__).parent / "data"
 #: every training rule as a (gradient, update) pair
 COMBOS = [("numerical", "sequential"), ("numerical", "simultaneous"), ("analytic", "sequential"),

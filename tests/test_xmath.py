@@ -642,3 +642,59 @@ def test_fma_lane_loop_uses_hardware_fma_and_vectorises(f32):
             assert re.search(r"vfn?m(add|sub)\d+p" + kind + r"\s[^\n]*%[yz]mm", asm)  # packed FMA
         if f32:
             assert not re.search(r"cvtps2pd|pd\s[^\n]*%[yz]mm", asm)  # stays float32
+
+
+@njit(error_model="numpy", cache=True)
+def _plus1_mismatches_f32(start, stop):
+    """Over the float32 bit patterns [start, stop): how many x give xexp_plus1(x) and
+    1 + xexp(x) different bits, exact-fma2 as in the kernels (a literal code) and every
+    variant through a run-time code."""
+    bad = 0
+    one = np.float32(1.0)
+    for i in range(start, stop):
+        x = X._i2f32(np.int32(i - 2**31))
+        bad += X._f2u(X.xexp_plus1(x, X.EXACT_FMA2)) != X._f2u(one + xexp(x, X.EXACT_FMA2))
+    for code in (X.EXACT, X.EXACT_FMA, X.LIBM):
+        for i in range(start, stop, 4099):
+            x = X._i2f32(np.int32(i - 2**31))
+            bad += X._f2u(X.xexp_plus1(x, code)) != X._f2u(one + xexp(x, code))
+    return bad
+
+
+@njit(error_model="numpy", cache=True)
+def _plus1_f64(a, out):
+    """Lane loops (vectorised, as in the kernels): rows xexp_plus1 and 1 + xexp for exact-fma2
+    (a literal code), then both through the run-time code of every variant."""
+    for i in range(a.size):
+        out[0, i] = X.xexp_plus1(a[i], X.EXACT_FMA2)
+    for i in range(a.size):
+        out[1, i] = 1.0 + xexp(a[i], X.EXACT_FMA2)
+    for k, code in enumerate((X.EXACT, X.EXACT_FMA, X.EXACT_FMA2, X.LIBM)):
+        for i in range(a.size):
+            out[2 + 2 * k, i] = X.xexp_plus1(a[i], code)
+            out[3 + 2 * k, i] = 1.0 + xexp(a[i], code)
+
+
+def test_exp_plus1_is_one_plus_exp_bit_for_bit():
+    """A sigmoid's denominator 1 + exp(x): exact-fma2's xexp_plus1 skips the path of
+    subnormal results (below -708, float32 -86, it raises x: 1 + exp rounds to 1 either way)
+    and gives the bits of 1 + xexp for every float32 (all 2**32 of them) and for float64
+    bit patterns, the ranges around its clamp and the subnormal results', and special values;
+    the other variants compute 1 + xexp."""
+    assert _plus1_mismatches_f32(0, 2**32) == 0
+    rng = np.random.default_rng(11)
+    tiny = np.finfo(np.float64).tiny
+    x = np.concatenate([
+        random_bits(rng, 1 << 20, np.float64),
+        rng.uniform(-800.0, 800.0, 1 << 18), np.linspace(-760.0, -690.0, 1 << 18),
+        np.nextafter(-708.0, [-np.inf, np.inf]), [-708.0, -708.3964185322641, -745.1332191019411, -709.78, 709.78,
+                                                  709.79, 710.0, 0.0, -0.0, tiny, -tiny, 5e-324, -5e-324,
+                                                  np.inf, -np.inf, np.nan, -np.nan],
+        np.array([0x7FF0000000000001, 0x7FF8000000012345, 0xFFF0000000000042], np.uint64).view(np.float64)])
+    out = np.empty((10, x.size))
+    with np.errstate(over="ignore"):
+        _plus1_f64(x, out)
+    bits = out.view(np.uint64)
+    for k in range(0, 10, 2):
+        np.testing.assert_array_equal(bits[k], bits[k + 1])
+    np.testing.assert_array_equal(bits[0], bits[6])  # the literal and the run-time code agree
