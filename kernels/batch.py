@@ -218,14 +218,11 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
                     track=track, lyapunov=lyapunov, lyapunov_delta=lyapunov_delta, lyapunov_every=k)
         return _first(one, 0)
 
-    P = pack(W1, b1, W2, b2, dt)
-    chunks, nP = P.shape[0], n_params(H)
+    chunks, nP = -(-B // LANES), n_params(H)
     c = constants(dt, lr, h)
     traj = np.zeros((chunks, T, nP, LANES), dt)
     tloss = np.zeros((chunks, T, LANES), dt)
     tacc = np.zeros((chunks, T, LANES), dt)
-    Z = np.empty((chunks, 4, H, LANES), dt)
-    Y = np.empty((chunks, 4, 2, LANES), dt)
     loss = np.empty((chunks, LANES), dt)
     acc = np.empty((chunks, LANES), dt)
     code = ARITH_CODES[arith]
@@ -240,6 +237,11 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
 
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
+        # the packed parameters and final activations go in buffers kept between calls
+        # (_Scratch): read out into fresh arrays before the lock is released
+        P = pack(W1, b1, W2, b2, dt, out=_SCRATCH.take("P", (chunks, nP, LANES), dt))
+        Z = _SCRATCH.take("Z", (chunks, 4, H, LANES), dt)
+        Y = _SCRATCH.take("Y", (chunks, 4, 2, LANES), dt)
         # one thread (Dask workers, xorsweep train): the entries without a parallel region,
         # which compile in a fraction of the time; the bits are the same
         threaded = chunks > 1 and numba.get_num_threads() > 1
@@ -255,16 +257,16 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
             kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, TRACK_NORM if track else TRACK_OFF)
         evaluate_chunks(P, c, Z, Y, loss, acc)
 
-    flat = unpack_lanes(P, B)
-    final = split_groups(flat, H)
-    # what is read from every network is computed on the packed (chunks, ..., LANES) arrays,
-    # and each array is unpacked once: at B = 65,536 this halves the call's fixed cost
-    decided = Y[:, :, 1] > Y[:, :, 0]  # (chunks, 4, LANES): argmax, ties and NaN 0
-    finite = np.isfinite(P).all(axis=1) & np.isfinite(loss)
-    tracked = {}
-    if track:
-        tracked = _final_state(steps, decided, Z, prev, last, solved, B)
-        tracked["grad_norm"] = unpack_lanes(gnorm, B)
+        final = split_groups(_unpack_copy(P, B), H)
+        # what is read from every network is computed on the packed (chunks, ..., LANES) arrays,
+        # and each array is unpacked once: at B = 65,536 this halves the call's fixed cost
+        decided = Y[:, :, 1] > Y[:, :, 0]  # (chunks, 4, LANES): argmax, ties and NaN 0
+        finite = np.isfinite(P).all(axis=1) & np.isfinite(loss)
+        tracked = {}
+        if track:
+            tracked = _final_state(steps, decided, Z, prev, last, solved, B)
+            tracked["grad_norm"] = unpack_lanes(gnorm, B)
+        z1, y = _unpack_copy(Z, B), _unpack_copy(Y, B)
     trajectory = None
     if every:
         tflat = unpack_lanes(traj, B)  # (B, T, P)
@@ -275,14 +277,42 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
         loss=unpack_lanes(loss, B),
         accuracy=unpack_lanes(acc, B),
         predicted=unpack_lanes(decided.view(np.int8), B),
-        z1=unpack_lanes(Z, B),
-        y=unpack_lanes(Y, B),
+        z1=z1,
+        y=y,
         diverged=unpack_lanes(~finite, B),
         trajectory=trajectory,
         **tracked,
         lyapunov=None if lam is None else unpack_lanes(lam, B),
         lyapunov_traj=None if lam_traj is None else unpack_lanes(lam_traj, B),
     )
+
+
+class _Scratch:
+    """Buffers kept from one call of ``train`` to the next of the same shapes, up to
+    ``limit`` bytes in all: a fresh array's pages are faulted in on first touch, which at
+    B = 65,536 costs more than the final forward pass (5-10 % of a 200-step call on this
+    virtual machine). Used only under ``_PARALLEL``; nothing a caller receives may point
+    into them (``_unpack_copy``)."""
+
+    def __init__(self, limit):
+        self.limit, self.kept = limit, {}
+
+    def take(self, name, shape, dtype):
+        a = self.kept.pop(name, None)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = np.empty(shape, dtype)
+        if a.nbytes + sum(b.nbytes for b in self.kept.values()) <= self.limit:
+            self.kept[name] = a
+        return a
+
+
+_SCRATCH = _Scratch(64 << 20)
+
+
+def _unpack_copy(a, B):
+    """unpack_lanes(a, B) in memory of its own: (a reshape can return a view, e.g. of one chunk)."""
+    r = unpack_lanes(a, B)
+    return r.copy() if np.may_share_memory(r, a) else r
 
 
 LYAPUNOV_LONG_NAME = "finite-time Lyapunov exponent of training (twin trajectory, Benettin)"

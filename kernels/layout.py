@@ -21,14 +21,17 @@ def constants(dtype, lr: float, h: float) -> np.ndarray:
     return c
 
 
-def pack(W1, b1, W2, b2, dtype) -> np.ndarray:
-    """(B, ...) group arrays -> (chunks, P, LANES); padding lanes are zero starts. Each
-    group is cast and transposed into place in one copy (10x faster at B = 65,536 than
-    concatenating, padding and transposing)."""
+def pack(W1, b1, W2, b2, dtype, out=None) -> np.ndarray:
+    """(B, ...) group arrays -> (chunks, P, LANES) (into ``out`` if given); padding lanes are
+    zero starts. Each group is cast and transposed into place in one copy (10x faster at
+    B = 65,536 than concatenating, padding and transposing)."""
     B = W1.shape[0]
     cols = [np.asarray(a).reshape(B, -1) for a in (W1, b1, W2, b2)]
     chunks = -(-B // LANES)
-    out = np.empty((chunks, sum(a.shape[1] for a in cols), LANES), dtype=dtype)
+    shape = (chunks, sum(a.shape[1] for a in cols), LANES)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    assert out.shape == shape and out.dtype == dtype
     lanes = out.transpose(0, 2, 1)  # (chunks, LANES, P): a view
     full, rest = divmod(B, LANES)
     o = 0

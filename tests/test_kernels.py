@@ -237,3 +237,24 @@ def test_gd_kernel_machine_code_fma_only_where_written():
         print(f"\n{name}: {len(any_fma)} fma instructions, {len(packed)} packed")
         assert bool(any_fma) == want
         assert bool(packed) == want
+
+
+@pytest.mark.parametrize("B", [1, 64, 130])
+def test_results_own_their_memory_across_calls(B):
+    """train keeps its packed buffers between calls of the same shapes (kernels.batch._Scratch):
+    a result must never point into them, so the next call, with other starts, changes no
+    array of an earlier result (B = 1 and 64: one chunk, where an unpacking reshape can be
+    a view)."""
+    from xorsweep.kernels import batch
+
+    first = kernels.train(*random_starts(B, seed=1), rule="gd", steps=5)
+    kept = {f: getattr(first, f).copy() for f in ("W1", "b1", "W2", "b2", "loss", "accuracy", "predicted", "z1", "y",
+                                                   "diverged", "solved_step", "settled_step", "grad_norm")}
+    second = kernels.train(*random_starts(B, seed=2), rule="gd", steps=5)
+    assert batch._SCRATCH.kept  # the buffers were kept, and used by the second call
+    for name, before in kept.items():
+        after = getattr(first, name)
+        np.testing.assert_array_equal(bits(after), bits(before), err_msg=name)
+        assert not any(np.may_share_memory(after, a) for a in batch._SCRATCH.kept.values()), name
+        assert not np.array_equal(bits(getattr(second, name)), bits(before)) or name in (
+            "accuracy", "predicted", "diverged", "solved_step", "settled_step"), name
