@@ -31,6 +31,10 @@ the exponent moves into p first, exactly, and one multiply by the normal 2**-102
 once, so a CPU that treats subnormal operands as zero (DAZ) gets the same results): 42
 instructions per 8 lanes against exp_fma_f64's 48. A NaN argument gives a NaN, not the
 argument itself: its payload is the machine's (x86 keeps it and quiets a signalling NaN).
+
+``xexp_plus1(x, arith)`` is 1 + xexp(x, arith) with the same bits for every x, a sigmoid's
+denominator; exact-fma2's (``exp_fma2_plus1_f64``/``_f32``) skips the subnormal results'
+path, which the sum with 1 cannot see.
 """
 import math
 
@@ -394,7 +398,8 @@ def exp_fma2_f64(x):
 def exp_fma2_plus1_f64(x):
     """1 + exp_fma2_f64(x), the same bits for every x, without the subnormal results' path:
     x below -708 (k >= -1021 keeps 2**(k-1) normal) is raised to -708, where exp is below
-    2**-1020, so 1 + exp rounds to 1 either way. A sigmoid's denominator: 8 % of gd's step."""
+    2**-1020, so 1 + exp rounds to 1 either way: 5 instructions fewer than the full exp
+    and the sum (gd's step +5-7 %)."""
     xc = -708.0 if -708.0 > x else x
     xc = 710.0 if 710.0 < xc else xc
     kb, kf, p2 = _fma2_core_f64(xc)
