@@ -70,3 +70,34 @@ def test_concurrent_calls_from_python_threads_are_safe_and_identical():
         together = list(pool.map(lambda s: kernels.train(*s, rule="gd", steps=30, threads=2), starts))
     for a, b in zip(alone, together):
         _assert_same_networks(a, b, slice(None))
+
+
+def test_a_process_loading_the_cache_gets_the_bits_of_this_one(tmp_path):
+    """A process that compiles a kernel calls numba's own library copy of its chunk function,
+    one that loads it from the cache the copy linked into the entry (README, Speed): two
+    machine codes for one source (from a fresh clone, as in CI, this test process is the one
+    that compiled). Both must give the same bits, outcome tracking included, for each
+    gradient, both update orders, the fused (H = 3) and staged (H = 4) gd steps, threaded
+    and not."""
+    import subprocess
+    import sys
+
+    cases = [(g, u, H, threads) for (g, u) in COMBOS for H in (3, 4) for threads in (1, 2) if g == "analytic" or H == 3]
+    code = f"""
+import numpy as np, sys
+sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+from conftest import random_starts
+from xorsweep import kernels
+out = {{}}
+for k, (g, u, H, threads) in enumerate({cases!r}):
+    r = kernels.train(*random_starts(70, H=H, seed=k), gradient=g, update=u, steps=40, threads=threads)
+    out.update({{f"{{k}}_{{name}}": getattr(r, name) for name in {list(GROUPS)!r}}})
+np.savez({str(tmp_path / "other.npz")!r}, **out)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=600)
+    other = np.load(tmp_path / "other.npz")
+    for k, (g, u, H, threads) in enumerate(cases):
+        r = kernels.train(*random_starts(70, H=H, seed=k), gradient=g, update=u, steps=40, threads=threads)
+        for name in GROUPS:
+            np.testing.assert_array_equal(bits(getattr(r, name)), bits(other[f"{k}_{name}"]),
+                                          err_msg=f"{g} {u} H={H} threads={threads} {name}")
