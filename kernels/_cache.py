@@ -4,7 +4,9 @@ Numba only checks the timestamp of the file that holds a cached function, not of
 files it calls into; keying the folder by a hash of every kernel source file that numba
 compiles (those importing numba, and the layout constants they read) makes a stale cache
 impossible, while editing pure-Python modules (the vocabulary, outcome tables) does not
-force a recompile. A user-set ``NUMBA_CACHE_DIR`` is respected.
+force a recompile. A user-set ``NUMBA_CACHE_DIR`` is respected and keyed the same way
+(a subfolder ``xorsweep-<digest>``): kernels cached there by another version of xorsweep,
+whose inlined helpers differ, are never loaded.
 """
 import hashlib
 import os
@@ -24,7 +26,9 @@ def _source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-if not os.environ.get("NUMBA_CACHE_DIR"):
+if os.environ.get("NUMBA_CACHE_DIR"):
+    numba.config.CACHE_DIR = str(Path(os.environ["NUMBA_CACHE_DIR"]) / f"xorsweep-{_source_digest()}")
+else:
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "xorsweep" / "numba"
     numba.config.CACHE_DIR = str(base / _source_digest())
 

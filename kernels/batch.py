@@ -168,6 +168,8 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     renormalised every ``lyapunov_every`` steps) without changing any other bit.
     A network's result is
     bit-identical whatever the batch size, its position in the batch and ``threads``.
+    The packed parameters and final activations (up to 64 MiB) are kept for the next call
+    of the same shapes, which then skips faulting in fresh memory; no result points into them.
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
     gradient, update = rule_parts(rule, gradient, update)

@@ -31,7 +31,8 @@ def pack(W1, b1, W2, b2, dtype, out=None) -> np.ndarray:
     shape = (chunks, sum(a.shape[1] for a in cols), LANES)
     if out is None:
         out = np.empty(shape, dtype=dtype)
-    assert out.shape == shape and out.dtype == dtype
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"out must be {shape} {np.dtype(dtype)}, got {out.shape} {out.dtype}")
     lanes = out.transpose(0, 2, 1)  # (chunks, LANES, P): a view
     full, rest = divmod(B, LANES)
     o = 0

@@ -14,6 +14,7 @@ from numba import njit
 
 from xorsweep.kernels import xmath as X
 from xorsweep.kernels.xmath import exp_f32, exp_f64, log_f32, log_f64, xexp, xlog
+from xorsweep.kernels.xmath import EXACT_FMA2, xexp_plus1  # by name, as the kernels: a literal code
 
 PREC = 200
 F64 = dict(p=53, emin=-1022, emax=1024)
@@ -647,40 +648,48 @@ def test_fma_lane_loop_uses_hardware_fma_and_vectorises(f32):
 @njit(error_model="numpy", cache=True)
 def _plus1_mismatches_f32(start, stop):
     """Over the float32 bit patterns [start, stop): how many x give xexp_plus1(x) and
-    1 + xexp(x) different bits, exact-fma2 as in the kernels (a literal code) and every
-    variant through a run-time code."""
+    1 + xexp(x) different bits, exact-fma2 as in the kernels (the code imported by name: a
+    literal, typed as such, selecting the function at compile time) and every variant
+    through a run-time code (``X.CODE`` is typed int64), including exact-fma2's."""
     bad = 0
     one = np.float32(1.0)
     for i in range(start, stop):
         x = X._i2f32(np.int32(i - 2**31))
-        bad += X._f2u(X.xexp_plus1(x, X.EXACT_FMA2)) != X._f2u(one + xexp(x, X.EXACT_FMA2))
-    for code in (X.EXACT, X.EXACT_FMA, X.LIBM):
+        bad += X._f2u(xexp_plus1(x, EXACT_FMA2)) != X._f2u(one + xexp(x, EXACT_FMA2))
+    for code in (X.EXACT, X.EXACT_FMA, X.EXACT_FMA2, X.LIBM):
         for i in range(start, stop, 4099):
             x = X._i2f32(np.int32(i - 2**31))
-            bad += X._f2u(X.xexp_plus1(x, code)) != X._f2u(one + xexp(x, code))
+            bad += X._f2u(xexp_plus1(x, code)) != X._f2u(one + xexp(x, code))
+    for flag in (False, True):  # a bool: libm or exact
+        for i in range(start, stop, 65537):
+            x = X._i2f32(np.int32(i - 2**31))
+            bad += X._f2u(xexp_plus1(x, flag)) != X._f2u(one + xexp(x, flag))
     return bad
 
 
 @njit(error_model="numpy", cache=True)
-def _plus1_f64(a, out):
-    """Lane loops (vectorised, as in the kernels): rows xexp_plus1 and 1 + xexp for exact-fma2
-    (a literal code), then both through the run-time code of every variant."""
+def _plus1_lanes(a, out):
+    """Lane loops (vectorised, as in the kernels), in a's float type: rows xexp_plus1 and
+    1 + xexp for exact-fma2 as a literal code, then both through the run-time code of every
+    variant."""
+    one = a.dtype.type(1.0)
     for i in range(a.size):
-        out[0, i] = X.xexp_plus1(a[i], X.EXACT_FMA2)
+        out[0, i] = xexp_plus1(a[i], EXACT_FMA2)
     for i in range(a.size):
-        out[1, i] = 1.0 + xexp(a[i], X.EXACT_FMA2)
+        out[1, i] = one + xexp(a[i], EXACT_FMA2)
     for k, code in enumerate((X.EXACT, X.EXACT_FMA, X.EXACT_FMA2, X.LIBM)):
         for i in range(a.size):
-            out[2 + 2 * k, i] = X.xexp_plus1(a[i], code)
-            out[3 + 2 * k, i] = 1.0 + xexp(a[i], code)
+            out[2 + 2 * k, i] = xexp_plus1(a[i], code)
+            out[3 + 2 * k, i] = one + xexp(a[i], code)
 
 
 def test_exp_plus1_is_one_plus_exp_bit_for_bit():
     """A sigmoid's denominator 1 + exp(x): exact-fma2's xexp_plus1 skips the path of
     subnormal results (below -708, float32 -86, it raises x: 1 + exp rounds to 1 either way)
     and gives the bits of 1 + xexp for every float32 (all 2**32 of them) and for float64
-    bit patterns, the ranges around its clamp and the subnormal results', and special values;
-    the other variants compute 1 + xexp."""
+    bit patterns, the ranges around its clamp and the subnormal results', and special values,
+    as the kernels call it (a literal code) and through a run-time code; the other variants
+    compute 1 + xexp."""
     assert _plus1_mismatches_f32(0, 2**32) == 0
     rng = np.random.default_rng(11)
     tiny = np.finfo(np.float64).tiny
@@ -691,10 +700,12 @@ def test_exp_plus1_is_one_plus_exp_bit_for_bit():
                                                   709.79, 710.0, 0.0, -0.0, tiny, -tiny, 5e-324, -5e-324,
                                                   np.inf, -np.inf, np.nan, -np.nan],
         np.array([0x7FF0000000000001, 0x7FF8000000012345, 0xFFF0000000000042], np.uint64).view(np.float64)])
-    out = np.empty((10, x.size))
-    with np.errstate(over="ignore"):
-        _plus1_f64(x, out)
-    bits = out.view(np.uint64)
-    for k in range(0, 10, 2):
-        np.testing.assert_array_equal(bits[k], bits[k + 1])
-    np.testing.assert_array_equal(bits[0], bits[6])  # the literal and the run-time code agree
+    x32 = np.concatenate([np.linspace(-110.0, -80.0, 1 << 16), rng.uniform(-100.0, 100.0, 1 << 16)]).astype(np.float32)
+    for a in (x, x32):
+        out = np.empty((10, a.size), a.dtype)
+        with np.errstate(over="ignore"):
+            _plus1_lanes(a, out)
+        bits = out.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+        for k in range(0, 10, 2):
+            np.testing.assert_array_equal(bits[k], bits[k + 1])
+        np.testing.assert_array_equal(bits[0], bits[6])  # the literal and the run-time code agree
