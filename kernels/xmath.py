@@ -491,7 +491,11 @@ def _dispatch(variants, platform):
             return None
         exact, fused, fused2 = own[EXACT], own[EXACT_FMA], own[EXACT_FMA2]
         if isinstance(arith, types.Boolean):
-            return lambda x, arith: platform(x) if arith else exact(x)
+            def impl_flag(x, arith):  # if/return: a conditional expression here trips numba's SSA check
+                if arith:
+                    return platform(x)
+                return exact(x)
+            return impl_flag
         if isinstance(arith, types.Integer):
             def impl(x, arith):
                 if arith == LIBM:
