@@ -56,10 +56,14 @@ def _row_term(p, H, c, z, r, acc, terms, dec, arith):
             acc[0, l] = acc[0, l] + z[r, j, l] * p[o + 2 * j, l]
             acc[1, l] = acc[1, l] + z[r, j, l] * p[o + 2 * j + 1, l]
     label = LABEL[r]
+    # the log in a lane loop of its own, acc[0] carrying its argument: with the softmax in
+    # the same loop, the two's constants crowd the registers (a third slower)
     for l in range(LANES):
         y0, y1 = softmax2(acc[0, l] + p[5 * H, l], acc[1, l] + p[5 * H + 1, l], one, arith)
-        terms[r, l] = xlog((y1 if label else y0) + g, arith)
+        acc[0, l] = (y1 if label else y0) + g
         dec[r * LANES + l] = y1 > y0
+    for l in range(LANES):
+        terms[r, l] = xlog(acc[0, l], arith)
 
 
 @njit(**INLINE)
