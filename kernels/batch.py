@@ -12,7 +12,7 @@ import numpy as np
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
 from xorsweep.kernels import evaluate, gd, lyapunov as lyap, seed
 from xorsweep.kernels.codes import ROW_WEIGHTS
-from xorsweep.kernels.layout import LANES, constants, pack, unpack_lanes
+from xorsweep.kernels.layout import FUSED_H, LANES, constants, pack, unpack_lanes
 from xorsweep.kernels.track import SOLVED_DECISIONS, TRACK_NORM, TRACK_OFF
 from xorsweep.kernels.xmath import ARITH_CODES
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DTYPES, GRADIENTS, GROUP_DIMS,
@@ -235,7 +235,7 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     gnorm = np.full((chunks, LANES), np.nan, dt)
     module = _KERNELS[gradient]
     # one entry per (threads, step): a run compiles only the code it runs
-    sequential, fused = update == "sequential", module is gd and H == gd.FUSED_H
+    sequential, fused = update == "sequential", H == FUSED_H
 
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):

@@ -19,14 +19,13 @@ contract in ``kernels.lanes``), so the same bits:
 import numpy as np
 from numba import njit, prange
 
-from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, LANES
+from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, FUSED_H, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
 from xorsweep.kernels.track import TRACK_NORM, decisions, fold_lane, track, unit_state
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 
 L = LANES
-FUSED_H = 3
 
 
 @njit(**INLINE)

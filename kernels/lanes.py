@@ -86,6 +86,17 @@ def softmax2(a0, a1, one, arith):
 
 
 @njit(**INLINE)
+def softmax2_of(a0, a1, k, one, arith):
+    """softmax2(a0, a1, ...)[k] with one division: its numerator (1 or E) chosen first,
+    the same bits (NaN included: d <= 0 is then false in both)."""
+    d = a1 - a0
+    e = xexp(-abs(d), arith)
+    s = one + e
+    big = (d <= 0) != (k == 1)
+    return (one if big else e) / s
+
+
+@njit(**INLINE)
 def softmax(a, c, arith):
     """Logits -> softmax outputs, in place."""
     one = c[C_ONE]

@@ -11,6 +11,10 @@ from xorsweep.kernels.vocab import LOSS_GUARD
 
 LANES = 64
 
+#: the hidden width the kernels compile with H a constant (gd's fused step, the seed
+#: rule's one-loop row terms); other widths take the general code, same bits
+FUSED_H = 3
+
 # indices into the per-dtype constants array given to every kernel
 C_ONE, C_ZERO, C_QUARTER, C_GUARD, C_LR, C_H, C_TWO_H = range(7)
 
