@@ -7,8 +7,9 @@ numerical gradient), staged, one forward pass per group.
 Two implementations of one gd step, with the same operations in the same order (the
 contract in ``kernels.lanes``), so the same bits:
 
-- for H = 3 (the default) a fused step: one pass over the lanes does the forward
-  pass, softmax, output delta and update, keeping logits and deltas in registers.
+- for H = 3 (the default) a fused step: one pass over the lanes computes the sigmoids,
+  a second does the logits, softmax, output delta and update, keeping logits and deltas
+  in registers.
   It works on the chunk flattened to 1-D with H a compile-time constant, so every
   row offset is a constant multiple of LANES: LLVM unrolls the loops over hidden
   units, proves that rows do not overlap and vectorises the whole pass (~1.8x the
@@ -30,8 +31,8 @@ L = LANES
 
 @njit(**INLINE)
 def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
-    """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L);
-    z is scratch for the hidden activations, (4 * H * L,). With ``tracking``, the state
+    """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L),
+    two passes over the lanes; z holds the hidden activations between them, (4 * H * L,). With ``tracking``, the state
     at step s is folded into prev (flat, (H + 1) * L), last and solved in the same pass
     (``kernels.track``: the same integers as ``track``, from values still in registers)."""
     one = c[C_ONE]
@@ -39,10 +40,16 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
     lr = c[C_LR]
     half = q + q
     o = 3 * H
+    # the 12 sigmoids in a lane loop of their own: with the rest of the step in the same
+    # loop, their constants and the step's values crowd the registers (3-7 % slower)
     for l in range(L):
-        # forward: z for each unit, logits summed in order of the units
-        z0, z1, z2, z3 = sigmoid_rows(p[l], p[H * L + l], p[2 * H * L + l], one, arith)
-        z[l], z[L + l], z[2 * L + l], z[3 * L + l] = z0, z1, z2, z3
+        for j in range(H):
+            z0, z1, z2, z3 = sigmoid_rows(p[j * L + l], p[(H + j) * L + l], p[(2 * H + j) * L + l], one, arith)
+            zj = 4 * j * L + l
+            z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L] = z0, z1, z2, z3
+    for l in range(L):
+        # forward: logits summed in order of the units
+        z0, z1, z2, z3 = z[l], z[L + l], z[2 * L + l], z[3 * L + l]
         code = unit_state(z0, z1, z2, z3, half)
         changed = code != prev[L + l]
         if tracking:
@@ -52,9 +59,8 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
         s00, s01, s10, s11 = z0 * v0, z0 * v1, z1 * v0, z1 * v1
         s20, s21, s30, s31 = z2 * v0, z2 * v1, z3 * v0, z3 * v1
         for j in range(1, H):
-            z0, z1, z2, z3 = sigmoid_rows(p[j * L + l], p[(H + j) * L + l], p[(2 * H + j) * L + l], one, arith)
             zj = 4 * j * L + l
-            z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L] = z0, z1, z2, z3
+            z0, z1, z2, z3 = z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L]
             code = unit_state(z0, z1, z2, z3, half)
             changed = changed | (code != prev[(1 + j) * L + l])
             if tracking:

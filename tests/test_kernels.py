@@ -213,23 +213,26 @@ def test_bad_shapes_name_the_array():
 
 @pytest.mark.slow
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
-def test_gd_kernel_machine_code_fma_only_where_written():
-    """The compiled gd kernel (float64, H = 3): packed hardware FMA with exact-fma and
-    exact-fma2, and no fused multiply-add of any kind with exact (no contraction)."""
+@pytest.mark.parametrize("rule", ["gd", "seed"])
+def test_kernel_machine_code_fma_only_where_written(rule):
+    """The compiled kernels (float64, H = 3; gd's fused step, the seed rule's constant-H
+    entry): packed hardware FMA with exact-fma and exact-fma2, and no fused multiply-add of
+    any kind with exact (no contraction)."""
     import re
 
     from numba import njit
 
-    from xorsweep.kernels import gd
+    from xorsweep.kernels import gd, seed
     from xorsweep.kernels.layout import LANES, constants, pack
 
+    module, sequential = (gd, False) if rule == "gd" else (seed, True)
     P = pack(*(a[:64] for a in random_starts(64)), np.float64)
     c = constants(np.float64, 5.0, 1e-4)
     empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
     tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int32), np.zeros(LANES, np.int32),
-                np.zeros(LANES), True, False)
+                np.zeros(LANES), True, sequential)
     for name, want in (("_fused_exact", False), ("_fused_fma", True), ("_fused_fma2", True)):
-        twin = njit(error_model="numpy")(getattr(gd, name).py_func)  # uncached: asm is available
+        twin = njit(error_model="numpy")(getattr(module, name).py_func)  # uncached: asm is available
         twin(P[0].copy(), c, 1, 0, *empty, *tracking)
         asm = twin.inspect_asm(twin.signatures[0])
         any_fma = re.findall(r"\bvfn?m(?:add|sub)\w*", asm)
