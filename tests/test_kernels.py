@@ -261,3 +261,43 @@ def test_results_own_their_memory_across_calls(B):
         assert not any(np.may_share_memory(after, a) for a in batch._SCRATCH.kept.values()), name
         assert not np.array_equal(bits(getattr(second, name)), bits(before)) or name in (
             "accuracy", "predicted", "diverged", "solved_step", "settled_step"), name
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_division_softmax_output_has_the_bits_of_softmax2(dtype):
+    """The seed rule's perturbed losses take the label's softmax output with one division
+    (``lanes.softmax2_of``: the numerator chosen first); it must be softmax2's output bit for
+    bit, in a vectorised lane loop as the kernels run it, for every arithmetic: random
+    logits over many scales, ties, signed zeros, infinities and NaN payloads."""
+    from numba import njit
+
+    from xorsweep.kernels.lanes import softmax2, softmax2_of
+    from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
+
+    def make(code):
+        @njit(error_model="numpy")
+        def both(a0, a1, out):
+            for l in range(a0.size):
+                y0, y1 = softmax2(a0[l], a1[l], dtype(1.0), code)
+                out[0, l], out[1, l] = y0, y1
+                out[2, l] = softmax2_of(a0[l], a1[l], 0, dtype(1.0), code)
+                out[3, l] = softmax2_of(a0[l], a1[l], 1, dtype(1.0), code)
+        return both
+
+    rng = np.random.default_rng(7)
+    n = 1 << 14
+    a0 = (rng.standard_normal(n) * 10.0 ** rng.integers(-8, 4, n)).astype(dtype)
+    a1 = (rng.standard_normal(n) * 10.0 ** rng.integers(-8, 4, n)).astype(dtype)
+    a1[::7] = a0[::7]  # ties: d = 0
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1e30, -1e30, 5e-324, 700.0, -745.0], dtype)
+    nan_payload = np.array([0x7FF8000000000123 if dtype == np.float64 else 0x7FC00123], np.uint64 if dtype ==
+                           np.float64 else np.uint32).view(dtype)
+    special = np.concatenate([special, nan_payload, -nan_payload])
+    s0, s1 = np.meshgrid(special, special)
+    a0 = np.concatenate([a0, s0.ravel()])
+    a1 = np.concatenate([a1, s1.ravel()])
+    for code in (EXACT, EXACT_FMA, EXACT_FMA2, LIBM):
+        out = np.empty((4, a0.size), dtype)
+        make(code)(a0, a1, out)
+        np.testing.assert_array_equal(bits(out[2]), bits(out[0]), err_msg=f"arith {code}, label 0")
+        np.testing.assert_array_equal(bits(out[3]), bits(out[1]), err_msg=f"arith {code}, label 1")
