@@ -31,10 +31,11 @@ L = LANES
 
 @njit(**INLINE)
 def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
-    """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L),
-    two passes over the lanes; z holds the hidden activations between them, (4 * H * L,). With ``tracking``, the state
-    at step s is folded into prev (flat, (H + 1) * L), last and solved in the same pass
-    (``kernels.track``: the same integers as ``track``, from values still in registers)."""
+    """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L), two
+    passes over the lanes; z holds the hidden activations between them, (4 * H * L,). With
+    ``tracking``, the state at step s is folded into prev (flat, (H + 1) * L), last and
+    solved in the second pass (``kernels.track``: the same integers as ``track``, from
+    values still in registers)."""
     one = c[C_ONE]
     q = c[C_QUARTER]
     lr = c[C_LR]

@@ -101,3 +101,45 @@ np.savez({str(tmp_path / "other.npz")!r}, **out)
         for name in GROUPS:
             np.testing.assert_array_equal(bits(getattr(r, name)), bits(other[f"{k}_{name}"]),
                                           err_msg=f"{g} {u} H={H} threads={threads} {name}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rule", ["gd", "seed"])
+def test_constant_h_entries_give_the_bits_of_the_general_code(rule, dtype):
+    """At H = 3 the kernels run entries compiled with H a constant (gd's fused step, the seed
+    rule's one-loop row terms and one-division losses); the general entries (H a run-time
+    value) must give the same bits on the same chunks: parameters, outcome tracking and the
+    gradient norm, every arithmetic, starts from tiny to overflowing. Where a result is NaN
+    only NaN-ness is compared: the sign of a NaN is not part of the contract (README)."""
+    from xorsweep.kernels import gd, seed
+    from xorsweep.kernels.layout import LANES, constants, pack
+    from xorsweep.kernels.track import TRACK_NORM
+    from xorsweep.kernels.xmath import ARITH_CODES
+
+    module, sequential, lr = (gd, False, 5.0) if rule == "gd" else (seed, True, 1.0)
+    W1, b1, W2, b2 = random_starts(128, seed=11)
+    scale = 10.0 ** np.repeat(np.arange(-6, 4), 13)[:128]  # tiny to saturating starts
+    W1, b1, W2, b2 = (a * scale.reshape((-1,) + (1,) * (a.ndim - 1)) for a in (W1, b1, W2, b2))
+    W1[5, 0, 0], b2[6, 1], W2[7, 2, 0] = np.inf, -np.inf, float(np.finfo(dtype).max) / 4  # overflow in a step or two
+    P0 = pack(W1, b1, W2, b2, dtype)
+    c = constants(dtype, lr, 1e-4)
+    ch, nP = P0.shape[0], P0.shape[1]
+
+    def run(fused):
+        P = P0.copy()
+        traj, tl = np.zeros((ch, 3, nP, LANES), dtype), np.zeros((ch, 3, LANES), dtype)  # steps 0, 3, 6
+        prev = np.full((ch, 4, LANES), -1, np.int8)
+        last, solved = np.zeros((ch, LANES), np.int32), np.zeros((ch, LANES), np.int32)
+        gnorm = np.full((ch, LANES), np.nan, dtype)
+        entry = module.TRAIN[code][False, fused]
+        entry(P, c, 6, 3, traj, tl, tl.copy(), prev, last, solved, gnorm, TRACK_NORM, sequential, fused)
+        return P, prev, last, solved, gnorm, traj, tl
+
+    for arith, code in ARITH_CODES.items():
+        for name, a, b in zip(("P", "prev", "last", "solved", "gnorm", "traj", "tloss"), run(False), run(True)):
+            if a.dtype.kind == "f":
+                nan = np.isnan(a)
+                np.testing.assert_array_equal(nan, np.isnan(b), err_msg=f"{arith} {name} NaN-ness")
+                a, b = np.where(nan, 0, a), np.where(nan, 0, b)
+            np.testing.assert_array_equal(bits(a), bits(b), err_msg=f"{arith} {name}")
