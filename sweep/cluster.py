@@ -11,16 +11,26 @@ WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
               "OPENBLAS_NUM_THREADS": "1"}
 
 
-class ExitWithParent(WorkerPlugin):
-    """Worker plugin of the embedded cluster: a worker whose parent (the ``xorsweep run``
-    process) died, e.g. by SIGKILL, exits instead of training on as an orphan."""
+class EmbeddedWorker(WorkerPlugin):
+    """Worker plugin of the embedded cluster, whose scheduler lives in the ``xorsweep run``
+    process itself:
 
-    name = "xorsweep-exit-with-parent"
+    - a worker whose parent (that process) died, e.g. by SIGKILL, exits instead of
+      training on as an orphan;
+    - a heartbeat that finds the scheduler gone is not logged: it can only mean the run is
+      stopping (Ctrl-C while a block trains: the worker's thread holds the GIL until the
+      block ends, its heartbeat then races the closing scheduler, and distributed logs that
+      race as an error with a traceback). The run itself reports how it ended, in one line.
+    """
+
+    name = "xorsweep-embedded-worker"
 
     def setup(self, worker):
+        import logging
         import threading
         import time
 
+        logging.getLogger("distributed.worker").addFilter(_no_heartbeat_failure)
         parent = os.getppid()
 
         def watch():
@@ -29,6 +39,10 @@ class ExitWithParent(WorkerPlugin):
             os._exit(1)
 
         threading.Thread(target=watch, name="xorsweep-parent-watch", daemon=True).start()
+
+
+def _no_heartbeat_failure(record) -> bool:
+    return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
 
 
 @contextlib.contextmanager
@@ -56,7 +70,7 @@ def client_for(address: str | None = None, workers: int | None = None, dashboard
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=_free(dashboard), env=WORKER_ENV, silence_logs=40)
         with cluster, Client(cluster) as client:
-            client.register_plugin(ExitWithParent())
+            client.register_plugin(EmbeddedWorker())
             yield client
 
 

@@ -25,9 +25,9 @@ from xorsweep.sweep.engine import Sweep  # noqa: E402
 from xorsweep.sweep.location import Remote, as_location  # noqa: E402
 
 BIN = Path(sys.executable).parent
-# 18 blocks slow enough (50,000 seed steps of 6 networks, padded to one 64-lane chunk: about 2 s
-# each on one core) that the second writer and the signal land mid-sweep even on a quiet machine
-# (compiling is done first)
+# 18 blocks of 50,000 seed steps of 6 networks (padded to one 64-lane chunk: about 1 s each on
+# one core); the arc test pauses the workers (SIGSTOP) while it tries the second writer and sends
+# Ctrl-C, so that both land mid-sweep however fast the kernel or the machine is
 SPEC = {"training": {"rule": "seed", "steps": 50000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
         "axes": {"decimals": {"values": ["none", 3, 1]}}, "execution": {"block": 6}}
 SMALL = {**SPEC, "training": {"rule": "seed", "steps": 100}, "start": {**SPEC["start"], "count": 12}}  # 6 blocks
@@ -87,9 +87,21 @@ def cli(*args, env, **kw):
 
 def done_on_s3(url):
     try:
-        return int(load_remote(url).done.sum())
+        return int(store.open_dataset(url).done.values.sum())  # the done flags only: a quick poll
     except Exception:  # noqa: BLE001 - not created yet
         return 0
+
+
+@contextlib.contextmanager
+def paused(pids):
+    """Processes stopped (SIGSTOP) inside the block, resumed however it ends."""
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 def load_remote(url):
@@ -109,26 +121,31 @@ def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tm
     figures read the URL; the resumed store is bit-identical to a local store of the same spec."""
     url = "s3://bucket/arc.zarr"
     with dask_cluster(tmp_path, {**os.environ, **WORKER_ENV, "DASK_SCHEDULER_ADDRESS": ""}) as address:
+        from distributed import Client
+
+        with Client(address, timeout="30s") as c:
+            workers = sorted(c.run(os.getpid).values())
         first = cli("run", spec_file, "--store", url, "--address", address, env=s3, start_new_session=True)
         t = time.monotonic()
         while done_on_s3(url) < 2:
             assert first.poll() is None, first.communicate()[1]
             assert time.monotonic() - t < 300, "no block written"
             time.sleep(0.2)
-        holder = lock.holder(url)
-        assert holder and holder["host"] == socket.gethostname(), holder
-        with pytest.raises(UserError, match="is being written by pid"):
-            with lock.store_lock(url):
-                pass
-        from xorsweep.sweep import cli as xcli
+        with paused(workers):  # the run can neither finish nor lose its workers (the scheduler waits minutes)
+            holder = lock.holder(url)
+            assert holder and holder["host"] == socket.gethostname(), holder
+            with pytest.raises(UserError, match="is being written by pid"):
+                with lock.store_lock(url):
+                    pass
+            from xorsweep.sweep import cli as xcli
 
-        assert xcli.main(["run", str(spec_file), "--store", url, "--address", address]) == 2  # a second writer
-        err = capsys.readouterr().err
-        assert f"is being written by pid {first.pid} on {socket.gethostname()}" in err, err
-        assert len(err.strip().splitlines()) == 1, err
-        assert first.poll() is None, "the run ended before the second writer was tried"
-        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C as a terminal sends it
-        out, err = first.communicate(timeout=120)
+            assert xcli.main(["run", str(spec_file), "--store", url, "--address", address]) == 2  # a second writer
+            err = capsys.readouterr().err
+            assert f"is being written by pid {first.pid} on {socket.gethostname()}" in err, err
+            assert len(err.strip().splitlines()) == 1, err
+            assert first.poll() is None, "the run ended before the second writer was tried"
+            os.killpg(first.pid, signal.SIGINT)  # Ctrl-C as a terminal sends it
+            out, err = first.communicate(timeout=120)
         assert first.returncode == 130, err
         assert "Traceback" not in err and "stopped" in err, err
         assert lock.holder(url) is None  # the lock object went with the run
@@ -141,7 +158,7 @@ def test_sweep_on_s3_with_a_real_dask_cluster(s3, spec_file, local_reference, tm
         out, err = rest.communicate(timeout=600)
         assert rest.returncode == 0, err
         assert "already done" in err and "blocks 18/18 done" in err, err
-        assert 0 < done < 108, done  # networks done: stopped mid-sweep
+        assert 0 < done < 108, done
     assert_same_store(_drop(load_remote(url)), _drop(local_reference))
     for verb, text in (("verify", "good checksum"), ("stats", "shares per rounding digit"),
                        ("figures", "flip-rate-by-decimals.png")):
