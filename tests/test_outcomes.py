@@ -256,3 +256,20 @@ def test_class_names_decode_without_this_project(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == O.names(c["solution"], O.solution_table(3))
+
+
+@pytest.mark.parametrize("H", [1, 3, 15, 16, 20])
+def test_grouping_by_unit_multiset_matches_a_dictionary_of_sorted_rows(H):
+    """``classify`` groups solved networks by the multiset of their units' codes: one base-17
+    number per row up to H = 15, rows themselves above; either way the groups of a plain
+    dictionary of sorted rows, every cell once."""
+    rng = np.random.default_rng(H)
+    keys = rng.choice([0, 1, 6, 14, 15, 16], size=(500, H)) if H > 3 else rng.integers(0, 17, size=(500, H))
+    cells = rng.permutation(10_000)[:500]
+    want = {}
+    for c, row in zip(cells, keys):
+        want.setdefault(tuple(sorted(row)), []).append(c)
+    got = O._groups(keys, cells)
+    assert {tuple(int(v) for v in row): sorted(these.tolist()) for these, row in got} == \
+        {k: sorted(v) for k, v in want.items()}
+    assert len(got) == len(want) and sum(len(these) for these, _ in got) == len(cells)
