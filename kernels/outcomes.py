@@ -303,7 +303,8 @@ def classify(z1, predicted, diverged, settled_step=None, steps=None, done=None, 
             lab, sol, sub = _choose(tuple(sorted(set(int(c) for c in row if c != 16))), H, bool(fold_swap))
             label[these], solution[these] = lab, sol
             informative[these] = np.isin(code[these], sub)
-    dist = np.abs(z - 0.5).min(axis=1)  # (N, H) closest approach to 0.5 over the rows
+    d = np.abs(z - 0.5)
+    dist = np.minimum(np.minimum(d[:, 0], d[:, 1]), np.minimum(d[:, 2], d[:, 3]))  # (N, H) closest to 0.5 over rows
     marginal = np.any(informative & (dist < margin), axis=1)
     out = {"outcome": outcome, "solution": solution, "label": label, "marginal": marginal,
            "informative": informative, "hidden_code": code}

@@ -32,9 +32,13 @@ def cell_block(grid: Grid, cell: dict | None = None) -> Block:
     return dataclasses.replace(grid.block(k), region=tuple(slice(i, i + 1) for i in idx))
 
 
-def train_region(grid: Grid, block: Block, *, threads=None, record_every=None):
-    """Train every cell of ``block``: (starts (n, P) float64, TrainResult of n networks)."""
+def train_region(grid: Grid, block: Block, *, threads=None, record_every=None, part: slice | None = None):
+    """Train every cell of ``block`` (``part``: only those of that slice of its cells in C
+    order): (starts (n, P) float64, TrainResult of n networks). A network's bits do not
+    depend on the others trained with it, so parts of a block give the block's bits."""
     x = grid.starts(block).reshape(-1, grid.P)
+    if part is not None:
+        x = x[part]
     s, t = block.settings, grid.spec.training
     every = record_every if record_every is not None else (t.record_every or None)
     r = kernels.train(*(split_groups(x, grid.H)[g] for g in GROUPS), gradient=s["gradient"], update=s["update"],
@@ -43,20 +47,22 @@ def train_region(grid: Grid, block: Block, *, threads=None, record_every=None):
     return x, r
 
 
-def block_values(grid: Grid, block: Block, threads=None) -> dict:
-    """Train every cell of the block; stored name -> array shaped block.shape + its dims."""
-    shape = block.shape
-    x, r = train_region(grid, block, threads=threads)
+def block_values(grid: Grid, block: Block, threads=None, part: slice | None = None) -> dict:
+    """Train every cell of the block; stored name -> array shaped block.shape + its dims.
+    ``part``: only the cells of that slice of the block's cells in C order, each array
+    shaped (cells,) + its dims (``join_parts`` puts the parts of a block together)."""
+    x, r = train_region(grid, block, threads=threads, part=part)
+    shape = block.shape if part is None else (x.shape[0],)
     n = x.shape[0]
     out = {}
     for g, a in split_groups(x, grid.H).items():
         out[f"{g}_start"] = a.reshape(shape + a.shape[1:])
         f = getattr(r, g)
-        out[g] = f.astype(np.float64).reshape(shape + f.shape[1:])
-    out["loss"] = r.loss.astype(np.float64).reshape(shape)
-    out["accuracy"] = r.accuracy.astype(np.float64).reshape(shape)
+        out[g] = f.astype(np.float64, copy=False).reshape(shape + f.shape[1:])
+    out["loss"] = r.loss.astype(np.float64, copy=False).reshape(shape)
+    out["accuracy"] = r.accuracy.astype(np.float64, copy=False).reshape(shape)
     out["predicted"] = r.predicted.reshape(shape + (4,))
-    out["z1"] = r.z1.astype(np.float64).reshape(shape + (4, grid.H))
+    out["z1"] = r.z1.astype(np.float64, copy=False).reshape(shape + (4, grid.H))
     out["diverged"] = r.diverged.reshape(shape)
     o = grid.spec.outcomes
     out.update(outcomes.block_values(r, block.settings["steps"], shape, fold_swap=o.fold_swap, window=o.window))
@@ -73,6 +79,18 @@ def block_values(grid: Grid, block: Block, threads=None) -> dict:
             full = np.full((n, len(grid.record_steps)), np.nan)
             full[:, :r.lyapunov_traj.shape[1]] = r.lyapunov_traj
             out["lyapunov_traj"] = full.reshape(shape + (full.shape[1],))
+    return out
+
+
+def join_parts(block: Block, parts: list[dict]) -> dict:
+    """The block's values (as ``block_values`` gives them) from ``block_values`` of its
+    consecutive parts, in order."""
+    out = {}
+    for name, first in parts[0].items():
+        joined = np.concatenate([p[name] for p in parts]) if len(parts) > 1 else first
+        if joined.shape[0] != block.size:
+            raise ValueError(f"block {block.index}: the parts hold {joined.shape[0]} cells of {block.size}")
+        out[name] = joined.reshape(block.shape + first.shape[1:])
     return out
 
 

@@ -51,6 +51,39 @@ def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
     return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": t1 - t0}
 
 
+def train_part(spec_dict: dict, index: int, start: int, stop: int) -> dict:
+    """The Dask task that trains cells ``start:stop`` (C order) of block ``index`` and keeps
+    their values (``write_parts`` writes the block once every part is trained)."""
+    grid = Grid(Spec.from_dict(spec_dict))
+    return cells.block_values(grid, grid.block(index), threads=1, part=slice(start, stop))
+
+
+def write_parts(path: str, store_id: str, spec_dict: dict, index: int, *parts: dict) -> dict:
+    """The Dask task that writes block ``index`` from its trained parts (``train_part``),
+    as ``train_block`` writes a whole block: the same values, bit for bit."""
+    t0 = time.perf_counter()
+    grid = Grid(Spec.from_dict(spec_dict))
+    block = grid.block(index)
+    store.write_block(path, store_id, grid, block, cells.join_parts(block, list(parts)))
+    return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": 0.0}
+
+
+def part_bounds(size: int, n: int) -> list[tuple[int, int]]:
+    """``size`` cells cut into at most ``n`` consecutive parts of nearly equal size, cut at
+    multiples of the kernels' 64 lanes (a part pads to whole lanes, as a block does)."""
+    from xorsweep.kernels.layout import LANES
+
+    n = max(1, min(n, size // LANES))
+    cuts = [0] + [round(size * j / n / LANES) * LANES for j in range(1, n)] + [size]
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+#: the last blocks of a run on a cluster of T threads are trained in min(T, TAIL_PARTS) parts
+#: each, so that the workers finish together (16 blocks on 2 workers: 15.26 blocks' work,
+#: 8 on one and 7.26 on the other when whole)
+TAIL_PARTS = 16
+
+
 def compile_block(spec_dict: dict, index: int) -> dict:
     """The Dask task that compiles (or loads from numba's cache) block ``index``'s kernels:
     one network of it, trained through the same path, nothing written."""
@@ -419,19 +452,29 @@ class Sweep:
             return state
         path, sid, spec_dict = self._where(), store.store_id(self.path), grid.spec.to_dict()
         t0 = time.perf_counter()
-        width = max(2, 2 * max(1, sum(client.nthreads().values())))  # blocks in flight: flat client memory
+        threads = max(1, sum(client.nthreads().values()))
+        width = max(2, 2 * threads)  # blocks in flight: flat client memory
         queue, in_flight = CompileOnce(grid, todo, probe=not workers_warm(client, grid)), set()
         self.futures = []
 
         def fill():
             while len(in_flight) < width:
+                left = queue.left()
                 k, probe = queue.take()
                 if k is None:
                     return
+                key = f"xorsweep-{sid}-{k}"
                 if probe:  # one network of the block, so that one worker compiles its kernels
                     f = client.submit(compile_block, spec_dict, k, key=f"xorsweep-{sid}-compile-{k}", pure=False)
+                elif threads > 1 and left <= threads and len(bounds := part_bounds(grid.block(k).size,
+                                                                               min(threads, TAIL_PARTS))) > 1:
+                    # one of the last blocks: in parts, so that no worker waits for the others at the end
+                    parts = [client.submit(train_part, spec_dict, k, a, b, key=f"{key}-part-{a}", pure=False)
+                             for a, b in bounds]
+                    f = client.submit(write_parts, path, sid, spec_dict, k, *parts, key=key, pure=False)
+                    self.futures.append(f)
                 else:
-                    f = client.submit(train_block, path, sid, spec_dict, k, key=f"xorsweep-{sid}-{k}", pure=False)
+                    f = client.submit(train_block, path, sid, spec_dict, k, key=key, pure=False)
                     self.futures.append(f)
                 in_flight.add(f)
 
@@ -529,6 +572,10 @@ class CompileOnce:
         q = self._queues[ready]
         q[1] += 1
         return int(q[0][q[1] - 1]), False
+
+    def left(self) -> int:
+        """Blocks not yet handed out (probes included)."""
+        return sum(len(blocks) - i for blocks, i in self._queues.values())
 
     def compiled(self, k):
         """The probe of block ``k`` finished: its variant's blocks may go."""

@@ -485,3 +485,23 @@ def test_in_process_runs_report_their_live_rate_for_status(tmp_path, monkeypatch
     assert [v["blocks_done"] for v in running] == list(range(grid.n_blocks - len(running) + 1, grid.n_blocks + 1))
     assert all(v["rate"] > 0 and v["eta"] and v["dashboard"] is None for v in running)
     assert seen[-1] is None and load(sw.path).attrs.get("live") is None
+
+
+@pytest.mark.parametrize("training", [{"record_every": 10}, {"lyapunov": True, "record_every": 10, "rule": "seed"}])
+def test_the_last_blocks_train_in_parts_with_the_bits_of_whole_blocks(client, tmp_path, training):
+    """On a cluster of 2 threads the last 2 blocks of a run are trained in 2 parts each (cut
+    at whole 64-lane chunks) and written once joined: the store is the one trained block by
+    block in this process, bit for bit (trajectories, Lyapunov exponents and outcomes
+    included), and the progress counts every cell once."""
+    from distributed import get_task_stream
+
+    sp = spec(training=training, start={"count": 130}, execution={"block": 150})  # 390 cells: 150, 150, 90
+    assert engine.part_bounds(150, 2) == [(0, 64), (64, 150)] and engine.part_bounds(90, 2) == [(0, 90)]
+    seen = []
+    with get_task_stream(client) as ts:
+        engine.Sweep(sp, tmp_path / "parts.zarr").run(client, progress=lambda p: seen.append(p.cells_done))
+    parts = sorted(d["key"] for d in ts.data if "-part-" in str(d["key"]))
+    assert len(parts) == 2 and all(k.rsplit("-", 3)[-3] == "1" for k in parts), parts  # block 1: 0:64, 64:150
+    assert seen[-1] == 390 and seen == sorted(seen)
+    engine.Sweep(sp, tmp_path / "here.zarr").train_here()
+    assert_same(tmp_path / "parts.zarr", tmp_path / "here.zarr")
