@@ -32,7 +32,7 @@ import base64
 import numpy as np
 import zarr
 import zarr.api.asynchronous
-from zarr.codecs import Crc32cCodec, ZstdCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 from zarr.core.sync import sync
 
 from xorsweep.errors import StoreDamaged, UserError
@@ -72,8 +72,10 @@ COORD_ATTRS = {
     "direction_name": {"long_name": "perturbed parameter"},
     "record": {"long_name": "recorded training step"},
 }
-#: every chunk: zstd (zarr's default) then a CRC32C of the compressed bytes
-CODECS = (ZstdCodec(), Crc32cCodec())
+#: every chunk: Blosc LZ4 with byte shuffle (zarr v2's default compressor; on a block of a
+#: gd sweep 2.6 times quicker than zstd and 8 % smaller), then a CRC32C of the compressed
+#: bytes. Stores made before keep their zstd: codecs are per array, written in its metadata.
+CODECS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), Crc32cCodec())
 PENDING_INT = -1
 STORE_ID_ATTR = "store_id"
 #: on an object store (no rename), the group attribute written last, when a template is complete
@@ -151,12 +153,24 @@ OUTCOME_FILL = {"hidden_code": -1, "solved_step": -2, "settled_step": -2, "unset
 
 def data_variables(grid: Grid, path=None) -> list[str]:
     """The variables a block writes, ``done`` (written last) excluded; with ``path``, those
-    the store's template holds (a store made by an earlier version has fewer)."""
+    the store's template holds: a store made before outcomes were stored lacks those
+    (``outcomes.STORE_VARIABLES``), any other one missing is damage (StoreDamaged), never
+    a variable silently left unwritten or unchecked."""
     names = [name for name in _variables(grid) if name != "done"]
     if path is None:
         return names
-    present = {n for n, _ in _group(path).arrays()}
+    with quiet():  # zarr warns of the lost array's folder: the error below names it
+        present = {n for n, _ in _group(path).arrays()}
+    _refuse_lost(path, [n for n in names if n not in present])
     return [n for n in names if n in present]
+
+
+def _refuse_lost(path, absent):
+    lost = [n for n in absent if n not in outcomes.STORE_VARIABLES]
+    if lost:
+        raise StoreDamaged(f"store {path}: the metadata of its {', '.join(map(repr, lost))} "
+                           f"array{'s' * (len(lost) > 1)} ({path}/{lost[0]}/zarr.json) is missing; the store "
+                           "cannot be checked or resumed as it is (restore it, or make a new store)")
 
 
 def _sizes(grid: Grid):
@@ -717,22 +731,27 @@ def write_block(path, expected_id: str, grid: Grid, block: Block, values: dict):
         raise StoreDamaged(f"store {path} is not the store this task was made for (id {sid}, expected "
                            f"{expected_id}): a relative path or another store at the same path; nothing written")
     # every chunk is written, even one equal to the fill value: a missing chunk means damage
-    names = data_variables(grid, path)
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise RuntimeError(f"block {block.index}: no values for {missing}")
     with zarr.config.set({"array.write_empty_chunks": True}):
-        sync(_write_arrays(path, names, block.region, values))  # all at once, then, last:
+        sync(_write_arrays(path, data_variables(grid), block, values))  # all at once, then, last:
         g["done"][block.region] = np.ones(block.shape, dtype=bool)
 
 
-async def _write_arrays(path, names, region, values):
-    """Write ``values[name]`` into ``region`` of every array named, concurrently (one
+async def _write_arrays(path, names, block, values):
+    """Write ``values[name]`` into the block's region of every array named that the
+    template holds (a store made by an earlier version has fewer), concurrently (one
     block's ~30 small writes overlap instead of queueing); returns once every write has
-    ended, raising the first failure."""
+    ended, raising the first failure. Nothing is written when a value is missing."""
     g = await zarr.api.asynchronous.open_group(_zs(path), mode="r+", use_consolidated=False)
-    arrays = await asyncio.gather(*(g.getitem(n) for n in names))
-    ended = await asyncio.gather(*(a.setitem(region, values[n]) for a, n in zip(arrays, names)),
+    opened = await asyncio.gather(*(g.getitem(n) for n in names), return_exceptions=True)
+    for a in opened:
+        if isinstance(a, BaseException) and not isinstance(a, KeyError):  # KeyError: not in this template
+            raise a
+    _refuse_lost(path, [n for n, a in zip(names, opened) if isinstance(a, KeyError)])
+    arrays = {n: a for n, a in zip(names, opened) if not isinstance(a, BaseException)}
+    missing = [n for n in arrays if n not in values]
+    if missing:
+        raise RuntimeError(f"block {block.index}: no values for {missing}")
+    ended = await asyncio.gather(*(a.setitem(block.region, values[n]) for n, a in arrays.items()),
                                  return_exceptions=True)
     for e in ended:
         if isinstance(e, BaseException):

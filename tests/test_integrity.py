@@ -406,3 +406,55 @@ def test_figures_are_written_with_ordinary_permissions(tmp_path):
     ax.plot([0, 1])
     w.save(fig, "fig")
     assert (tmp_path / "fig.png").stat().st_mode & 0o777 == 0o666 & ~_UMASK
+
+
+def _not_done(path, block):
+    import zarr
+
+    g = zarr.open_group(str(path), mode="r+")
+    g["done"][block * 4:(block + 1) * 4] = False  # blocks of 4 cells along start
+
+
+def test_a_lost_array_metadata_file_is_refused_never_left_unwritten(reference, tmp_path):
+    """W1/zarr.json lost from a store with blocks left to train: the writer saw no W1 and
+    wrote every other variable, marking the blocks done with W1 missing (NaN on read), and
+    verify skipped it. Now run, verify and status refuse in one line naming the file, and
+    nothing in the store changes; a block written directly is refused before any write."""
+    path = copy_of(reference, tmp_path / "lost.zarr")
+    _not_done(path, 1)
+    Path(path, "W1", "zarr.json").unlink()
+    before = files_of(path)
+    (tmp_path / "spec.toml").write_text('name = "integrity"\n[training]\nrule = "gd"\nsteps = 20\n[start]\n'
+                                        'count = 12\ninit_std = 0.5\nseed = 5\n[axes.decimals]\n'
+                                        'values = ["none", 2]\n[execution]\nblock = 4\n')  # SPEC
+    for args in (["run", str(tmp_path / "spec.toml"), "--store", str(path)], ["verify", str(path)],
+                 ["status", str(path)]):
+        r = subprocess.run([sys.executable, "-m", "xorsweep", *args], capture_output=True, text=True, env=ENV,
+                           timeout=120)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert "'W1'" in r.stderr and "W1/zarr.json" in r.stderr and "missing" in r.stderr, r.stderr
+    grid = Grid(Spec.from_dict(SPEC))
+    values = engine.cells.block_values(grid, grid.block(1), threads=1)
+    with pytest.raises(store.StoreDamaged, match="'W1'"):
+        store.write_block(path, store.store_id(path), grid, grid.block(1), values)
+    assert files_of(path) == before
+
+
+def test_a_store_made_before_outcomes_were_stored_resumes_without_them(client, reference, tmp_path):
+    """A store whose template has no outcome variables (as one made before they existed)
+    resumes: the blocks left are written, the outcome variables stay absent, the rest
+    is the reference's, bit for bit."""
+    import zarr
+
+    from xorsweep.kernels import outcomes
+
+    path = copy_of(reference, tmp_path / "old.zarr")
+    for name in outcomes.STORE_VARIABLES:
+        shutil.rmtree(Path(path, name))
+    zarr.consolidate_metadata(str(path))
+    _not_done(path, 2)
+    Path(path, "W1", "c", "2", "0", "0", "0").unlink()
+    Sweep(SPEC, path).run(client)
+    got, want = load_store(path), load_store(reference)
+    assert not set(outcomes.STORE_VARIABLES) & set(got.data_vars)
+    assert_same_store(got, want.drop_vars(list(outcomes.STORE_VARIABLES)))
