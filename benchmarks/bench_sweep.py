@@ -1,6 +1,6 @@
 """Whole-sweep speed and memory against the bare kernel (prints numbers, asserts nothing).
 
-  python benchmarks/bench_sweep.py speed             # 1,000,000-network gd sweep vs kernels.train
+  python benchmarks/bench_sweep.py speed             # 1,000,000-network gd sweep vs kernels.train (3 rounds)
   python benchmarks/bench_sweep.py memory            # peak RSS at 1e5, 1e6, 1.6e7 cells
   python benchmarks/bench_sweep.py big-slice         # 4096 x 4096 slice, 1,000 gd steps
   python benchmarks/bench_sweep.py first-run         # the README's main job, empty and warm compile cache
@@ -42,16 +42,21 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_sweep(spec, root, workers, opened=None):
+def run_sweep(spec, root, workers, opened=None, warm=False):
     """Seconds of the sweep as ``xorsweep run`` makes it (template, blocks trained and
     written, history; the workers load their kernels in their first block), the workers'
     peak RSS in MB and the store's bytes. ``opened``: a list that gets the seconds of
     opening the finished store as the xarray Dataset the library's ``engine.run`` returns
-    (in this process, xarray and dask.array imported then: a cost paid once per process)."""
+    (in this process, xarray and dask.array imported then: a cost paid once per process).
+    ``warm``: every worker first trains one network of the spec (imports, kernels loaded
+    from the compile cache), as the bare kernel's process has before its clock starts:
+    what is left is the steady cost of Dask and Zarr."""
     path = Path(root) / "bench.zarr"
     shutil.rmtree(path, ignore_errors=True)
     with client_for(None, workers) as client:
         client.run(lambda: None)  # workers up before the clock starts
+        if warm:
+            client.run(engine.compile_block, spec.to_dict(), 0)
         t = time.perf_counter()
         engine.Sweep(spec, path).run(client, dataset=False)
         elapsed = time.perf_counter() - t
@@ -77,19 +82,33 @@ def speed(args):
     H = 3
     parts = (x[:, :6].reshape(-1, 2, H), x[:, 6:9], x[:, 9:15].reshape(-1, H, 2), x[:, 15:])
     kernels.train(*(p[:128] for p in parts), rule="gd", steps=2, threads=args.workers)  # compile / load (parallel)
-    t = time.perf_counter()
-    kernels.train(*parts, rule="gd", steps=args.steps, threads=args.workers)
-    bare = time.perf_counter() - t
-    opened = []
-    elapsed, worker_mb, size = run_sweep(spec, args.dir, args.workers, opened)
     work = grid.cells * args.steps
-    print(f"networks {grid.cells:,} x {args.steps} gd steps, block {args.block}, {args.workers} workers")
-    print(f"bare kernel   {bare:8.2f} s  {work / bare:.3g} network-steps/s")
+    print(f"networks {grid.cells:,} x {args.steps} gd steps, block {args.block}, {args.workers} workers; "
+          f"{args.repeat} round(s) of: bare kernel, sweep as `xorsweep run`, sweep on warm workers", flush=True)
+    rows = []
+    for r in range(args.repeat):
+        t = time.perf_counter()
+        kernels.train(*parts, rule="gd", steps=args.steps, threads=args.workers)
+        bare = time.perf_counter() - t
+        opened = []
+        elapsed, worker_mb, size = run_sweep(spec, args.dir, args.workers, opened)
+        warm = run_sweep(spec, args.dir, args.workers, warm=True)[0]
+        rows.append((bare, elapsed, warm, opened[0]))
+        print(f"round {r + 1}: bare {bare:6.2f} s ({work / bare:.3g} network-steps/s)   sweep {elapsed:6.2f} s "
+              f"({bare / elapsed:.1%})   warm workers {warm:6.2f} s ({bare / warm:.1%})   load "
+              f"{os.getloadavg()[0]:.2f}", flush=True)
+    bare, elapsed, warm, opened = (float(np.median(c)) for c in zip(*rows))
+    cold_share = float(np.median([b / e for b, e, _, _ in rows]))
+    warm_share = float(np.median([b / w for b, _, w, _ in rows]))
+    print(f"bare kernel   {bare:8.2f} s  {work / bare:.3g} network-steps/s  (medians of {len(rows)} round(s))")
     print(f"whole sweep   {elapsed:8.2f} s  {work / elapsed:.3g} network-steps/s  "
-          f"(store {size / 1e9:.2f} GB, worker peak RSS {worker_mb:.0f} MB; as `xorsweep run`)")
-    print(f"sweep / bare  {bare / elapsed:.1%}   (target >= 90%)")
-    print(f"opening the store as the Dataset engine.run returns: {opened[0]:.2f} s more in this process "
-          f"(first xarray import); with it, sweep / bare {bare / (elapsed + opened[0]):.1%}")
+          f"(store {size / 1e9:.2f} GB, worker peak RSS {worker_mb:.0f} MB; as `xorsweep run`: new workers "
+          "import and load their kernels in their first block)")
+    print(f"sweep / bare  {cold_share:.1%}   (target >= 90%; median of the rounds' ratios)")
+    print(f"warm workers  {warm:8.2f} s  {work / warm:.3g} network-steps/s  (each worker trained one network "
+          f"first, as the bare kernel's process did): sweep / bare {warm_share:.1%}")
+    print(f"opening the store as the Dataset engine.run returns: {opened:.2f} s more in this process "
+          f"(first xarray import); with it, sweep / bare {bare / (elapsed + opened):.1%}")
 
 
 def memory(args):
@@ -133,6 +152,7 @@ def main():
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--block", type=int, default=65536)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3, help="speed: rounds (bare, sweep, warm sweep); medians")
     p.add_argument("--dir", default=tempfile.gettempdir())
     args = p.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
