@@ -257,6 +257,8 @@ def _cmd_run(args):
                    dashboard=f"127.0.0.1:{args.dashboard_port}", dataset=False)
     except KeyboardInterrupt:
         p = state.get("p")
+        if "bar" in state:  # closed before the message (else its last line comes after it, at exit)
+            state["bar"](p, final=True)
         if p is not None and p.blocks_done == p.blocks_total:
             print("\nxorsweep run: interrupted while stopping the cluster; every block was done: the store is "
                   "complete", file=sys.stderr)

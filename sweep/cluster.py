@@ -17,10 +17,12 @@ class EmbeddedWorker(WorkerPlugin):
 
     - a worker whose parent (that process) died, e.g. by SIGKILL, exits instead of
       training on as an orphan;
-    - a heartbeat that finds the scheduler gone is not logged: it can only mean the run is
-      stopping (Ctrl-C while a block trains: the worker's thread holds the GIL until the
-      block ends, its heartbeat then races the closing scheduler, and distributed logs that
-      race as an error with a traceback). The run itself reports how it ended, in one line.
+    - a connection that fails under a worker is not logged (a heartbeat that finds the
+      scheduler gone, a part of a block sent to a worker that is closing): on this private
+      cluster it can only mean the run is stopping (Ctrl-C while a block trains: the
+      worker's thread holds the GIL until the block ends, its heartbeat then races the
+      closing scheduler, and distributed logs that race as an error with a traceback) or a
+      worker died, which the run reports itself, in one line. Other errors are kept.
     """
 
     name = "xorsweep-embedded-worker"
@@ -30,7 +32,10 @@ class EmbeddedWorker(WorkerPlugin):
         import threading
         import time
 
-        logging.getLogger("distributed.worker").addFilter(_no_heartbeat_failure)
+        for name in ("distributed.worker", "distributed.core", "distributed.comm", "distributed.utils_comm"):
+            logging.getLogger(name).addFilter(_no_connection_failure)
+        for handler in logging.getLogger("distributed").handlers + logging.getLogger().handlers:
+            handler.addFilter(_no_connection_failure)
         parent = os.getppid()
 
         def watch():
@@ -41,8 +46,12 @@ class EmbeddedWorker(WorkerPlugin):
         threading.Thread(target=watch, name="xorsweep-parent-watch", daemon=True).start()
 
 
-def _no_heartbeat_failure(record) -> bool:
-    return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
+def _no_connection_failure(record) -> bool:
+    """False (drop) for a record of a failed connection: an OSError (distributed's
+    CommClosedError is one) in its traceback, or the heartbeat's own message."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, OSError)
+                or str(record.msg).startswith("Failed to communicate with scheduler during heartbeat"))
 
 
 @contextlib.contextmanager
