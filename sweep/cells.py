@@ -32,13 +32,9 @@ def cell_block(grid: Grid, cell: dict | None = None) -> Block:
     return dataclasses.replace(grid.block(k), region=tuple(slice(i, i + 1) for i in idx))
 
 
-def train_region(grid: Grid, block: Block, *, threads=None, record_every=None, part: slice | None = None):
-    """Train every cell of ``block`` (``part``: only those of that slice of its cells in C
-    order): (starts (n, P) float64, TrainResult of n networks). A network's bits do not
-    depend on the others trained with it, so parts of a block give the block's bits."""
+def train_region(grid: Grid, block: Block, *, threads=None, record_every=None):
+    """Train every cell of ``block``: (starts (n, P) float64, TrainResult of n networks)."""
     x = grid.starts(block).reshape(-1, grid.P)
-    if part is not None:
-        x = x[part]
     s, t = block.settings, grid.spec.training
     every = record_every if record_every is not None else (t.record_every or None)
     r = kernels.train(*(split_groups(x, grid.H)[g] for g in GROUPS), gradient=s["gradient"], update=s["update"],
@@ -47,12 +43,13 @@ def train_region(grid: Grid, block: Block, *, threads=None, record_every=None, p
     return x, r
 
 
-def block_values(grid: Grid, block: Block, threads=None, part: slice | None = None) -> dict:
+def block_values(grid: Grid, block: Block, threads=None) -> dict:
     """Train every cell of the block; stored name -> array shaped block.shape + its dims.
-    ``part``: only the cells of that slice of the block's cells in C order, each array
-    shaped (cells,) + its dims (``join_parts`` puts the parts of a block together)."""
-    x, r = train_region(grid, block, threads=threads, part=part)
-    shape = block.shape if part is None else (x.shape[0],)
+    ``block`` may be a part of a grid block (``part``): a cell's start and bits do not
+    depend on the cells trained with it, so the parts joined (``join_parts``) give the
+    block's values."""
+    shape = block.shape
+    x, r = train_region(grid, block, threads=threads)
     n = x.shape[0]
     out = {}
     for g, a in split_groups(x, grid.H).items():
@@ -82,15 +79,24 @@ def block_values(grid: Grid, block: Block, threads=None, part: slice | None = No
     return out
 
 
-def join_parts(block: Block, parts: list[dict]) -> dict:
+def part(block: Block, axis: int, start: int, stop: int) -> Block:
+    """Cells ``start:stop`` of ``block`` along its dim ``axis`` (a smaller block of the same
+    index and settings)."""
+    region = list(block.region)
+    r = region[axis]
+    region[axis] = slice(r.start + start, r.start + stop)
+    return dataclasses.replace(block, region=tuple(region))
+
+
+def join_parts(block: Block, axis: int, parts: list[dict]) -> dict:
     """The block's values (as ``block_values`` gives them) from ``block_values`` of its
-    consecutive parts, in order."""
+    consecutive parts along ``axis`` (``part``), in order."""
     out = {}
     for name, first in parts[0].items():
-        joined = np.concatenate([p[name] for p in parts]) if len(parts) > 1 else first
-        if joined.shape[0] != block.size:
-            raise ValueError(f"block {block.index}: the parts hold {joined.shape[0]} cells of {block.size}")
-        out[name] = joined.reshape(block.shape + first.shape[1:])
+        joined = np.concatenate([p[name] for p in parts], axis=axis) if len(parts) > 1 else first
+        if joined.shape[:len(block.shape)] != block.shape:
+            raise ValueError(f"block {block.index}: the parts of {name} make {joined.shape}, not {block.shape}")
+        out[name] = joined
     return out
 
 

@@ -9,6 +9,10 @@ starts; a cluster is made (an embedded ``LocalCluster``) only when no client is 
 One Dask task trains one block: it receives the store's absolute path and identity, the
 spec (a small dict) and a block index, recomputes its starts, trains, and writes its own
 region, so nothing large crosses the network and no task can write into another store.
+The last blocks of a run on several threads are the exception: each is trained in parts
+(``train_part``, each drawing only its own starts) whose values one task joins and
+writes (``write_parts``), so that the workers finish together; a block's values (tens of
+MB for 65,536 networks, more with trajectories) then cross once.
 """
 from __future__ import annotations
 
@@ -51,31 +55,37 @@ def train_block(path: str, store_id: str, spec_dict: dict, index: int) -> dict:
     return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": t1 - t0}
 
 
-def train_part(spec_dict: dict, index: int, start: int, stop: int) -> dict:
-    """The Dask task that trains cells ``start:stop`` (C order) of block ``index`` and keeps
-    their values (``write_parts`` writes the block once every part is trained)."""
+def train_part(spec_dict: dict, index: int, axis: int, start: int, stop: int) -> dict:
+    """The Dask task that trains cells ``start:stop`` along dim ``axis`` of block ``index``
+    (``cells.part``: only their starts are drawn) and keeps their values; ``write_parts``
+    writes the block once every part is trained."""
     grid = Grid(Spec.from_dict(spec_dict))
-    return cells.block_values(grid, grid.block(index), threads=1, part=slice(start, stop))
+    return cells.block_values(grid, cells.part(grid.block(index), axis, start, stop), threads=1)
 
 
-def write_parts(path: str, store_id: str, spec_dict: dict, index: int, *parts: dict) -> dict:
+def write_parts(path: str, store_id: str, spec_dict: dict, index: int, axis: int, *parts: dict) -> dict:
     """The Dask task that writes block ``index`` from its trained parts (``train_part``),
     as ``train_block`` writes a whole block: the same values, bit for bit."""
     t0 = time.perf_counter()
     grid = Grid(Spec.from_dict(spec_dict))
     block = grid.block(index)
-    store.write_block(path, store_id, grid, block, cells.join_parts(block, list(parts)))
+    store.write_block(path, store_id, grid, block, cells.join_parts(block, axis, list(parts)))
     return {"index": index, "cells": block.size, "seconds": time.perf_counter() - t0, "train_seconds": 0.0}
 
 
-def part_bounds(size: int, n: int) -> list[tuple[int, int]]:
-    """``size`` cells cut into at most ``n`` consecutive parts of nearly equal size, cut at
-    multiples of the kernels' 64 lanes (a part pads to whole lanes, as a block does)."""
+def part_bounds(block, n: int) -> tuple[int, list[tuple[int, int]]]:
+    """(axis, [(start, stop), ...]): ``block`` cut along its longest dim into at most ``n``
+    consecutive parts of nearly equal size, each of at least 64 cells (the kernels' lanes:
+    a smaller part would pad most of its lanes)."""
     from xorsweep.kernels.layout import LANES
 
-    n = max(1, min(n, size // LANES))
-    cuts = [0] + [round(size * j / n / LANES) * LANES for j in range(1, n)] + [size]
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    if not block.shape:
+        return 0, [(0, 1)]
+    axis = int(np.argmax(block.shape))
+    extent = block.shape[axis]
+    n = max(1, min(n, extent, block.size // LANES))
+    cuts = sorted({round(extent * j / n) for j in range(n + 1)})
+    return axis, list(zip(cuts, cuts[1:]))
 
 
 #: the last blocks of a run on a cluster of T threads are trained in min(T, TAIL_PARTS) parts
@@ -466,12 +476,13 @@ class Sweep:
                 key = f"xorsweep-{sid}-{k}"
                 if probe:  # one network of the block, so that one worker compiles its kernels
                     f = client.submit(compile_block, spec_dict, k, key=f"xorsweep-{sid}-compile-{k}", pure=False)
-                elif threads > 1 and left <= threads and len(bounds := part_bounds(grid.block(k).size,
-                                                                               min(threads, TAIL_PARTS))) > 1:
+                elif threads > 1 and left <= threads and len((cut := part_bounds(grid.block(k),
+                                                                             min(threads, TAIL_PARTS)))[1]) > 1:
                     # one of the last blocks: in parts, so that no worker waits for the others at the end
-                    parts = [client.submit(train_part, spec_dict, k, a, b, key=f"{key}-part-{a}", pure=False)
+                    axis, bounds = cut
+                    parts = [client.submit(train_part, spec_dict, k, axis, a, b, key=f"{key}-part-{a}", pure=False)
                              for a, b in bounds]
-                    f = client.submit(write_parts, path, sid, spec_dict, k, *parts, key=key, pure=False)
+                    f = client.submit(write_parts, path, sid, spec_dict, k, axis, *parts, key=key, pure=False)
                     self.futures.append(f)
                 else:
                     f = client.submit(train_block, path, sid, spec_dict, k, key=key, pure=False)

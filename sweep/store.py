@@ -153,20 +153,39 @@ OUTCOME_FILL = {"hidden_code": -1, "solved_step": -2, "settled_step": -2, "unset
 
 def data_variables(grid: Grid, path=None) -> list[str]:
     """The variables a block writes, ``done`` (written last) excluded; with ``path``, those
-    the store's template holds: a store made before outcomes were stored lacks those
-    (``outcomes.STORE_VARIABLES``), any other one missing is damage (StoreDamaged), never
-    a variable silently left unwritten or unchecked."""
+    the store's template holds: a store made before outcomes were stored lacks all of
+    those (``outcomes.STORE_VARIABLES``, but for any ``analysis.labels`` added later);
+    any other one missing is damage (StoreDamaged), never a variable silently left
+    unwritten or unchecked. On an object store each array's own metadata object is asked
+    for (concurrently), not the consolidated copy, which outlives a lost one."""
     names = [name for name in _variables(grid) if name != "done"]
     if path is None:
         return names
-    with quiet():  # zarr warns of the lost array's folder: the error below names it
-        present = {n for n, _ in _group(path).arrays()}
-    _refuse_lost(path, [n for n in names if n not in present])
+    loc = as_location(path)
+    if isinstance(loc, Remote):
+        keys = {n: loc.key(n, "zarr.json") for n in names}
+        try:
+            got = loc.fs.cat(list(keys.values()), on_error="return")
+        except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+            raise backend_error(loc, e) from None
+        present = {n for n, k in keys.items() if isinstance(got.get(k), bytes)}
+        added = _group(path).attrs.get("added_variables", [])
+    else:
+        with quiet():  # zarr warns of a lost array's folder: the error below names it
+            g = _group(path)
+            present = {n for n, _ in g.arrays()}
+        added = g.attrs.get("added_variables", [])
+    _refuse_lost(path, names, [n for n in names if n not in present], added)
     return [n for n in names if n in present]
 
 
-def _refuse_lost(path, absent):
-    lost = [n for n in absent if n not in outcomes.STORE_VARIABLES]
+def _refuse_lost(path, names, absent, added=()):
+    """StoreDamaged when an array the template must hold is ``absent``: any one but the
+    outcome variables, and those too unless all of them are absent (a store made before
+    they existed; variables ``added`` by analysis later do not count)."""
+    outcome_names = [n for n in names if n in outcomes.STORE_VARIABLES and n not in added]
+    before_outcomes = all(n in absent for n in outcome_names)
+    lost = [n for n in absent if n not in outcomes.STORE_VARIABLES or not before_outcomes]
     if lost:
         raise StoreDamaged(f"store {path}: the metadata of its {', '.join(map(repr, lost))} "
                            f"array{'s' * (len(lost) > 1)} ({path}/{lost[0]}/zarr.json) is missing; the store "
@@ -746,7 +765,8 @@ async def _write_arrays(path, names, block, values):
     for a in opened:
         if isinstance(a, BaseException) and not isinstance(a, KeyError):  # KeyError: not in this template
             raise a
-    _refuse_lost(path, [n for n, a in zip(names, opened) if isinstance(a, KeyError)])
+    _refuse_lost(path, names, [n for n, a in zip(names, opened) if isinstance(a, KeyError)],
+                 g.attrs.get("added_variables", []))
     arrays = {n: a for n, a in zip(names, opened) if not isinstance(a, BaseException)}
     missing = [n for n in arrays if n not in values]
     if missing:

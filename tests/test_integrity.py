@@ -412,17 +412,21 @@ def _not_done(path, block):
     import zarr
 
     g = zarr.open_group(str(path), mode="r+")
-    g["done"][block * 4:(block + 1) * 4] = False  # blocks of 4 cells along start
+    region = Grid(Spec.from_dict(SPEC)).block(block).region
+    g["done"][region] = np.zeros(tuple(r.stop - r.start for r in region), dtype=bool)
 
 
-def test_a_lost_array_metadata_file_is_refused_never_left_unwritten(reference, tmp_path):
+@pytest.mark.parametrize("lost", ["W1", "outcome"])
+def test_a_lost_array_metadata_file_is_refused_never_left_unwritten(reference, tmp_path, lost):
     """W1/zarr.json lost from a store with blocks left to train: the writer saw no W1 and
     wrote every other variable, marking the blocks done with W1 missing (NaN on read), and
     verify skipped it. Now run, verify and status refuse in one line naming the file, and
-    nothing in the store changes; a block written directly is refused before any write."""
+    nothing in the store changes; a block written directly is refused before any write.
+    One outcome variable lost while the others are there is damage too (only a store
+    made before outcomes lacks them, all together)."""
     path = copy_of(reference, tmp_path / "lost.zarr")
     _not_done(path, 1)
-    Path(path, "W1", "zarr.json").unlink()
+    Path(path, lost, "zarr.json").unlink()
     before = files_of(path)
     (tmp_path / "spec.toml").write_text('name = "integrity"\n[training]\nrule = "gd"\nsteps = 20\n[start]\n'
                                         'count = 12\ninit_std = 0.5\nseed = 5\n[axes.decimals]\n'
@@ -432,10 +436,10 @@ def test_a_lost_array_metadata_file_is_refused_never_left_unwritten(reference, t
         r = subprocess.run([sys.executable, "-m", "xorsweep", *args], capture_output=True, text=True, env=ENV,
                            timeout=120)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
-        assert "'W1'" in r.stderr and "W1/zarr.json" in r.stderr and "missing" in r.stderr, r.stderr
+        assert f"'{lost}'" in r.stderr and f"{lost}/zarr.json" in r.stderr and "missing" in r.stderr, r.stderr
     grid = Grid(Spec.from_dict(SPEC))
     values = engine.cells.block_values(grid, grid.block(1), threads=1)
-    with pytest.raises(store.StoreDamaged, match="'W1'"):
+    with pytest.raises(store.StoreDamaged, match=f"'{lost}'"):
         store.write_block(path, store.store_id(path), grid, grid.block(1), values)
     assert files_of(path) == before
 
@@ -453,7 +457,6 @@ def test_a_store_made_before_outcomes_were_stored_resumes_without_them(client, r
         shutil.rmtree(Path(path, name))
     zarr.consolidate_metadata(str(path))
     _not_done(path, 2)
-    Path(path, "W1", "c", "2", "0", "0", "0").unlink()
     Sweep(SPEC, path).run(client)
     got, want = load_store(path), load_store(reference)
     assert not set(outcomes.STORE_VARIABLES) & set(got.data_vars)

@@ -490,18 +490,22 @@ def test_in_process_runs_report_their_live_rate_for_status(tmp_path, monkeypatch
 @pytest.mark.parametrize("training", [{"record_every": 10}, {"lyapunov": True, "record_every": 10, "rule": "seed"}])
 def test_the_last_blocks_train_in_parts_with_the_bits_of_whole_blocks(client, tmp_path, training):
     """On a cluster of 2 threads the last 2 blocks of a run are trained in 2 parts each (cut
-    at whole 64-lane chunks) and written once joined: the store is the one trained block by
+    along the block's longest dim, parts of at least 64 cells) and written once joined: the
+    store is the one trained block by
     block in this process, bit for bit (trajectories, Lyapunov exponents and outcomes
     included), and the progress counts every cell once."""
     from distributed import get_task_stream
 
     sp = spec(training=training, start={"count": 130}, execution={"block": 150})  # 390 cells: 150, 150, 90
-    assert engine.part_bounds(150, 2) == [(0, 64), (64, 150)] and engine.part_bounds(90, 2) == [(0, 90)]
+    grid = Grid(sp)
+    assert [grid.block(k).shape for k in range(3)] == [(50, 3), (50, 3), (30, 3)]
+    assert engine.part_bounds(grid.block(1), 2) == (0, [(0, 25), (25, 50)])
+    assert engine.part_bounds(grid.block(2), 2) == (0, [(0, 30)])  # 90 cells: one part of at least 64
     seen = []
     with get_task_stream(client) as ts:
         engine.Sweep(sp, tmp_path / "parts.zarr").run(client, progress=lambda p: seen.append(p.cells_done))
     parts = sorted(d["key"] for d in ts.data if "-part-" in str(d["key"]))
-    assert len(parts) == 2 and all(k.rsplit("-", 3)[-3] == "1" for k in parts), parts  # block 1: 0:64, 64:150
+    assert len(parts) == 2 and all(k.rsplit("-", 3)[-3] == "1" for k in parts), parts  # block 1: 0:25, 25:50
     assert seen[-1] == 390 and seen == sorted(seen)
     engine.Sweep(sp, tmp_path / "here.zarr").train_here()
     assert_same(tmp_path / "parts.zarr", tmp_path / "here.zarr")
