@@ -1,6 +1,7 @@
 """Forward pass of trained chunks: hidden activations, softmax, loss, accuracy."""
 from numba import njit, prange
 
+from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set before any @njit(cache=True))
 from xorsweep.kernels.lanes import evaluate
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 

@@ -20,6 +20,7 @@ contract in ``kernels.lanes``), so the same bits:
 import numpy as np
 from numba import njit, prange
 
+from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set before any @njit(cache=True))
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, FUSED_H, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)

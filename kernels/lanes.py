@@ -14,6 +14,7 @@ operation is fixed here and is the arithmetic contract of the kernels:
 """
 from numba import njit
 
+from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set before any @njit(cache=True))
 from xorsweep.kernels.layout import C_GUARD, C_LR, C_ONE, C_QUARTER, LANES
 from xorsweep.kernels.xmath import xexp, xexp_plus1, xlog
 

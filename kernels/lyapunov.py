@@ -34,6 +34,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set before any @njit(cache=True))
 from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder)
 
 from xorsweep.kernels.track import TRACK, TRACK_NORM, TRACK_OFF

@@ -21,6 +21,7 @@ the units inside it would keep it from vectorising). Same operations, same bits.
 import numpy as np
 from numba import njit, prange
 
+from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set before any @njit(cache=True))
 from xorsweep.kernels.layout import C_GUARD, C_H, C_ONE, C_QUARTER, C_TWO_H, C_ZERO, FUSED_H, LANES
 from xorsweep.kernels.lanes import INLINE, copy_rows, descend, evaluate, group_range, hidden, softmax2, softmax2_of
 from xorsweep.kernels.track import TRACK_NORM, track

@@ -1,6 +1,7 @@
 """Accuracy (exact ulp errors against mpmath), special values, determinism and
 vectorisation of kernels.xmath."""
 import math
+import os
 import platform
 import re
 import struct
@@ -375,6 +376,30 @@ def test_cacheable(tmp_path):
                                  env=env).stdout.split() for _ in range(2))
     assert int(first[0]) >= 2  # the control: an empty cache compiles
     assert out[0] == "0" and int(out[1]) >= 2  # loaded from the cache: nothing compiled
+
+
+@pytest.mark.parametrize("module", ["xmath", "lanes", "gd", "seed", "evaluate", "lyapunov", "batch"])
+def test_every_cached_kernel_uses_the_keyed_cache_folder_whichever_module_comes_first(module, tmp_path):
+    """numba chooses a function's cache folder when it is decorated: a kernel module imported
+    on its own (a benchmark importing ``kernels.gd``) used to cache next to its source, in a
+    folder numba keys only by that one file's timestamp, so an edited helper module left
+    stale code there. Every cached function of every kernel module must use the folder keyed
+    by all the kernels' sources (``kernels._cache``), in a fresh process importing ``module``
+    first."""
+    import subprocess
+    import sys
+    code = (f"import importlib, numba\nimportlib.import_module('xorsweep.kernels.{module}')\n"
+            "import sys\nfrom numba.core.registry import CPUDispatcher\n"
+            "mods = [m for n, m in sys.modules.items() if n.startswith('xorsweep.kernels.')]\n"
+            "ds = {f'{m.__name__}.{k}': v for m in mods for k, v in vars(m).items()\n"
+            "      if isinstance(v, CPUDispatcher) and v._cache is not None and type(v._cache).__name__ != 'NullCache'}\n"
+            "print(numba.config.CACHE_DIR)\n"
+            "for n, d in sorted(ds.items()):\n    print(n, d._cache._cache_path)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)}).stdout.splitlines()
+    folder, paths = out[0], dict(line.split(" ", 1) for line in out[1:])
+    assert folder.startswith(str(tmp_path)) and len(paths) >= 3
+    assert {n: p for n, p in paths.items() if not p.startswith(folder)} == {}
 
 
 # ---- the exact-fma variant ------------------------------------------------------------
