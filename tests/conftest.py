@@ -1,5 +1,9 @@
 import contextlib
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,43 @@ import pytest
 from xorsweep.kernels import _cache  # noqa: F401
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_sessionstart(session):
+    """Compile the kernels into numba's cache on the other core while the tests run
+    (``warm_cache``, its output in warm_cache.log in the cache folder; XORSWEEP_WARM_CACHE=0
+    turns it off)."""
+    if os.environ.get("XORSWEEP_WARM_CACHE", "1") == "0":
+        return
+    import numba
+
+    folder = Path(numba.config.CACHE_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "warm_cache.log", "w") as log:
+        warmer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_cache.py")], stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    session.config.stash[_WARMER] = [time.monotonic(), warmer, None]
+
+
+def pytest_sessionfinish(session):
+    w = session.config.stash.get(_WARMER, None)
+    if w is not None:
+        started, warmer, _ = w
+        if warmer.poll() is None:
+            warmer.terminate()
+        code = warmer.wait()
+        w[2] = (f"cache warmer (tests/warm_cache.py): exit {code} after {time.monotonic() - started:.0f} s"
+                + (", stopped: the tests ended first" if code < 0 else ""))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    w = config.stash.get(_WARMER, None)
+    if w is not None and w[2]:
+        terminalreporter.write_line(w[2])
+
+
+_WARMER = pytest.StashKey()
+
 #: every training rule as a (gradient, update) pair
 COMBOS = [("numerical", "sequential"), ("numerical", "simultaneous"), ("analytic", "sequential"),
           ("analytic", "simultaneous")]
