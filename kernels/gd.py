@@ -24,7 +24,8 @@ from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set be
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, FUSED_H, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
-from xorsweep.kernels.track import TRACK_NORM, decisions, fold_lane, track, unit_state
+from xorsweep.kernels.track import (TRACK_NORM, as_step, copy_state, decisions, fold_lane_float, state_rows, track,
+                                   unit_code_float)
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 
 L = LANES
@@ -35,12 +36,15 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
     """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L), two
     passes over the lanes; z holds the hidden activations between them, (4 * H * L,). With
     ``tracking``, the state at step s is folded into prev (flat, (H + 1) * L), last and
-    solved in the second pass (``kernels.track``: the same integers as ``track``, from
-    values still in registers)."""
+    solved, ``track.state_rows``, in the second pass (``kernels.track``: the same integers
+    as ``track``, from values still in registers)."""
     one = c[C_ONE]
     q = c[C_QUARTER]
     lr = c[C_LR]
     half = q + q
+    sf = as_step(s, one)
+    sf1 = as_step(s + 1, one)
+    zs = as_step(q - q, one)  # 0, unknown to the compiler
     o = 3 * H
     # the 12 sigmoids in a lane loop of their own: with the rest of the step in the same
     # loop, their constants and the step's values crowd the registers (3-7 % slower)
@@ -52,7 +56,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
     for l in range(L):
         # forward: logits summed in order of the units
         z0, z1, z2, z3 = z[l], z[L + l], z[2 * L + l], z[3 * L + l]
-        code = unit_state(z0, z1, z2, z3, half)
+        code = unit_code_float(z0, z1, z2, z3, half, one)
         changed = code != prev[L + l]
         if tracking:
             prev[L + l] = code
@@ -63,7 +67,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
         for j in range(1, H):
             zj = 4 * j * L + l
             z0, z1, z2, z3 = z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L]
-            code = unit_state(z0, z1, z2, z3, half)
+            code = unit_code_float(z0, z1, z2, z3, half, one)
             changed = changed | (code != prev[(1 + j) * L + l])
             if tracking:
                 prev[(1 + j) * L + l] = code
@@ -78,8 +82,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
         y20, y21 = softmax2(s20 + c0, s21 + c1, one, arith)
         y30, y31 = softmax2(s30 + c0, s31 + c1, one, arith)
         if tracking:
-            fold_lane(np.int8(8 * (y01 > y00) + 4 * (y11 > y10) + 2 * (y21 > y20) + (y31 > y30)), changed, s, prev, last,
-                      solved, l)
+            fold_lane_float(y00, y01, y10, y11, y20, y21, y30, y31, one, changed, sf, sf1, zs, prev, last, solved, l)
         # dy = (y - t) / 4 for the labels [0, 1, 1, 0]
         a00, a01 = (y00 - one) * q, y01 * q
         a10, a11 = y10 * q, (y11 - one) * q
@@ -219,6 +222,10 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     flat = p.reshape(p.size)
     zflat = np.empty(4 * H * LANES, p.dtype)
     pflat = prev.reshape(prev.size)
+    # the fused step's state in rows as wide as the floats (track.state_rows), copied in
+    # before its first step and out before a staged step and at the end
+    pw, lw, sw = state_rows(prev.size, p)
+    wide = False
     dec = np.empty(4 * LANES, np.int8)
     changed = np.empty(LANES, np.bool_)
     t = 0
@@ -234,10 +241,16 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
             # conditional int8 stores, which AVX2 cannot mask: 2.2x slower on an AVX2 machine
             # (AMD EPYC Zen 3, one thread, 102 against 46 ns per network-step), as fast with AVX-512
             if tracking:
-                _fused_step(flat, H, c, zflat, arith, True, s, pflat, last, solved)
+                if not wide:
+                    copy_state(pflat, last, solved, pw, lw, sw)
+                    wide = True
+                _fused_step(flat, H, c, zflat, arith, True, s, pw, lw, sw)
             else:
-                _fused_step(flat, H, c, zflat, arith, False, s, pflat, last, solved)
+                _fused_step(flat, H, c, zflat, arith, False, s, pw, lw, sw)
             continue
+        if wide:
+            copy_state(pw, lw, sw, pflat, last, solved)
+            wide = False
         for l in range(LANES):
             gsq[l] = c[C_ZERO]
         for k in range(4 if sequential else 1):
@@ -259,6 +272,8 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
         if sequential and tracking == TRACK_NORM and s == steps - 1:
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
+    if wide:
+        copy_state(pw, lw, sw, pflat, last, solved)
 
 
 @njit(error_model="numpy", cache=True)

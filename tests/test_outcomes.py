@@ -32,6 +32,57 @@ def test_tracking_matches_the_reference_oracle(rule, H, exact_ops):
             np.testing.assert_allclose(r.grad_norm[i], o["grad_norm"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tracking", ["TRACK", "TRACK_NORM"])
+def test_fused_steps_state_rows_give_the_general_codes_and_steps(dtype, tracking):
+    """gd's fused step (H = 3) keeps the tracking state in rows as wide as its floats
+    (track.state_rows: float codes, float64 or int32 steps), copied in and out of the int8 /
+    int32 rows; over 60 steps, in two calls (the state carried between them), with the
+    last step staged (TRACK_NORM) or not, it gives the general code's prev, last and solved."""
+    from xorsweep.kernels import gd, track
+    from xorsweep.kernels.layout import LANES, constants, pack
+    from xorsweep.kernels.xmath import ARITH_CODES
+
+    mode = getattr(track, tracking)
+    W1, b1, W2, b2 = random_starts(192, seed=5)
+    scale = np.repeat([0.3, 1.0, 3.0], 64)  # slow, lively and saturated networks
+    P0 = pack(W1 * scale[:, None, None], b1 * scale[:, None], W2 * scale[:, None, None], b2 * scale[:, None], dtype)
+    c = constants(dtype, 5.0, 1e-4)
+    ch, nP = P0.shape[0], P0.shape[1]
+    code = ARITH_CODES["exact-fma2"]
+
+    def run(fused):
+        P = P0.copy()
+        prev = np.full((ch, 4, LANES), -1, np.int8)
+        last, solved = np.zeros((ch, LANES), np.int32), np.zeros((ch, LANES), np.int32)
+        gnorm = np.full((ch, LANES), np.nan, dtype)
+        none = np.zeros((ch, 0, nP, LANES), dtype), np.zeros((ch, 0, LANES), dtype), np.zeros((ch, 0, LANES), dtype)
+        for steps in (23, 37):
+            gd.TRAIN[code][False, fused](P, c, steps, 0, *none, prev, last, solved, gnorm, mode, False, fused)
+        return prev, last, solved
+
+    general, fused = run(False), run(True)
+    assert len(np.unique(general[1])) > 10 and (general[2] > 0).any()  # the state did change, at many steps
+    for name, a, b in zip(("prev", "last", "solved"), general, fused):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_state_rows_hold_step_numbers_exactly():
+    """Beside float32 the fused step's step numbers are int32: a float32 would round 2**24 + 1."""
+    from numba import njit
+
+    from xorsweep.kernels.track import as_step
+
+    @njit
+    def steps(s, one):
+        return as_step(s, one), as_step(s + 1, one)
+
+    for one in (np.float64(1), np.float32(1)):
+        for s in (0, 2 ** 24, 2 ** 31 - 2):
+            a, b = steps(s, one)
+            assert int(a) == s and int(b) == s + 1
+
+
 def test_tracking_sees_solved_networks_and_zero_steps():
     W1, b1, W2, b2 = network(["NAND", "OR"], [20, 20], -31)
     r = kernels.train(W1, b1, W2, b2, rule="gd", lr=0.1, steps=20)
