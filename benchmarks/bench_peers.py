@@ -1,6 +1,6 @@
 """xorsweep's gd kernel side by side with its peers, all in one run: network-steps/s.
 
-Run: python benchmarks/bench_peers.py [--rounds 3] [--batch 65536] [--steps 200] [--quick] [--seed-only]
+Run: python benchmarks/bench_peers.py [--rounds 3] [--pairs 7] [--batch 65536] [--steps 200] [--quick] [--seed-only]
 Peers (optional): ``pip install -e '.[bench]'`` (torch, jax, jaxlib); missing ones are
 listed as skipped.
 
@@ -19,6 +19,12 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
   and the fused step loop alone (the entry ``kernels.train`` calls, on arrays packed
   once, tracking on), which is what the peers' rows time: their step loops, with no
   conversion in or out and no final forward pass.
+- head to head: xorsweep's default (whole calls, and the step loop alone) against
+  ``torch.compile`` (2 threads), ``--pairs`` times in the order A B B A, each quadruple
+  giving one ratio (its two A rates' mean over its two B rates'): the ratio of rates
+  measured seconds apart, so a drift of the machine's speed over the run (other virtual
+  machines on the host: the load average does not show them) cancels to first order.
+  The table gives the median ratio and the range over the quadruples.
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
   array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
@@ -386,6 +392,35 @@ def warm():
                     kernels.train(*s, steps=1, dtype=dtype, arith=arith, threads=threads, **how)
 
 
+def head_to_head(runs, pairs, B):
+    """(dtype, A, B, A's rates, B's rates, ratios): xorsweep's default gd (whole calls, and
+    the step loop alone) against torch.compile with 2 threads, ``pairs`` quadruples A B B A
+    each; a quadruple's ratio is mean(A) / mean(B) of its own four timings."""
+    by = {(d, label): (run, st) for d, label, run, st in runs}
+    out = []
+    for dtn in ("float64", "float32"):
+        b = (dtn, "torch.compile flat step")
+        if b not in by:
+            continue
+        for a_label in (f"xorsweep gd {DEFAULT_ARITH}",
+                        f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)"):
+            a = (dtn, a_label)
+            if a not in by:
+                continue
+            ra, rb, q = [], [], []
+            for _ in range(pairs):
+                quad = []
+                for run, st in (by[a], by[b], by[b], by[a]):
+                    t0 = time.perf_counter()
+                    run()
+                    quad.append(B * st / (time.perf_counter() - t0))
+                ra += [quad[0], quad[3]]
+                rb += [quad[1], quad[2]]
+                q.append((quad[0] + quad[3]) / (quad[1] + quad[2]))
+            out.append((dtn, a_label.removeprefix("xorsweep gd "), "torch.compile 2 threads", ra, rb, q))
+    return out
+
+
 def main():
     if sys.argv[1:] == ["--warm"]:  # the compiling process (``warm``)
         warm()
@@ -395,6 +430,7 @@ def main():
     ap.add_argument("--steps", type=int, default=200, help="steps per call for the fast implementations")
     ap.add_argument("--slow-steps", type=int, default=20, help="steps per call for numpy and JAX vmap")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=7, help="A B B A quadruples of the head-to-head ratios")
     ap.add_argument("--seed-batch", type=int, default=8192)
     ap.add_argument("--seed-steps", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
@@ -402,7 +438,7 @@ def main():
                     help="only the seed rule's table (same measurement, rounds and sizes; no gd peers)")
     args = ap.parse_args()
     if args.quick:
-        args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
+        args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch, args.pairs = 4096, 20, 2, 1, 512, 1
     os.environ.setdefault("XLA_FLAGS", "")
     if available("jax"):
         import jax
@@ -465,6 +501,8 @@ def main():
             run()
             rates[(dtn, label)].append(B * st / (time.perf_counter() - t0))
 
+    heads = head_to_head(runs, args.pairs, B)
+
     # the seed rule and its op-count limit, the variants taking turns; each round times
     # the operations just before the rule, and the share is the median of the rounds'
     ss = starts(args.seed_batch, seed=1, std=0.1)
@@ -496,6 +534,14 @@ def main():
         base = np.median(rates[(dtn, f"xorsweep gd {DEFAULT_ARITH}")])
         med = np.median(r)
         print(f"| {dtn} | {label} | {st} | {med:.3g} | {med / base:.2f} | {min(r):.3g}-{max(r):.3g} |")
+    if heads:
+        print()
+        print(f"| dtype | head to head, {args.pairs} x (A B B A) | A network-steps/s | B network-steps/s "
+              "| ratio A / B, median | range |")
+        print("|---|---|---|---|---|---|")
+        for dtn, a, b, ra, rb, q in heads:
+            print(f"| {dtn} | A {a}, B {b} | {np.median(ra):.3g} | {np.median(rb):.3g} | {np.median(q):.3f} "
+                  f"| {min(q):.3f}-{max(q):.3f} |")
     print()
     print("| seed rule, float64 | network-iterations/s (2 threads) | per CPU-second (1 thread) "
           "| op-count limit per CPU-second | share | share range | t_exp | t_log | t_div | t_flop (CPU ns) |")
