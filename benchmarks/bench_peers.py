@@ -22,8 +22,9 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
 - head to head: xorsweep's default (whole calls, and the step loop alone) against
   ``torch.compile`` (2 threads), ``--pairs`` times in the order A B B A, each quadruple
   giving one ratio (its two A rates' mean over its two B rates'): the ratio of rates
-  measured seconds apart, so a drift of the machine's speed over the run (other virtual
-  machines on the host: the load average does not show them) cancels to first order.
+  measured seconds apart, so a drift of the machine's speed over the run (which the load
+  average need not show on a shared host) cancels to first order; a process that runs
+  slow for its whole life (README, Speed) does not: compare runs.
   The table gives the median ratio and the range over the quadruples.
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
@@ -392,13 +393,14 @@ def warm():
                     kernels.train(*s, steps=1, dtype=dtype, arith=arith, threads=threads, **how)
 
 
-def head_to_head(runs, pairs, B):
+def head_to_head(runs, pairs, batch):
     """(dtype, A, B, A's rates, B's rates, ratios): xorsweep's default gd (whole calls, and
     the step loop alone) against torch.compile with 2 threads, ``pairs`` quadruples A B B A
-    each; a quadruple's ratio is mean(A) / mean(B) of its own four timings."""
+    each; a quadruple's ratio is mean(A) / mean(B) of its own four timings. Nothing when
+    ``pairs`` is 0 or torch is missing."""
     by = {(d, label): (run, st) for d, label, run, st in runs}
     out = []
-    for dtn in ("float64", "float32"):
+    for dtn in ("float64", "float32") if pairs > 0 else ():
         b = (dtn, "torch.compile flat step")
         if b not in by:
             continue
@@ -413,7 +415,7 @@ def head_to_head(runs, pairs, B):
                 for run, st in (by[a], by[b], by[b], by[a]):
                     t0 = time.perf_counter()
                     run()
-                    quad.append(B * st / (time.perf_counter() - t0))
+                    quad.append(batch * st / (time.perf_counter() - t0))
                 ra += [quad[0], quad[3]]
                 rb += [quad[1], quad[2]]
                 q.append((quad[0] + quad[3]) / (quad[1] + quad[2]))
@@ -430,13 +432,15 @@ def main():
     ap.add_argument("--steps", type=int, default=200, help="steps per call for the fast implementations")
     ap.add_argument("--slow-steps", type=int, default=20, help="steps per call for numpy and JAX vmap")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--pairs", type=int, default=7, help="A B B A quadruples of the head-to-head ratios")
+    ap.add_argument("--pairs", type=int, default=7, help="A B B A quadruples of the head-to-head ratios (0: none)")
     ap.add_argument("--seed-batch", type=int, default=8192)
     ap.add_argument("--seed-steps", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     ap.add_argument("--seed-only", action="store_true",
                     help="only the seed rule's table (same measurement, rounds and sizes; no gd peers)")
     args = ap.parse_args()
+    if args.pairs < 0:
+        ap.error(f"--pairs must be >= 0, got {args.pairs}")
     if args.quick:
         args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch, args.pairs = 4096, 20, 2, 1, 512, 1
     os.environ.setdefault("XLA_FLAGS", "")
@@ -463,7 +467,7 @@ def main():
             impls.append((dtn, "torch.compile flat step", torch_impl(s, args.steps, dt), args.steps))
             impls.append((dtn, "torch.compile flat step, 1 thread", torch_impl(s, args.steps, dt, 1), args.steps))
         elif dtn == "float64":
-            skipped.append("torch.compile (pip install -e '.[bench]')")
+            skipped.append("torch.compile and the head to head (pip install -e '.[bench]')")
         if available("jax"):
             impls.append((dtn, "JAX jit flat step", jax_flat_impl(s, args.steps, dt), args.steps))
             impls.append((dtn, "JAX jit vmap book step", jax_vmap_impl(s, args.slow_steps, dt), args.slow_steps))
