@@ -442,7 +442,8 @@ def main():
     if args.pairs < 0:
         ap.error(f"--pairs must be >= 0, got {args.pairs}")
     if args.quick:
-        args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch, args.pairs = 4096, 20, 2, 1, 512, 1
+        args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
+        args.pairs = min(args.pairs, 1)
     os.environ.setdefault("XLA_FLAGS", "")
     if available("jax"):
         import jax
