@@ -229,6 +229,11 @@ def _ci(ci, fmt=".3g"):
     return "—" if not ci or ci[0] is None else f"[{_g(ci[0], fmt)}, {_g(ci[1], fmt)}]"
 
 
+def _with_ci(x, ci, fmt, ci_fmt):
+    """x and its interval, or x alone where it has none (n = 1: analysis.stats.MIN_INTERVAL_N)."""
+    return _g(x, fmt) + ("" if not ci or ci[0] is None else " " + _ci(ci, ci_fmt))
+
+
 def format_report(rep: dict) -> str:
     """A plain-text table of a ``stats_report`` dict."""
     L = []
@@ -246,11 +251,11 @@ def format_report(rep: dict) -> str:
         L.append("  " + "class".ljust(28) + "".join(("none" if x is None else str(x)).rjust(20) for x in d["decimals"]))
         for name, row in d["shares"].items():
             L.append("  " + name[:27].ljust(28) + "".join(
-                f"{_g(r['share'], '.3f')} {_ci(r['ci'], '.2f')}".rjust(20) for r in row))
+                _with_ci(r["share"], r["ci"], ".3f", ".2f").rjust(20) for r in row))
         if "flip_rate" in d:
             L.append(f"flip rate against the unrounded start ({d['flip_interval']}):")
             for r in d["flip_rate"]:
-                L.append(f"  decimals {r['decimals']:>3}: {_g(r['rate'], '.3f')} {_ci(r['ci'], '.3f')}  n = {int(r['n'])}")
+                L.append(f"  decimals {r['decimals']:>3}: {_with_ci(r['rate'], r['ci'], '.3f', '.3f')}  n = {int(r['n'])}")
     if "uncertainty" in rep:
         u = rep["uncertainty"]
         L.append("")

@@ -10,6 +10,9 @@ Intervals: Wilson score intervals only where observations are independent (one c
 start and group). Cells that share a start (ε × direction, decimals, settings) are
 correlated, so their intervals and fit errors come from a seeded bootstrap over starts
 (``clustered_share``), reported with the design effect var_boot / var_binomial.
+A share of fewer than ``MIN_INTERVAL_N`` (2) observations gets no interval: one start
+(the README's main job: the published start, rounded) is one deterministic run, 0 or 1,
+not a sample of starts, and an interval would speak for starts that were never drawn.
 
 ``uncertainty`` is f(ε) as the issue asks for it: the reference is the ε = 0 cell of the
 same start and direction, the abscissa the realised distance, inert cells (start
@@ -29,6 +32,11 @@ import xarray as xr
 from xorsweep.analysis.labels import display_names
 from xorsweep.kernels.vocab import n_params as n_parameters
 from xorsweep.sweep.grid import decimals_position
+
+
+#: the fewest observations a share gets an interval from (see the module docstring)
+MIN_INTERVAL_N = 2
+NO_INTERVAL = "no interval where n = 1 (one start: a single deterministic run, not a sample)"
 
 
 def wilson(k, n, confidence=0.95):
@@ -55,6 +63,10 @@ def _over(att, keep, over):
 
 def _with_interval(ds, k, n, name, confidence):
     lo, hi = wilson(ds[k], ds[n], confidence)
+    few = ds[n] < MIN_INTERVAL_N
+    lo, hi = lo.where(~few), hi.where(~few)
+    if bool(few.any()):
+        ds.attrs["interval_note"] = NO_INTERVAL
     ds[name] = ds[k] / xr.where(ds[n] > 0, ds[n], np.nan)
     ds[f"{name}_lo"], ds[f"{name}_hi"] = lo, hi
     ds[name].attrs["units"] = "1"
@@ -272,10 +284,15 @@ def clustered_share(k, n, weights=None, confidence=0.95, n_boot=1000, seed=0) ->
     with np.errstate(all="ignore"):
         p = np.where(N > 0, K / N, np.nan)
     independent = bool(np.all(n <= 1))
+    few = N < MIN_INTERVAL_N
+    if few.all():
+        nan = np.full_like(p, np.nan)
+        return {"share": p, "lo": nan, "hi": nan.copy(), "n": N, "method": NO_INTERVAL, "design_effect": nan.copy()}
+    note = f"; {NO_INTERVAL}" if few.any() else ""
     if independent:
         lo, hi = wilson(K, N, confidence)
-        return {"share": p, "lo": np.asarray(lo, float), "hi": np.asarray(hi, float), "n": N,
-                "method": f"{round(100 * confidence)}% Wilson (independent observations)",
+        return {"share": p, "lo": np.where(few, np.nan, lo), "hi": np.where(few, np.nan, hi), "n": N,
+                "method": f"{round(100 * confidence)}% Wilson (independent observations){note}",
                 "design_effect": np.ones_like(p)}
     W = resampling_weights(k.shape[0], n_boot, seed) if weights is None else weights
     with np.errstate(all="ignore"):
@@ -286,8 +303,9 @@ def clustered_share(k, n, weights=None, confidence=0.95, n_boot=1000, seed=0) ->
     # no event in any cluster: the percentile interval collapses to 0, Wilson does not
     wl, wh = wilson(K, N, confidence)
     lo, hi = np.where(K == 0, wl, lo), np.where(K == 0, wh, hi)
-    return {"share": p, "lo": lo, "hi": hi, "n": N, "boot": pb, "design_effect": deff,
-            "method": f"{round(100 * confidence)}% bootstrap over {k.shape[0]} clusters ({len(W)} resamples)"}
+    return {"share": p, "lo": np.where(few, np.nan, lo), "hi": np.where(few, np.nan, hi), "n": N, "boot": pb,
+            "design_effect": deff,
+            "method": f"{round(100 * confidence)}% bootstrap over {k.shape[0]} clusters ({len(W)} resamples){note}"}
 
 
 def _num(x, digits=None):

@@ -91,6 +91,10 @@ def test_rounding_figures():
                    {"decimals": np.array([-1, 7, 4, 3], dtype=np.int16)})
     render(F.plot_attractor_shares(stats.attractor_shares(att, over=["start"])))
     render(F.plot_flip_rate(stats.flip_rate(att, over=["start"])))
+    # one start per digit: points without bars, and the note says why
+    art, note = F.plot_flip_rate(stats.flip_rate(att.isel(start=0)))
+    assert "no interval" in note.get_text() and "Wilson" not in art.get_label()
+    render([art, note])
 
 
 def test_uncertainty_figure():

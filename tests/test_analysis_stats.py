@@ -23,6 +23,27 @@ def test_wilson_interval_known_values_and_empty():
     assert np.isnan(lo[3]) and np.isnan(hi[3])
 
 
+def test_one_start_gets_no_interval():
+    """One start per digit (the README's main job) is one deterministic run, not a sample:
+    its share and flip rate get no interval, where two starts or more get theirs."""
+    one = labelled([2, 2, 3, 2], ("decimals",), {"decimals": np.array([-1, 3, 2, 1], dtype=np.int16)})
+    fl = stats.flip_rate(one)
+    np.testing.assert_array_equal(fl["rate"].values, [0, 1, 0])
+    assert np.isnan(fl["rate_lo"].values).all() and np.isnan(fl["rate_hi"].values).all()
+    assert fl.attrs["interval_note"] == stats.NO_INTERVAL
+    r = stats.clustered_share(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]]))
+    assert np.isnan(r["lo"]).all() and np.isnan(r["hi"]).all() and r["method"] == stats.NO_INTERVAL
+    # n = 1 in one column, 3 in the other: an interval only where n >= 2, and the method says so
+    k, n = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]), np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    r = stats.clustered_share(k, n)
+    assert np.isnan(r["lo"][0]) and np.isfinite(r["lo"][1]) and r["lo"][1] < 2 / 3 < r["hi"][1]
+    assert r["method"].startswith("95% Wilson") and r["method"].endswith(stats.NO_INTERVAL)
+    four = labelled([[2, 2, 3], [2, 3, 3], [3, 3, 4], [2, 2, 2]], ("start", "decimals"),
+                    {"decimals": np.array([-1, 3, 2], dtype=np.int16)})
+    fl4 = stats.flip_rate(four)
+    assert np.isfinite(fl4["rate_lo"].values).all() and "interval_note" not in fl4.attrs
+
+
 def test_attractor_shares_and_flip_rate():
     # 4 starts x decimals (-1, 3, 2); pending cells are not counted
     att = labelled([[2, 2, 3], [2, 3, 3], [3, 3, 4], [2, 0, 2]], ("start", "decimals"),

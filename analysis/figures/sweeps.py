@@ -57,21 +57,29 @@ def plot_flip_rate(flips, ax=None, dim="decimals"):
     ax = _axes(ax, figsize=(7.0, 3.8))
     x = np.arange(flips.sizes[dim])
     rate = flips["rate"].values
-    err = np.vstack([rate - flips["rate_lo"].values, flips["rate_hi"].values - rate])
+    # no bar where there is no interval (n = 1: one deterministic run, analysis.stats.MIN_INTERVAL_N)
+    err = np.nan_to_num(np.vstack([rate - flips["rate_lo"].values, flips["rate_hi"].values - rate]))
     conf = round(100 * flips.attrs.get("confidence", 0.95))
-    art = ax.errorbar(x, rate, yerr=err, fmt="o", color="#1f77b4", ecolor="#9ecae1", capsize=3,
-                      label=f"share changed, {conf}% Wilson interval")
+    bars = bool(np.isfinite(flips["rate_lo"].values).any())
+    art = ax.errorbar(x, rate, yerr=err if bars else None, fmt="o", color="#1f77b4", ecolor="#9ecae1", capsize=3,
+                      label="share changed" + (f", {conf}% Wilson interval" if bars else ""))
     ax.set_xticks(x, _decimal_labels(flips[dim].values) if dim == "decimals" else flips[dim].values)
     ax.set_xlabel("decimals the start was rounded to" if dim == "decimals" else dim)
     ref = flips.attrs.get("reference", "the reference")
     ax.set_ylabel("share of starts in another\nattractor than " + ("unrounded" if ref == "the unrounded start" else ref))
-    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.2)  # the note sits above the rate's range, clear of every point
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.grid(axis="y", alpha=0.3)
     n = flips["n"].values
     count = f"n = {int(n.max())} start{'s' if n.max() != 1 else ''} per digit" if n.min() == n.max() \
         else f"n = {int(n.min())} to {int(n.max())} starts per digit"
-    # rounding to fewer digits flips more, so the top left corner is usually free
-    note = ax.text(0.015, 0.97, f"{count}; bars: {conf}% Wilson interval", transform=ax.transAxes, va="top",
+    if not bars:
+        what = "one deterministic run per digit, no interval" if n.max() <= 1 else "no intervals"
+    elif np.isfinite(flips["rate_lo"].values).all():
+        what = f"bars: {conf}% Wilson interval"
+    else:
+        what = f"bars: {conf}% Wilson interval; none where n = 1"
+    note = ax.text(0.015, 0.97, f"{count}; {what}", transform=ax.transAxes, va="top",
                    fontsize=8, bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
     return [art, note]
 
@@ -84,7 +92,7 @@ def plot_uncertainty(frac, fit, ax=None):
     pos = f > 0
     lo, hi = frac["f_lo"].values, frac["f_hi"].values
     conf = round(100 * frac.attrs.get("confidence", 0.95))
-    pts = ax.errorbar(x[pos], f[pos], yerr=np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]]), fmt="o", ms=4,
+    pts = ax.errorbar(x[pos], f[pos], yerr=np.nan_to_num(np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]])), fmt="o", ms=4,
                       color="#1f77b4", ecolor="#9ecae1", capsize=2, label=f"f(ε), {conf}% Wilson interval")
     artists = [pts]
     if (~pos).any():
@@ -193,7 +201,7 @@ def plot_f_distance(unc, ax=None):
     lo = np.array([np.nan if p["ci"][0] is None else p["ci"][0] for p in pts])
     hi = np.array([np.nan if p["ci"][1] is None else p["ci"][1] for p in pts])
     pos = f > 0
-    artists = [ax.errorbar(x[pos], f[pos], yerr=np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]]), fmt="o", ms=4,
+    artists = [ax.errorbar(x[pos], f[pos], yerr=np.nan_to_num(np.vstack([f[pos] - lo[pos], hi[pos] - f[pos]])), fmt="o", ms=4,
                            color="#1f77b4", ecolor="#9ecae1", capsize=2,
                            label=f"f, {unc['interval']}\n({_partition_text(unc['partition'])}; "
                                  f"{unc['inert']} inert cells left out)")]
