@@ -10,7 +10,9 @@
   are independent, else a bootstrap over starts);
 - ``uncertainty`` (an ``eps`` axis): f(ε) against the realised distance (``points``),
   ``local_slopes`` [{from, to, slope, ci}], ``floor``, ``alpha``, ``alpha_ci``,
-  ``fit_range``, ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
+  ``fit_range``, ``slope_change`` (the slopes of the fit range's lower and upper halves,
+  their change and its interval: α is printed only when that interval lies within
+  ±0.5·α), ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
   ``reference``, design effects (see ``analysis.stats.uncertainty``);
   With stored exponents also ``floor_from_lyapunov`` (the floor estimated from λ and
   the rule's kick, ``analysis.lyapunov``) and ``floor_from_lyapunov_band`` [low, high];
@@ -286,6 +288,11 @@ def format_report(rep: dict) -> str:
                      f"distances {u['fit_range'][0]:.2e} to {u['fit_range'][1]:.2e} ({u['fit_points']} points); "
                      f"design effect of α {_g(u.get('alpha_design_effect'))}")
             L.append(f"  boundary dimension D − α = {_g(u['boundary_dimension'], '.3f')}")
+        if u.get("slope_change"):
+            c = u["slope_change"]
+            L.append(f"  slope on the lower / upper half of the fit range (split at {c['split_at']:.1e}): "
+                     f"{c['lower']:.3f} / {c['upper']:.3f}, change {c['change']:+.3f} {_ci(c['ci'])} "
+                     f"(α is printed only when this interval lies within ±0.5·α)")
         L.append(f"  {u['dimensions_note']}")
     if rep.get("lyapunov"):
         y = rep["lyapunov"]

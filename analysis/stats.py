@@ -17,7 +17,8 @@ not a sample of starts, and an interval would speak for starts that were never d
 ``uncertainty`` is f(ε) as the issue asks for it: the reference is the ε = 0 cell of the
 same start and direction, the abscissa the realised distance, inert cells (start
 bit-identical to the reference) left out and counted; local slopes with bootstrap
-intervals, a roundoff floor, α only where the slopes agree, D = 4H + 1.
+intervals, a roundoff floor, α only where the slopes agree and the change of slope between
+the halves of the fit range is held within ±0.5·α by its interval, D = 4H + 1.
 
 ``uncertainty_fraction`` / ``uncertainty_exponent`` are the earlier estimate (pair
 (ε_min, ε), Wilson intervals, one straight line through every ε) kept for comparison.
@@ -435,6 +436,41 @@ def _floor(x, f, fb, flat_slope, confidence, min_points=3):
     return floor
 
 
+#: α is printed only when the bootstrap interval of the change of slope between the lower
+#: and upper halves of the fit range lies within ± this share of α: agreement of the local
+#: slopes alone is absence of evidence, which few data always give
+SLOPE_CHANGE_TOLERANCE = 0.5
+
+
+def _split_slopes(lx, ly, lfb, confidence):
+    """Least-squares slopes of ly on lx over the lower and upper halves of the points (the
+    middle point in both when their number is odd), their change upper − lower and its
+    bootstrap interval from the resampled shares ``lfb`` (resamples × points; None: no
+    interval); None with fewer than 4 points."""
+    m = len(lx)
+    if m < 4:
+        return None
+    halves = [np.arange(0, (m + 1) // 2), np.arange(m // 2, m)]
+
+    def weights(h):
+        u = lx[h] - lx[h].mean()
+        return u / (u ** 2).sum()
+
+    w = [weights(h) for h in halves]
+    lower, upper = float(ly[halves[0]] @ w[0]), float(ly[halves[1]] @ w[1])
+    ci = [None, None]
+    if lfb is not None:
+        with np.errstate(all="ignore"):
+            lb = np.log(lfb)
+        ok = np.isfinite(lb).all(1)
+        d = np.full(len(lb), np.nan)
+        d[ok] = lb[ok][:, halves[1]] @ w[1] - lb[ok][:, halves[0]] @ w[0]
+        lo, hi = _percentile(d[:, None], confidence)
+        ci = [_num(lo[0]), _num(hi[0])]
+    return {"lower": lower, "upper": upper, "change": upper - lower, "ci": ci,
+            "split_at": float(np.exp(lx[m // 2]))}
+
+
 def _fit(lx, ly):
     A = np.vstack([lx, np.ones_like(lx)]).T
     return np.linalg.lstsq(A, ly, rcond=None)[0]
@@ -452,7 +488,11 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     Intervals are a bootstrap over starts (over directions when there is one start).
     Points with fewer than ``min_events`` changes (or non-changes) are not fitted.
     α is fitted above the floor, within ``fit_range`` (distances), only when the local
-    slopes there agree within their intervals; otherwise ``alpha`` is None with a reason.
+    slopes there agree within their intervals and (4 points or more) the bootstrap interval
+    of the change of slope between the lower and upper halves of the range lies within
+    ±``SLOPE_CHANGE_TOLERANCE``·α: it must exclude neither 0 nor be wider than that, since
+    overlapping wide intervals are no evidence of one exponent. Otherwise ``alpha`` is None
+    with a reason.
     """
     part = partition(ds, part)
     sweep = [d for d in part.dims]
@@ -501,6 +541,9 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
     sh = clustered_share(k.sum(2), n.sum(2), W, confidence)
     lo_w, hi_w = wilson(sh["n"] * sh["share"], sh["n"], confidence)
     fb = sh.get("boot")
+    if fb is None:  # independent cells (one per start and ε): the same starts recur across ε, so α's interval
+        with np.errstate(all="ignore"):  # and the slope gates below still resample starts
+            fb = (W @ k.sum(2)) / (W @ n.sum(2))
     order = np.argsort(np.where(np.isfinite(x), x, np.inf))
     xs, fs = x[order], sh["share"][order]
     fbs = fb[:, order] if fb is not None else None
@@ -557,6 +600,24 @@ def uncertainty(ds, part=None, *, eps_dim="eps", cell=None, fit_range=None, n_bo
         return out
     lx, ly = np.log(xs[idx]), np.log(fs[idx])
     alpha = _fit(lx, ly)[0]
+    split = _split_slopes(lx, ly, None if fbs is None else fbs[:, idx], confidence)
+    if split is not None:
+        out["slope_change"] = split
+        lo_d, hi_d = split["ci"]
+        tol = SLOPE_CHANGE_TOLERANCE * abs(alpha)
+        if lo_d is None or hi_d is None:
+            out["reason"] = f"the change of slope across the fit range {where} has no interval: no single exponent"
+            return out
+        if lo_d > 0 or hi_d < 0:
+            out["reason"] = (f"the slope changes across the fit range {where}: {split['lower']:.3g} on its lower half, "
+                             f"{split['upper']:.3g} on its upper (change {split['change']:+.3g} "
+                             f"[{lo_d:+.3g}, {hi_d:+.3g}]): no single exponent; see agreeing_ranges")
+            return out
+        if lo_d < -tol or hi_d > tol:
+            out["reason"] = (f"too few data to tell one exponent from a changing slope {where}: the change of slope "
+                             f"between the halves of the fit range, {split['change']:+.3g} [{lo_d:+.3g}, {hi_d:+.3g}], "
+                             f"is not held within ±{SLOPE_CHANGE_TOLERANCE:g}·α = ±{tol:.3g}")
+            return out
     out.update(alpha=float(alpha), fit_range=[float(xs[idx].min()), float(xs[idx].max())], fit_points=int(len(idx)))
     if fbs is not None:
         with np.errstate(all="ignore"):

@@ -119,6 +119,26 @@ def test_alpha_is_refused_when_local_slopes_disagree():
     assert len(r["agreeing_ranges"]) >= 2
 
 
+def test_alpha_is_refused_when_few_data_hide_two_regimes():
+    """Local slopes whose wide intervals overlap are no evidence of one exponent: the
+    halves of the fit range (true slopes 0.05 and 0.2) tell them apart, and a single power
+    law with too few starts to hold the change of slope within ±0.5·α is refused as such;
+    with enough starts its α is printed, the change of slope held near 0."""
+    two = bernoulli_store(lambda e: np.where(e < 1e-6, 0.05 * (e / 1e-6) ** 0.05, 0.05 * (e / 1e-6) ** 0.2),
+                          S=40, ndir=8, spread=0.5)
+    r = stats.uncertainty(two)
+    assert r["alpha"] is None and "the slope changes across the fit range" in r["reason"]
+    lo, hi = r["slope_change"]["ci"]
+    assert 0 < lo < 0.15 < hi
+    power = lambda e: np.minimum(0.3 * (e / 0.1) ** 0.1, 1)  # noqa: E731
+    few = stats.uncertainty(bernoulli_store(power, S=60, ndir=8))
+    assert few["alpha"] is None and few["reason"].startswith("too few data to tell one exponent")
+    many = stats.uncertainty(bernoulli_store(power, S=200, ndir=64))
+    assert many["alpha"] == pytest.approx(0.1, abs=0.01)
+    lo, hi = many["slope_change"]["ci"]
+    assert -0.05 < lo < 0 < hi < 0.05
+
+
 def test_bootstrap_over_starts_is_wider_than_wilson_when_starts_are_clustered():
     r = stats.uncertainty(bernoulli_store(lambda e: 0.1 + 0 * e, S=300, ndir=32, spread=0.3))
     for p in r["points"]:
