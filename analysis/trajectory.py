@@ -45,7 +45,33 @@ def parse_cell(ds, items) -> dict:
             raise UserError(f"--cell {item!r}: the store has no sweep dim {dim!r} "
                              f"(its dims: {', '.join(dims) or 'none'})")
         out[dim] = _typed(ds, dim, text)
+        _check_value(ds, dim, out[dim])
     return out
+
+
+def _check_value(ds, dim, v):
+    """UserError unless ``v`` names a cell of ``dim``: one of its values (decimals: by
+    position, ``none`` the unrounded start), or for a float axis a value within half its
+    widest step of the grid (``select`` takes the nearest); a statistic would otherwise
+    quietly use another cell (``stats --cell decimals=99`` reported the first)."""
+    coord = ds[dim].values
+    if coord.ndim != 1 or coord.size == 0:  # a zoomed slice's a and b: per level
+        return
+    shown = [decimals_label(x) for x in coord[:8]] if dim == "decimals" else coord[:8].tolist()
+    if dim == "decimals":
+        ok = decimals_position(coord, v) is not None
+    elif coord.dtype.kind == "f":
+        c = np.sort(coord[np.isfinite(coord)])
+        half = (np.diff(c).max() / 2 if c.size > 1 else 0.0) + 1e-9 * max(1.0, float(np.abs(c).max(initial=0)))
+        ok = bool(c.size) and np.isfinite(v) and c[0] - half <= v <= c[-1] + half
+    else:
+        ok = v in coord
+    if not ok and dim != "decimals" and coord.dtype.kind == "f":
+        raise UserError(f"--cell {dim}={v:g}: outside the store's {dim} range [{c[0]:g}, {c[-1]:g}]"
+                        if c.size else f"--cell {dim}={v:g}: the store's {dim} has no finite value")
+    if not ok:
+        raise UserError(f"--cell {dim}={v if dim != 'decimals' else decimals_label(v)}: not among the store's "
+                        f"{dim} values {shown}" + ("…" if coord.size > 8 else ""))
 
 
 def select(ds, cell=None, keep=()) -> xr.Dataset:

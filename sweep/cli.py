@@ -369,12 +369,18 @@ def _cmd_verify(args):
     grid = Grid(spec)
     ctx = lock.store_lock(args.store, _command_line()) if args.repair else _nullcontext()
     with ctx:
+        fixed = store.fixed_array_damage(args.store, grid) if args.repair else []
+        if fixed:  # coordinates and lookups: written again from the spec, which gives them
+            store.rewrite_fixed_arrays(args.store, grid, fixed)
+            print(f"{_safe(args.store)}: its fixed array{'s' * (len(fixed) > 1)} {', '.join(fixed)} written again "
+                  "from its spec")
         damaged = store.verify(args.store, grid, repair=args.repair)
         if args.repair or not lock.holder(args.store):
             now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             with _suppress_readonly():
                 store.update_attrs(args.store, f"verified: {len(damaged)} damaged blocks"
-                                   + (" marked not done" if args.repair and damaged else ""),
+                                   + (" marked not done" if args.repair and damaged else "")
+                                   + (f"; fixed arrays {', '.join(fixed)} written again" if fixed else ""),
                                    verified={"at": now, "damaged": len(damaged), "repaired": bool(args.repair)})
     if not damaged:
         print(f"{_safe(args.store)}: every chunk of every done block reads back with a good checksum")

@@ -274,6 +274,10 @@ class Sweep:
             return grid, done
         if not p.parent.is_dir():
             raise UserError(f"store {p}: folder {p.parent} does not exist")
+        outer = store.enclosing_store(p.parent)
+        if outer is not None:
+            raise UserError(f"store {p}: its folder is inside the store {outer}; a new store there would change "
+                            "that store's folder (choose a folder outside it)")
         grid = Grid(self.spec)
         if write:
             _writable_dir(p.parent, "folder")

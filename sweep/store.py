@@ -181,10 +181,15 @@ def data_variables(grid: Grid, path=None) -> list[str]:
 
 def _refuse_lost(path, names, absent, added=()):
     """StoreDamaged when an array the template must hold is ``absent``: any one but the
-    outcome variables, and those too unless all of them are absent (a store made before
-    they existed; variables ``added`` by analysis later do not count)."""
+    outcome variables, and those too unless all of them are absent and the consolidated
+    metadata does not list them (a store made before they existed; variables ``added`` by
+    analysis later do not count)."""
     outcome_names = [n for n in names if n in outcomes.STORE_VARIABLES and n not in added]
-    before_outcomes = all(n in absent for n in outcome_names)
+    # all absent, and the consolidated metadata (written with the template) never listed
+    # them: rm -r of every outcome folder left them listed there, and passed for an old store
+    listed = _consolidated_names(path) if any(n in absent for n in outcome_names) else None
+    before_outcomes = all(n in absent for n in outcome_names) and not (
+        listed is not None and any(n in listed for n in outcome_names))
     lost = [n for n in absent if n not in outcomes.STORE_VARIABLES or not before_outcomes]
     if lost:
         raise StoreDamaged(f"store {path}: the metadata of its {', '.join(map(repr, lost))} "
@@ -265,6 +270,26 @@ def write_template(zstore, grid: Grid, attrs: dict):
     coordinates a variable spans, the group's own for the others; ``_FillValue`` for
     floats; strings as variable-length UTF-8), then consolidate the metadata. No xarray or
     dask import: they cost a warm first run a second."""
+    arrays, root_attrs = _template_arrays(grid, attrs)
+    with quiet():
+        g = zarr.open_group(zstore, mode="w", zarr_format=3, attributes=_json_attrs(root_attrs))
+        for name, spec in arrays.items():
+            _create(g, name, spec)
+        zarr.consolidate_metadata(zstore)
+
+
+def _create(g, name, spec):
+    """One template array in group ``g`` (``_template_arrays``' entry), its values written."""
+    dims, shape, chunks, dtype, a, fill, values = spec
+    arr = g.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, compressors=CODECS,
+                         dimension_names=dims, attributes=a)
+    if values is not None:
+        arr[...] = values
+
+
+def _template_arrays(grid: Grid, attrs: dict) -> tuple[dict, dict]:
+    """(name -> (dims, shape, chunks, dtype, attributes, fill value, values to write or
+    None), the group's attributes) of the template, encoded as ``write_template`` says."""
     data_vars, coords = template_parts(grid)
     nondim = {n: set(d) for n, (d, _, _) in coords.items() if d != (n,)}
     used = set()
@@ -297,14 +322,90 @@ def write_template(zstore, grid: Grid, attrs: dict):
     root_attrs = dict(attrs)
     if set(nondim) - used:
         root_attrs["coordinates"] = " ".join(sorted(set(nondim) - used))
+    return arrays, root_attrs
+
+
+# ---- the fixed arrays: coordinates and lookups, a pure function of the spec -------------
+def _consolidated_names(path) -> set | None:
+    """The arrays the root's consolidated metadata lists (written with the template and
+    rewritten with every array added), or None when the store has none."""
+    try:
+        with quiet():
+            cm = zarr.open_group(_zs(path, True), mode="r", use_consolidated=True).metadata.consolidated_metadata
+    except Exception:  # noqa: BLE001 - no consolidated metadata (or none readable): nothing to compare with
+        return None
+    return None if cm is None else set(cm.metadata)
+
+
+def _same_values(name, got: np.ndarray, want: np.ndarray) -> bool:
+    if got.shape != want.shape:
+        return False
+    if want.dtype.kind in "OUS":
+        return [str(x) for x in got.ravel().tolist()] == [str(x) for x in want.ravel().tolist()]
+    if name == "decimals" and want.dtype.kind == "f" and got.dtype.kind in "iu":  # a store from before
+        got = np.where(got == -1, np.nan, got.astype(np.float64))  # the rounded coordinate: -1 unrounded
+    if got.dtype.kind != want.dtype.kind:
+        return False
+    return bool(np.array_equal(got, want, equal_nan=want.dtype.kind == "f"))
+
+
+def fixed_array_damage(path, grid: Grid) -> list[str]:
+    """The template's fixed arrays (coordinates and name lookups, which the spec gives)
+    that are lost (listed by the consolidated metadata, their own metadata gone), unreadable
+    (bad checksum) or hold other values than the spec gives (a lost chunk reads as fill
+    values). Blocks never write them, so the block checks cannot see them: a lost
+    ``decimals`` read as NaN, every column "unrounded", while verify said no damage. A
+    store made before an array existed (not listed) is not damaged by lacking it."""
+    _data, coords = template_parts(grid)
+    listed = _consolidated_names(path)
+    loc = as_location(path)
+    if isinstance(loc, Remote):
+        keys = {n: loc.key(n, "zarr.json") for n in coords}
+        try:
+            got = loc.fs.cat(list(keys.values()), on_error="return")
+        except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
+            raise backend_error(loc, e) from None
+        present = {n for n, k in keys.items() if isinstance(got.get(k), bytes)}
+    else:
+        with quiet():
+            present = {n for n, _ in _group(path).arrays()}
+    g = _group(path)
+    bad = []
+    for name, (_dims, want, _attrs) in coords.items():
+        if name not in present:
+            if listed is not None and name in listed:
+                bad.append(name)
+            continue
+        with quiet():
+            values = _read_ok(lambda: g[name][...])
+        if values is None or not _same_values(name, np.asarray(values), want):
+            bad.append(name)
+    return bad
+
+
+def refuse_fixed_array_damage(path, grid: Grid):
+    """StoreDamaged naming the fixed arrays ``fixed_array_damage`` finds, if any."""
+    bad = fixed_array_damage(path, grid)
+    if bad:
+        many = len(bad) > 1
+        raise StoreDamaged(f"store {path}: its fixed array{'s' * many} {', '.join(map(repr, bad))} (coordinates the "
+                           f"spec gives) {'are' if many else 'is'} lost, unreadable or changed; repair with: "
+                           f"xorsweep verify {path} --repair")
+
+
+def rewrite_fixed_arrays(path, grid: Grid, names):
+    """Write the fixed arrays ``names`` again from the store's spec (encoded as the
+    template writes them), then consolidate the metadata."""
+    arrays, _root = _template_arrays(grid, {})
+    g = _group(path, "r+")
     with quiet():
-        g = zarr.open_group(zstore, mode="w", zarr_format=3, attributes=_json_attrs(root_attrs))
-        for name, (dims, shape, chunks, dtype, a, fill, values) in arrays.items():
-            arr = g.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, compressors=CODECS,
-                                 dimension_names=dims, attributes=a)
-            if values is not None:
-                arr[...] = values
-        zarr.consolidate_metadata(zstore)
+        for name in names:
+            if name in g:
+                del g[name]
+            elif not isinstance(as_location(path), Remote):
+                shutil.rmtree(Path(path, name), ignore_errors=True)  # a folder left without its metadata
+            _create(g, name, arrays[name])
+        zarr.consolidate_metadata(_zs(path))
 
 
 def _zoom_coords(grid: Grid) -> dict:
@@ -321,6 +422,18 @@ def _zoom_coords(grid: Grid) -> dict:
                      f"({sl.center[0]:g}, {sl.center[1]:g})",
         "factor": sl.zoom.factor, "center_a": sl.center[0], "center_b": sl.center[1]})
     return out
+
+
+def enclosing_store(path) -> Path | None:
+    """The Zarr store (a folder holding ``zarr.json``) that holds the local ``path``, or is
+    it; None for a URL or a path in no store. Writing there changes that store's folder."""
+    if isinstance(as_location(path), Remote):
+        return None
+    p = Path(path).absolute()
+    for folder in (p, *p.parents):
+        if (folder / "zarr.json").is_file():
+            return folder
+    return None
 
 
 def _now():
@@ -601,6 +714,7 @@ def done_blocks(path, grid: Grid) -> np.ndarray:
     and every data chunk of the block exists. Reads ``done`` in slabs of whole chunks
     (flat memory, seconds for a million blocks)."""
     arr = _array(path, "done")
+    refuse_fixed_array_damage(path, grid)
     if grid.dims and not isinstance(as_location(path), Remote) and Path(path, "done").is_dir():
         flat = _done_from_files(path, grid, arr).reshape(-1)
         if flat.any():
@@ -782,7 +896,10 @@ async def _write_arrays(path, names, block, values):
 def verify(path, grid: Grid, *, repair=False, progress=None) -> list[int]:
     """Read every chunk of every done block; return the damaged blocks (unreadable, bad
     checksum, missing). ``repair`` marks them not done, so that the next run recomputes
-    them with the same bits (every cell is a pure function of the spec)."""
+    them with the same bits (every cell is a pure function of the spec). Damaged fixed
+    arrays (``fixed_array_damage``) are refused first: ``rewrite_fixed_arrays`` repairs them."""
+    _array(path, "done")  # its metadata lost: one line naming it
+    refuse_fixed_array_damage(path, grid)  # these, ``rewrite_fixed_arrays`` repairs
     g = _group(path, "r+" if repair else "r")
     arr = g["done"]
     names = data_variables(grid, path)
@@ -833,8 +950,14 @@ printable = _clean
 
 def open_dataset(path) -> xr.Dataset:
     """The store as an xarray Dataset (lazy); a store made before the ``rounded``
-    coordinate reads as a new one (its -1 sentinel becomes NaN)."""
+    coordinate reads as a new one (its -1 sentinel becomes NaN). A store that has lost an
+    array's metadata (``data_variables``) or whose fixed arrays are damaged
+    (``refuse_fixed_array_damage``) is refused: it would read as other data."""
     import xarray as xr
+
+    grid = Grid(stored_spec(path))
+    data_variables(grid, path)  # an array's metadata lost: refused, naming it
+    refuse_fixed_array_damage(path, grid)
 
     with quiet():
         return with_rounded(xr.open_zarr(_zs(path, read_only=True)))

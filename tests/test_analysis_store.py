@@ -129,6 +129,14 @@ def test_cell_selection(stores):
     assert T.describe(T.select(rounding, T.parse_cell(rounding, ["decimals=none"]))) == "unrounded"
     with pytest.raises(ValueError, match="not among"):
         T.select(rounding, {"decimals": 5})
+    # a cell the store lacks is refused when parsed, before any statistic quietly takes another
+    with pytest.raises(ValueError, match="not among the store's decimals"):
+        T.parse_cell(rounding, ["decimals=5"])
+    with pytest.raises(ValueError, match=r"a=5: outside the store's a range \["):
+        T.parse_cell(ds, ["a=5"])
+    lo, hi = float(ds.a.min()), float(ds.a.max())
+    assert T.parse_cell(ds, [f"a={hi + 0.4 * float(ds.a.diff('a').max())}"])["a"] > hi  # within half a step
+    assert T.parse_cell(ds, [f"a={lo}"])["a"] == lo
 
 
 def figures(store, out, *cell):

@@ -461,3 +461,93 @@ def test_a_store_made_before_outcomes_were_stored_resumes_without_them(client, r
     got, want = load_store(path), load_store(reference)
     assert not set(outcomes.STORE_VARIABLES) & set(got.data_vars)
     assert_same_store(got, want.drop_vars(list(outcomes.STORE_VARIABLES)))
+
+
+# ---- fixed arrays (coordinates, lookups), found by an adversarial review, 2026-12-03 ----------
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "xorsweep", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, timeout=180)
+
+
+@pytest.mark.parametrize("damage", ["folder", "chunk", "flip", "lookup"])
+def test_a_damaged_coordinate_is_refused_and_repaired_from_the_spec(reference, tmp_path, damage):
+    """The fixed arrays the template writes (coordinates, name lookups) were never read
+    back: with ``decimals`` deleted, verify, status and run said all was well, and every
+    rounding digit read as NaN ("unrounded"); a bit-flipped chunk of it passed verify too.
+    Now each command that reads the store refuses it in one line naming the array, nothing
+    changes, and ``verify --repair`` writes it again from the spec: the store then equals
+    the reference, attributes of the arrays included."""
+    path = copy_of(reference, tmp_path / "c.zarr")
+    name = "label_names" if damage == "lookup" else "decimals"
+    if damage in ("folder", "lookup"):
+        shutil.rmtree(Path(path, name))
+    elif damage == "chunk":
+        shutil.rmtree(Path(path, name, "c"))
+    else:
+        f = chunk(path, name, 0)
+        b = bytearray(f.read_bytes())
+        b[len(b) // 2] ^= 0x10
+        f.write_bytes(bytes(b))
+    before = files_of(path)
+    (tmp_path / "spec.toml").write_text('name = "integrity"\n[training]\nrule = "gd"\nsteps = 20\n[start]\n'
+                                        'count = 12\ninit_std = 0.5\nseed = 5\n[axes.decimals]\n'
+                                        'values = ["none", 2]\n[execution]\nblock = 4\n')  # SPEC
+    for args in (["run", tmp_path / "spec.toml", "--store", path], ["verify", path], ["status", path],
+                 ["stats", path], ["figures", path, "--out", tmp_path / "figs"]):
+        r = _cli(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert f"fixed array '{name}'" in r.stderr and "--repair" in r.stderr, r.stderr
+    assert files_of(path) == before and not (tmp_path / "figs").exists()
+    with pytest.raises(store.StoreDamaged, match=name):
+        store.open_dataset(path)
+    r = _cli("verify", path, "--repair")
+    assert r.returncode == 0 and f"fixed array {name} written again" in r.stdout, r.stdout + r.stderr
+    assert store.fixed_array_damage(path, Grid(Spec.from_dict(SPEC))) == []
+    got, want = xr.open_zarr(path).load(), xr.open_zarr(reference).load()
+    xr.testing.assert_identical(got.assign_attrs({}), want.assign_attrs({}))
+
+
+def test_every_outcome_array_deleted_is_damage_not_an_old_store(reference, tmp_path):
+    """All ten outcome folders deleted passed for a store made before outcomes existed
+    (resumed, verified, then stats failed with ZeroDivisionError). Their names are still in
+    the consolidated metadata written with the template: lost, refused in one line."""
+    from xorsweep.kernels import outcomes
+
+    path = copy_of(reference, tmp_path / "o.zarr")
+    for name in outcomes.STORE_VARIABLES:
+        shutil.rmtree(Path(path, name))
+    before = files_of(path)
+    for args in (["verify", path], ["status", path], ["stats", path]):
+        r = _cli(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert "'outcome'" in r.stderr and "missing" in r.stderr, r.stderr
+    assert files_of(path) == before
+
+
+def test_a_store_or_figures_inside_a_store_are_refused(reference, tmp_path):
+    """``run --store ref.zarr/new.zarr`` built a store inside another; ``figures --out
+    ref.zarr`` wrote 22 files into one. Both are refused, the store unchanged."""
+    path = copy_of(reference, tmp_path / "r.zarr")
+    before = files_of(path)
+    (tmp_path / "spec.toml").write_text('name = "x"\n[training]\nrule = "gd"\nsteps = 5\n[start]\ncount = 2\n')
+    r = _cli("run", tmp_path / "spec.toml", "--store", Path(path, "new.zarr"))
+    assert r.returncode == 2 and "inside the store" in r.stderr, r.stderr
+    for out in (path, Path(path, "sub", "figs")):
+        r = _cli("figures", path, "--out", out)
+        assert r.returncode == 2 and "inside the store" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert files_of(path) == before
+
+
+def test_verify_names_a_lost_done_array_and_stats_refuses_a_cell_the_store_lacks(reference, tmp_path):
+    """``verify`` ended in an internal error (KeyError 'done') when done/zarr.json was lost;
+    ``stats --cell decimals=99`` (or start=99999) quietly reported the first cell."""
+    path = copy_of(reference, tmp_path / "d.zarr")
+    for cell, words in (("decimals=99", "not among"), ("start=99999", "not among"), ("decimals=2", None)):
+        r = _cli("stats", path, "--cell", cell)
+        if words is None:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode == 2 and words in r.stderr and cell.split("=")[0] in r.stderr, r.stderr
+    Path(path, "done", "zarr.json").unlink()
+    r = _cli("verify", path)
+    assert r.returncode == 2 and "'done'" in r.stderr and "internal error" not in r.stderr, r.stderr
