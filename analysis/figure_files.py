@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -166,15 +167,19 @@ def slice_figures(w, ds, cell):
     sub = T.select(ds, cell, keep=("a", "b"))
     att = _slice_labels(ds, basins.attractor_map(stats.partition(sub)).copy())
     fixed = T.describe(sub)
-    ent = basins.basin_entropy(att)
+    done = sub["done"] if "done" in sub else None
+    marked = basins.mark_pending(att, done)
+    ent, ctrl = basins.basin_entropy(marked), basins.basin_entropy(basins.shuffled(marked))
     fig, ax = w.new((10.5, 5.6))
-    S.plot_attractor_map(att, ax=ax, done=sub["done"] if "done" in sub else None)
+    S.plot_attractor_map(att, ax=ax, done=done)
     sbb = float(ent["Sbb"])
+    # the ln 2 criterion beside its control: the same map shuffled (no geometry) gets a value too
     ax.set_title(f"{_partition_words(att)} of each start in the slice{f' ({fixed})' if fixed else ''}"
                  f"{_used(sub)}\n"
                  f"basin entropy Sb = {float(ent['Sb']):.3f}, boundary basin entropy Sbb = "
-                 f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; boxes of {ent.attrs['box']}×"
-                 f"{ent.attrs['box']} cells)", fontsize=9, loc="left")
+                 f"{sbb:.3f} nat ({'>' if sbb > np.log(2) else '≤'} ln 2; the same map shuffled: "
+                 f"{float(ctrl['Sbb']):.3f}; boxes of {ent.attrs['box']}×{ent.attrs['box']} cells)", fontsize=9,
+                 loc="left")
     w.save(fig, "slice-attractor-map")
     if "lyapunov" in sub:
         fig, axes = w.new((17.0, 5.6), ncols=2)
@@ -190,12 +195,15 @@ def slice_figures(w, ds, cell):
                           f"{np.percentile(v, 10):.3f} … {np.percentile(v, 90):.3f} per step" if v.size else ""),
                           fontsize=9, loc="left")
         w.save(fig, "slice-lyapunov-map")
-    counts = basins.box_counts(att)
+    counts = basins.box_counts(marked)
     if len(counts["box"]) >= 2:
         dim = basins.box_dimension(counts)
         fig, ax = w.new((6.4, 4.4))
-        S.plot_box_count(counts, dim, ax=ax)
-        ax.set_title(f"box counting of the basin boundary ({att.sizes['a']}×{att.sizes['b']} slice)", fontsize=9)
+        S.plot_box_count(counts, dim, ax=ax, control=basins.box_counts(basins.shuffled(marked)))
+        ax.set_title(f"box counting of the basin boundary ({att.sizes['a']}×{att.sizes['b']} slice)"
+                     + ("\n" + textwrap.fill(f"no dimension: {dim.attrs['reason']}", 78) if dim.attrs["reason"]
+                        else ""), fontsize=9,
+                     loc="left")
         w.save(fig, "slice-box-count")
         return []
     return ["box count: the slice is too small"]
@@ -281,6 +289,10 @@ def write_figures(store, out, cell=None, formats=("png", "svg"), eps_range=None)
     from xorsweep.sweep import store as stores
 
     stores.stored_spec(store)  # a clear error for anything that is not a sound sweep store
+    outer = stores.enclosing_store(out)
+    if outer is not None:
+        raise UserError(f"--out {out}: inside the store {outer}; figures there would change that store's folder "
+                        "(choose a folder outside it)")
     ds = stores.open_dataset(store)
     if "z1" not in ds or "done" not in ds:
         raise UserError(f"store {store} is not an xorsweep store (no z1/done variables)")

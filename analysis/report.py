@@ -324,7 +324,8 @@ def format_report(rep: dict) -> str:
         if b["dimension"] is None:
             L.append(f"  dimension: none — {b['reason']}")
         else:
-            L.append(f"  dimension d = {b['dimension']:.3f} ± {_g(b['dimension_se'], '.3f')} over box sides "
+            L.append(f"  dimension d = {b['dimension']:.3f} ± {_g(b['dimension_se'], '.3f')} (standard error of the "
+                     "line fit, not a sampling interval) over box sides "
                      f"{b['fit_range'][0]:g} to {b['fit_range'][1]:g}")
         L.append(f"  shuffled control: dimension {_g(b['shuffled_dimension'])}"
                  f"{' (saturated)' if b['shuffled_saturated'] else ''}; slope over the same window "
@@ -332,14 +333,18 @@ def format_report(rep: dict) -> str:
         L.append(f"  basin entropy ({e['box']}×{e['box']} boxes, {e['classes']} classes, ln {e['classes']} = "
                  f"{_g(e['ln_classes'])}): S_b = {_g(e['S_b'])}, S_bb = {_g(e['S_bb'])}; shuffled S_b = "
                  f"{_g(e['shuffled_S_b'])}, S_bb = {_g(e['shuffled_S_bb'])}")
-        L.append(f"  S_bb > ln 2: {e['ln2_criterion']} (shuffled: {e['shuffled_ln2_criterion']}); S_bb "
-                 f"{e['S_bb_trend'] or 'trend unknown'}")
+        L.append(f"  S_bb > ln 2: {e['ln2_criterion']} (shuffled: {e['shuffled_ln2_criterion']}; sufficient for a "
+                 f"fractal boundary only with boxes small beside the basins); S_bb {e['S_bb_trend'] or 'trend unknown'} "
+                 "(no diagnosis alone: smooth many-class stripes rise too)")
         L.append("  S_bb by box size: " + ", ".join(f"{k}: {_g(v)} (shuffled {_g(e['shuffled_S_bb_by_box'][k])})"
                                                     for k, v in e["S_bb_by_box"].items()))
         L.append(f"  fractality test (Puy et al. 2021, radius {f['radius']}, {f['balls']} boundary balls): "
                  f"{f['verdict']}; Ŝbb = {_g(f['Sbb'])} ± {_g(f['sigma'])}, smooth {f['smooth_Sbb']:.4f} "
-                 f"(upper {_g(f['upper'])}); shuffled map: {f['shuffled_verdict']}"
-                 + (f"; {f['warning']}" if f["warning"] else "") + (f"; {f['note']}" if f.get("note") else ""))
+                 f"(band {_g(f.get('lower'))} … {_g(f['upper'])}); shuffled map: {f['shuffled_verdict']}"
+                 + (f", Ŝbb = {_g(f['shuffled_Sbb'])} ({f['vs_shuffled_sigmas']:+.1f} σ apart)"
+                    if f.get("vs_shuffled_sigmas") is not None else "")
+                 + (f"; {f['warning']}" if f["warning"] else "") + (f"; {f['note']}" if f.get("note") else "")
+                 + (f"; {f['reading']}" if f.get("reading") else ""))
     if "zoom" in rep:
         L.extend(format_zoom(rep["zoom"]))
     if "precision" in rep:

@@ -66,6 +66,29 @@ def test_fractality_test_smooth_line_and_koch():
     assert empty["verdict"] == "no boundary" and empty["Sbb"] is None
 
 
+def test_fractality_verdicts_against_their_controls():
+    """Review of 2026-12-03: the shuffled map is 'fractal' to the test whatever the map, so
+    its verdict controlled nothing (the Koch snowflake got the note 'the test sees noise');
+    Ŝbb below the smooth band was called 'fractal', for the Koch snowflake as for a line
+    with 0.1 % of its cells flipped (Ŝbb 0.098): the test rejects smooth there, no more;
+    the S_bb trend was labelled as noise or a resolved boundary, wrong on smooth 4-class
+    stripes and on that salted line."""
+    koch = basins.box_count_report(koch_map(512, 6), n_balls=300, radius=8)["fractality"]
+    assert koch["verdict"] == "not smooth, below" and "Koch" in koch["reading"]
+    assert "note" not in koch and koch["vs_shuffled_sigmas"] < -3  # set apart from noise
+    noise = basins.box_count_report(basins.shuffled(grid_map(line, 200), seed=3), n_balls=200)["fractality"]
+    assert noise["verdict"] == "fractal" and "cannot tell this boundary from noise" in noise["note"]
+    m = grid_map(line, 400)
+    rng = np.random.default_rng(1)
+    flip = rng.random(m.shape) < 0.001
+    salted = m.copy(data=np.where(flip, 5 - m.values, m.values))
+    t = basins.fractal_test(salted, radius=8, n_balls=400)
+    assert t["verdict"] == "not smooth, below" and t["Sbb"] < t["lower"]
+    stripes = grid_map(lambda A, B: 1 + (np.floor((A + 1) / 2 * 74) % 4).astype(int), 200)
+    e = basins.box_count_report(stripes, n_balls=50)["basin_entropy"]
+    assert e["S_bb_trend"] in ("rises with box size", "falls with box size")  # a description, no diagnosis
+
+
 def test_pending_cells_are_pending_and_counted():
     m = grid_map(line, 128)
     done = xr.DataArray(np.ones((128, 128), bool), dims=("a", "b"))

@@ -158,13 +158,22 @@ def plot_attractor_map(att, ax=None, legend=True, done=None, shown=None):
     return artists
 
 
-def plot_box_count(counts, dim, ax=None):
+def plot_box_count(counts, dim, ax=None, control=None):
     """N(s), boxes on the boundary against box side, log-log, with the fitted slope over
-    the shaded fit range (``counts`` from ``box_counts``, ``dim`` from ``box_dimension``)."""
+    the shaded fit range (``counts`` from ``box_counts``, ``dim`` from ``box_dimension``);
+    ``control``: the counts of the same map shuffled (``basins.shuffled``), drawn beside."""
     ax = _axes(ax)
     s, n = counts["box"].values, counts["count"].values
     pos = n > 0
-    artists = [ax.plot(s[pos], n[pos], "o", color="#1f77b4", ms=5, label="boxes holding two or more attractors")[0]]
+    mixed = counts["mixed_share"].values
+    artists = [ax.plot(s[pos], n[pos], "o", color="#1f77b4", ms=5,
+                       label=f"boxes holding two or more attractors ({100 * mixed[0]:.0f} % of side {s[0]:g})")[0]]
+    if control is not None:
+        cs, cn = control["box"].values, control["count"].values
+        cp = cn > 0
+        artists.append(ax.plot(cs[cp], cn[cp], "x", color="0.45", ms=5,
+                               label=f"the same map shuffled ({100 * control['mixed_share'].values[0]:.0f} % "
+                                     f"of side {cs[0]:g})")[0])
     d = float(dim["dimension"])
     if np.isfinite(d):
         lo, hi = float(dim["fit_min"]), float(dim["fit_max"])
@@ -174,7 +183,7 @@ def plot_box_count(counts, dim, ax=None):
         se = float(dim["dimension_se"])
         k = _digits(se)
         artists.append(ax.plot(xs, 10 ** float(dim["log10_prefactor"]) * xs ** -d, "-", color="#d62728",
-                               label=rf"$N \propto s^{{-d}}$, d = {d:.{k}f} ± {se:.{k}f}")[0])
+                               label=rf"$N \propto s^{{-d}}$, d = {d:.{k}f} ± {se:.{k}f} (fit s.e.)")[0])
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("box side s (cells of the slice grid)")
