@@ -271,7 +271,7 @@ def convergence_figures(w, ds, cell, dims):
     for dim, keep in (("decimals", ("decimals", "start")), ("eps", ("eps", "start", "direction"))):
         if dim in dims and ds.sizes[dim] > 1:
             sub = T.select(ds, cell, keep=keep)
-            fig, ax = w.new((7.6, 4.2))
+            fig, ax = w.new((10.5, 4.6))
             CV.plot_solved_step_by(sub, dim, ax=ax)
             w.save(fig, f"solved-step-by-{dim}")
     if "a" in dims and "b" in dims and min(ds.sizes["a"], ds.sizes["b"]) > 1:

@@ -77,30 +77,42 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
     cls = ds[partition].transpose(dim, *pooled).values.reshape(vals.shape) if partition in ds else np.zeros(
         vals.shape, int)
     names = _names(ds, partition)
+    # the ε = 0 cells of one start are the same network in every direction: counted once
+    counted = np.ones(vals.shape, bool)
+    if dim == "eps" and "direction" in pooled and dim in ds.coords:
+        first = (np.arange(ds.sizes["direction"]) == 0)
+        shape = [steps.sizes[d] for d in pooled]
+        once = np.broadcast_to(first.reshape([-1 if d == "direction" else 1 for d in pooled]), shape).reshape(-1)
+        for i in np.flatnonzero(ds[dim].values == 0):
+            counted[i] = once
+    n_col = counted.sum(axis=1)
     rng = np.random.default_rng(0)  # jitter only: a fixed seed keeps the figure reproducible
     artists = []
-    solved_codes = np.unique(cls[np.isfinite(vals)])
+    solved_codes = np.unique(cls[np.isfinite(vals) & counted])
     for code in solved_codes:
-        col, row = np.nonzero((cls == code) & np.isfinite(vals))
+        col, row = np.nonzero((cls == code) & np.isfinite(vals) & counted)
         name = names[code] if names else (f"class {code}" if partition in ds else "solved")
         # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
         color = FIXED.get(name, SUCCESS_COLORS[(int(code) - FIRST_NAMED.get(partition, 0)) % len(SUCCESS_COLORS)])
         size = 6 if vals.shape[1] > 50 else 28  # few networks per column: points big enough to see
         artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=size, color=color,
-                                  alpha=0.6 if size == 6 else 0.9, lw=0, label=f"{name} ({col.size})", zorder=3))
+                                  alpha=0.6 if size == 6 else 0.9, lw=0,
+                                  label=f"{name} ({col.size} in all columns)", zorder=3))
     for i in range(vals.shape[0]):
-        v = vals[i][np.isfinite(vals[i])]
+        v = vals[i][np.isfinite(vals[i]) & counted[i]]
         if v.size:
             artists.append(ax.hlines(np.median(v), i - 0.4, i + 0.4, color="black", lw=1.5))
         crowded = vals.shape[0] > 10
-        ax.annotate(f"{v.size / vals.shape[1]:.0%}", (i, 1.0), xycoords=("data", "axes fraction"), ha="center",
+        ax.annotate(f"{v.size / max(n_col[i], 1):.0%}", (i, 1.0), xycoords=("data", "axes fraction"), ha="center",
                     va="bottom", fontsize=6 if crowded else 7, rotation=90 if crowded else 0)
     ax.set_xticks(np.arange(vals.shape[0]), _tick_labels(dim, ds[dim].values if dim in ds.coords
                                                          else range(vals.shape[0])),
-                  fontsize=7 if vals.shape[0] > 12 else None)
+                  fontsize=7 if vals.shape[0] > 12 else None, rotation=90 if vals.shape[0] > 12 and dim != "decimals" else 0)
     ax.set_xlabel("decimals the start was rounded to (none: unrounded)" if dim == "decimals" else dim)
     ax.set_ylabel("solved from step")
-    ax.set_title(f"convergence time by {dim} (share solved on top)", fontsize=10, pad=22)
+    per = f"n = {n_col.max():,} per column" if n_col.min() == n_col.max() else \
+        f"n = {n_col.min():,} to {n_col.max():,} per column" + (" (ε = 0: one per start)" if dim == "eps" else "")
+    ax.set_title(f"convergence time by {dim}, share solved on top; {per}", fontsize=9, pad=22, loc="left")
     if artists and solved_codes.size:
         label = f"{partition} ({solved_codes.size} classes)" if partition in ds else None
         artists.append(ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=label,
