@@ -255,7 +255,9 @@ def format_report(rep: dict) -> str:
             L.append("  " + name[:27].ljust(28) + "".join(
                 _with_ci(r["share"], r["ci"], ".3f", ".2f").rjust(20) for r in row))
         if "flip_rate" in d:
-            L.append(f"flip rate against the unrounded start ({d['flip_interval']}):")
+            L.append(f"flip rate against the unrounded start ({d['flip_interval']}); rounding to d decimals moves a "
+                     "start by about 10^-d, so where that is below the rule's roundoff floor (f(ε) flat, see "
+                     "examples/perturbation.toml) a flip rate measures the floor, not the digit:")
             for r in d["flip_rate"]:
                 L.append(f"  decimals {r['decimals']:>3}: {_with_ci(r['rate'], r['ci'], '.3f', '.3f')}  n = {int(r['n'])}")
     if "uncertainty" in rep:
