@@ -23,7 +23,7 @@ from xorsweep.sweep.spec import SETTING_AXES
 
 def _typed(ds, dim, text):
     coord = ds[dim].values
-    if coord.dtype.kind in "OUS":
+    if coord.dtype.kind in "OUST":  # T: numpy's StringDType, as zarr reads text
         return text
     if dim == "decimals" and text in ("none", "unrounded"):
         return np.nan if coord.dtype.kind == "f" else -1
@@ -51,9 +51,11 @@ def parse_cell(ds, items) -> dict:
 
 def _check_value(ds, dim, v):
     """UserError unless ``v`` names a cell of ``dim``: one of its values (decimals: by
-    position, ``none`` the unrounded start), or for a float axis a value within half its
-    widest step of the grid (``select`` takes the nearest); a statistic would otherwise
-    quietly use another cell (``stats --cell decimals=99`` reported the first)."""
+    position, ``none`` the unrounded start; other float axes such as eps or lr to a relative
+    1e-9), or on the evenly spaced slice axes ``a`` and ``b`` a value within half a step of
+    the grid (``select`` takes the nearest); a statistic would otherwise quietly use another
+    cell (``stats --cell decimals=99`` reported the first; on eps = [0, 1e-8, 1e-3],
+    ``eps=1e-9`` would take the reference cell eps = 0)."""
     coord = ds[dim].values
     if coord.ndim != 1 or coord.size == 0:  # a zoomed slice's a and b: per level
         return
@@ -62,11 +64,14 @@ def _check_value(ds, dim, v):
         ok = decimals_position(coord, v) is not None
     elif coord.dtype.kind == "f":
         c = np.sort(coord[np.isfinite(coord)])
-        half = (np.diff(c).max() / 2 if c.size > 1 else 0.0) + 1e-9 * max(1.0, float(np.abs(c).max(initial=0)))
-        ok = bool(c.size) and np.isfinite(v) and c[0] - half <= v <= c[-1] + half
+        if dim in ("a", "b"):
+            half = (np.diff(c).max() / 2 if c.size > 1 else 0.0) + 1e-9 * max(1.0, float(np.abs(c).max(initial=0)))
+            ok = bool(c.size) and np.isfinite(v) and c[0] - half <= v <= c[-1] + half
+        else:
+            ok = bool(np.isfinite(v) and np.isclose(c, v, rtol=1e-9, atol=0).any())
     else:
         ok = v in coord
-    if not ok and dim != "decimals" and coord.dtype.kind == "f":
+    if not ok and dim in ("a", "b") and coord.dtype.kind == "f":
         raise UserError(f"--cell {dim}={v:g}: outside the store's {dim} range [{c[0]:g}, {c[-1]:g}]"
                         if c.size else f"--cell {dim}={v:g}: the store's {dim} has no finite value")
     if not ok:

@@ -78,6 +78,13 @@ def test_fractality_verdicts_against_their_controls():
     assert "note" not in koch and koch["vs_shuffled_sigmas"] < -3  # set apart from noise
     noise = basins.box_count_report(basins.shuffled(grid_map(line, 200), seed=3), n_balls=200)["fractality"]
     assert noise["verdict"] == "fractal" and "cannot tell this boundary from noise" in noise["note"]
+    half = grid_map(line, 300)
+    rng = np.random.default_rng(2)
+    r = rng.random(half.shape) < 0.5
+    half = half.copy(data=np.where(r, rng.integers(2, 4, half.shape), half.values))
+    f = basins.box_count_report(half, n_balls=400, radius=10)["fractality"]
+    assert f["verdict"] == "fractal" and f["vs_shuffled_sigmas"] < -3  # set apart from noise, yet:
+    assert 0.5 < f["share_of_shuffled_excess"] < 0.8 and "mixing that noise has too" in f["note"]
     m = grid_map(line, 400)
     rng = np.random.default_rng(1)
     flip = rng.random(m.shape) < 0.001

@@ -134,6 +134,14 @@ def test_cell_selection(stores):
         T.parse_cell(rounding, ["decimals=5"])
     with pytest.raises(ValueError, match=r"a=5: outside the store's a range \["):
         T.parse_cell(ds, ["a=5"])
+    # eps, lr and other float axes: a value of the axis (a relative 1e-9), not the nearest
+    # (eps=1e-9 on [0, 1e-8, 1e-3] took the reference cell eps = 0); text axes as zarr reads them
+    grid = xr.Dataset({"done": (("eps", "dtype"), np.ones((3, 2), bool))},
+                      {"eps": [0.0, 1e-8, 1e-3], "dtype": np.array(["float64", "float32"], dtype=np.dtypes.StringDType())})
+    assert T.parse_cell(grid, ["eps=1e-08", "dtype=float32"]) == {"eps": 1e-8, "dtype": "float32"}
+    for bad in ("eps=1e-9", "eps=5e-4", "eps=-0.0004", "dtype=float16"):
+        with pytest.raises(ValueError, match="not among"):
+            T.parse_cell(grid, [bad])
     lo, hi = float(ds.a.min()), float(ds.a.max())
     assert T.parse_cell(ds, [f"a={hi + 0.4 * float(ds.a.diff('a').max())}"])["a"] > hi  # within half a step
     assert T.parse_cell(ds, [f"a={lo}"])["a"] == lo

@@ -12,6 +12,7 @@ from xorsweep.analysis import report, stats
 from xorsweep.analysis import trajectory as T
 from xorsweep.sweep import store
 from xorsweep.sweep.engine import Sweep
+from xorsweep.sweep.grid import Grid
 
 matplotlib.use("Agg")
 SPEC = {"training": {"rule": "seed", "steps": 30}, "start": {"count": 3, "init_std": 0.5, "seed": 4},
@@ -56,6 +57,27 @@ def _as_old_store(path):
     a[...] = vals
     with store.quiet():
         zarr.consolidate_metadata(str(path))
+
+
+def test_an_old_stores_lost_decimals_is_repaired_in_its_own_form(made, tmp_path):
+    """``verify --repair`` of a store from before the rounded coordinate writes its lost
+    decimals back as such a store has it (int16, -1 unrounded), so that it reads as every
+    old store does, through ``open_dataset`` with a rounded coordinate."""
+    import shutil
+
+    old = tmp_path / "old.zarr"
+    Sweep(SPEC, old).train_here()
+    _as_old_store(old)
+    want = store.open_dataset(old).load()
+    shutil.rmtree(old / "decimals" / "c")
+    with pytest.raises(store.StoreDamaged, match="'decimals'"):
+        store.open_dataset(old)
+    grid = Grid(store.stored_spec(old))
+    store.rewrite_fixed_arrays(old, grid, store.fixed_array_damage(old, grid))
+    assert xr.open_zarr(old)["decimals"].values.tolist() == [-1, 3, 1, 0]
+    got = store.open_dataset(old).load()
+    assert "rounded" in got.coords
+    assert_same_store(got.assign_attrs({}), want.assign_attrs({}))
 
 
 def test_old_sentinel_stores_resume_and_read_the_same(made, tmp_path):
