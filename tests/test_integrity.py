@@ -492,8 +492,9 @@ def test_a_damaged_coordinate_is_refused_and_repaired_from_the_spec(reference, t
     (tmp_path / "spec.toml").write_text('name = "integrity"\n[training]\nrule = "gd"\nsteps = 20\n[start]\n'
                                         'count = 12\ninit_std = 0.5\nseed = 5\n[axes.decimals]\n'
                                         'values = ["none", 2]\n[execution]\nblock = 4\n')  # SPEC
-    for args in (["run", tmp_path / "spec.toml", "--store", path], ["verify", path], ["status", path],
-                 ["stats", path], ["figures", path, "--out", tmp_path / "figs"]):
+    every = (["run", tmp_path / "spec.toml", "--store", path], ["verify", path], ["status", path],
+             ["stats", path], ["figures", path, "--out", tmp_path / "figs"])
+    for args in every if damage == "folder" else every[1:2]:  # each command once; the damages through verify
         r = _cli(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
         assert f"fixed array '{name}'" in r.stderr and "--repair" in r.stderr, r.stderr
