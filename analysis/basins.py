@@ -200,7 +200,8 @@ def basin_entropy(att: xr.DataArray, box=5, dims=None) -> xr.Dataset:
         "boxes": ((), n, {"long_name": "boxes"}),
         "boundary_boxes": ((), nb, {"long_name": "boxes holding more than one attractor"}),
         "log2_criterion": ((), bool(sbb > np.log(2)) if nb else False,
-                           {"long_name": "Sbb > ln 2: sufficient for a fractal boundary"})},
+                           {"long_name": "Sbb > ln 2: sufficient for a fractal boundary only with boxes small "
+                                          "beside the basins' structure (show it beside a shuffled map's)"})},
         attrs={"box": box})
 
 
