@@ -161,6 +161,16 @@ def data_variables(grid: Grid, path=None) -> list[str]:
     names = [name for name in _variables(grid) if name != "done"]
     if path is None:
         return names
+    present = _present_arrays(path, names)
+    added = _group(path).attrs.get("added_variables", [])
+    _refuse_lost(path, names, [n for n in names if n not in present], added)
+    return [n for n in names if n in present]
+
+
+def _present_arrays(path, names) -> set:
+    """Which of ``names`` have their own metadata: on an object store each array's
+    zarr.json asked for (in one concurrent request), not the consolidated copy, which
+    outlives a lost one."""
     loc = as_location(path)
     if isinstance(loc, Remote):
         keys = {n: loc.key(n, "zarr.json") for n in names}
@@ -168,15 +178,9 @@ def data_variables(grid: Grid, path=None) -> list[str]:
             got = loc.fs.cat(list(keys.values()), on_error="return")
         except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
             raise backend_error(loc, e) from None
-        present = {n for n, k in keys.items() if isinstance(got.get(k), bytes)}
-        added = _group(path).attrs.get("added_variables", [])
-    else:
-        with quiet():  # zarr warns of a lost array's folder: the error below names it
-            g = _group(path)
-            present = {n for n, _ in g.arrays()}
-        added = g.attrs.get("added_variables", [])
-    _refuse_lost(path, names, [n for n in names if n not in present], added)
-    return [n for n in names if n in present]
+        return {n for n, k in keys.items() if isinstance(got.get(k), bytes)}
+    with quiet():  # zarr warns of a lost array's folder: the callers name it
+        return {n for n, _ in _group(path).arrays()} & set(names)
 
 
 def _refuse_lost(path, names, absent, added=()):
@@ -397,17 +401,7 @@ def fixed_array_damage(path, grid: Grid) -> list[str]:
     store made before an array existed (not listed) is not damaged by lacking it."""
     _data, coords = template_parts(grid)
     listed = _consolidated_names(path)
-    loc = as_location(path)
-    if isinstance(loc, Remote):
-        keys = {n: loc.key(n, "zarr.json") for n in coords}
-        try:
-            got = loc.fs.cat(list(keys.values()), on_error="return")
-        except Exception as e:  # noqa: BLE001 - the backend's failure, as one line
-            raise backend_error(loc, e) from None
-        present = {n for n, k in keys.items() if isinstance(got.get(k), bytes)}
-    else:
-        with quiet():
-            present = {n for n, _ in _group(path).arrays()}
+    present = _present_arrays(path, coords)
     stored = _fixed_values(path, coords, {n for n in coords if n in present})
     bad = []
     for name, (_dims, want, _attrs) in coords.items():
