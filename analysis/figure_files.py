@@ -198,8 +198,14 @@ def slice_figures(w, ds, cell):
     counts = basins.box_counts(marked)
     if len(counts["box"]) >= 2:
         dim = basins.box_dimension(counts)
+        clean, n_islands = basins.without_islands(marked)
+        islands = None
+        if n_islands:
+            c2 = basins.box_counts(clean)
+            islands = (c2, basins.box_dimension(c2), n_islands)
         fig, ax = w.new((6.4, 4.4))
-        S.plot_box_count(counts, dim, ax=ax, control=basins.box_counts(basins.shuffled(marked)))
+        S.plot_box_count(counts, dim, ax=ax, control=basins.box_counts(basins.shuffled(marked)),
+                         without_islands=islands)
         ax.set_title(f"box counting of the basin boundary ({att.sizes['a']}×{att.sizes['b']} slice)"
                      + ("\n" + textwrap.fill(f"no dimension: {dim.attrs['reason']}", 78) if dim.attrs["reason"]
                         else ""), fontsize=9,

@@ -189,6 +189,9 @@ def zoom_report(ds, part, cell=None, fit_range=None, seed=0, n_balls=200) -> lis
             "level": i, "extent": extent, "factor": attrs.get("factor"),
             "center": [attrs.get("center_a"), attrs.get("center_b")], "fixed": fixed,
             "dimension": r["dimension"].item(), "saturated": bool(r["saturated"]), "reason": r["reason"].item() or None,
+            "islands": int(r["islands"]),
+            "dimension_without_islands": r["dimension_without_islands"].item()
+            if np.isfinite(r["dimension_without_islands"].item()) else None,
             "fit_range": [r["fit_min"].item(), r["fit_max"].item()],
             "mixed_share_smallest": r["mixed_share_1"].item(), "mixed_share_2": r["mixed_share_2"].item(),
             "shuffled_dimension": r["shuffled_dimension"].item(),
@@ -329,6 +332,13 @@ def format_report(rep: dict) -> str:
             L.append(f"  dimension d = {b['dimension']:.3f} ± {_g(b['dimension_se'], '.3f')} (standard error of the "
                      "line fit, not a sampling interval) over box sides "
                      f"{b['fit_range'][0]:g} to {b['fit_range'][1]:g}")
+        if b.get("islands"):
+            L.append(f"  without its {b['islands']} islands (regions of at most {b['island_max_cells']} cells, each set "
+                     f"to the class around it): d = {_g(b['dimension_without_islands'], '.3f')}"
+                     + (f" ± {_g(b['dimension_without_islands_se'], '.3f')}"
+                        if b["dimension_without_islands"] is not None else f" ({b['without_islands_reason']})"))
+        if b.get("islands_note"):
+            L.append(f"  note: {b['islands_note']}")
         L.append(f"  shuffled control: dimension {_g(b['shuffled_dimension'])}"
                  f"{' (saturated)' if b['shuffled_saturated'] else ''}; slope over the same window "
                  f"{_g(b['shuffled_slope_same_window'])}")
@@ -358,14 +368,16 @@ def format_zoom(levels: list) -> list[str]:
     z = levels[0]
     L = ["", f"zoom sequence: each level {_g(z['factor'])} times narrower, towards (a, b) = "
              f"({_g(z['center'][0], '.6g')}, {_g(z['center'][1], '.6g')}); box counts fitted over sides >= 2 with "
-             "mixed share < 0.5; 'mixed' is the share of the smallest boxes (side 1) holding two classes",
+             "mixed share < 0.5; 'mixed' is the share of the smallest boxes (side 1) holding two classes; 'no islands' "
+             f"the dimension with the islands (regions of at most {basins.ISLAND_CELLS} cells) filled in",
          "  " + "level".rjust(5) + "extent a".rjust(10) + "extent b".rjust(10) + "dimension".rjust(11)
-         + "mixed".rjust(7) + "shuffled".rjust(9) + "shuf. d".rjust(9) + "S_bb".rjust(7) + "shuf.".rjust(7)
-         + "distinct".rjust(16) + "used".rjust(7)]
+         + "no islands".rjust(11) + "mixed".rjust(7) + "shuffled".rjust(9) + "shuf. d".rjust(9) + "S_bb".rjust(7)
+         + "shuf.".rjust(7) + "distinct".rjust(16) + "used".rjust(7)]
     for r in levels:
         d = "refused" if r["dimension"] is None else f"{r['dimension']:.3f}"
         L.append("  " + str(r["level"]).rjust(5) + _g(r["extent"][0], ".1e").rjust(10) + _g(r["extent"][1], ".1e").rjust(10)
-                 + d.rjust(11) + _g(r["mixed_share_smallest"], ".3f").rjust(7)
+                 + d.rjust(11) + _g(r.get("dimension_without_islands"), ".3f").rjust(11)
+                 + _g(r["mixed_share_smallest"], ".3f").rjust(7)
                  + _g(r["shuffled_mixed_share_smallest"], ".3f").rjust(9) + _g(r["shuffled_dimension"]).rjust(9)
                  + _g(r["S_bb"]).rjust(7) + _g(r["shuffled_S_bb"]).rjust(7)
                  + f"{'—' if r['distinct_starts'] is None else r['distinct_starts']}/{r['cells']}".rjust(16)

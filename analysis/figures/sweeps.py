@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
+from xorsweep.analysis.basins import ISLAND_CELLS
 from xorsweep.analysis.figures.style import axes as _axes
 from xorsweep.analysis.figures.style import RARE_COLOR, class_colors, keep_common, rare_label
 from xorsweep.analysis.labels import display_names
@@ -158,10 +159,12 @@ def plot_attractor_map(att, ax=None, legend=True, done=None, shown=None):
     return artists
 
 
-def plot_box_count(counts, dim, ax=None, control=None):
+def plot_box_count(counts, dim, ax=None, control=None, without_islands=None):
     """N(s), boxes on the boundary against box side, log-log, with the fitted slope over
     the shaded fit range (``counts`` from ``box_counts``, ``dim`` from ``box_dimension``);
-    ``control``: the counts of the same map shuffled (``basins.shuffled``), drawn beside."""
+    ``control``: the counts of the same map shuffled (``basins.shuffled``), drawn beside;
+    ``without_islands``: (counts, dimension, n) of the map without its n islands
+    (``basins.without_islands``), drawn where n > 0."""
     ax = _axes(ax)
     s, n = counts["box"].values, counts["count"].values
     pos = n > 0
@@ -174,6 +177,13 @@ def plot_box_count(counts, dim, ax=None, control=None):
         artists.append(ax.plot(cs[cp], cn[cp], "x", color="0.45", ms=5,
                                label=f"the same map shuffled ({100 * control['mixed_share'].values[0]:.0f} % "
                                      f"of side {cs[0]:g})")[0])
+    if without_islands is not None and without_islands[2]:
+        wc, wd, wn = without_islands
+        ws, wv = wc["box"].values, wc["count"].values
+        dw = float(wd["dimension"])
+        artists.append(ax.plot(ws[wv > 0], wv[wv > 0], "s", color="#2ca02c", ms=3, mfc="none",
+                               label=f"without its {wn} islands of ≤ {ISLAND_CELLS} cells"
+                                     + (f": d = {dw:.3f}" if np.isfinite(dw) else ": no dimension"))[0])
     d = float(dim["dimension"])
     if np.isfinite(d):
         lo, hi = float(dim["fit_min"]), float(dim["fit_max"])
@@ -288,6 +298,12 @@ def plot_box_count_controls(rep, ax=None):
     n, nc = np.array(bc["count"], float), np.array(bc["shuffled_count"], float)
     artists = [ax.plot(s[n > 0], n[n > 0], "o-", color="#1f77b4", ms=4, label="N(s): map")[0],
                ax.plot(s[nc > 0], nc[nc > 0], "x--", color="0.5", ms=4, label="N(s): shuffled map")[0]]
+    if bc.get("islands"):  # the islands' control (analysis.basins.without_islands)
+        nw = np.array(bc["without_islands_count"], float)
+        dw = bc["dimension_without_islands"]
+        artists.append(ax.plot(s[nw > 0], nw[nw > 0], "s:", color="#2ca02c", ms=3,
+                               label=f"N(s): without its {bc['islands']} islands of ≤ {bc['island_max_cells']} cells"
+                                     + (f" (d = {dw:.3f})" if dw is not None else ""))[0])
     if bc["dimension"] is not None:
         x0, x1 = bc["fit_range"]
         artists.append(ax.axvspan(x0 / 1.1, x1 * 1.1, color="0.93", zorder=0,
@@ -330,6 +346,13 @@ def plot_zoom_sequence(zoom, ax=None):
         sd = zoom["shuffled_dimension"].values
         artists.append(ax.plot(lv[np.isfinite(sd)], sd[np.isfinite(sd)], "o", mfc="none", color="#1f77b4",
                                label="shuffled map's dimension")[0])
+    shown = [d[ok]]
+    if "dimension_without_islands" in zoom and (zoom["islands"].values > 0).any():
+        dw = np.where(zoom["islands"].values > 0, zoom["dimension_without_islands"].values, np.nan)
+        fin = np.isfinite(dw)
+        shown.append(dw[fin])
+        artists.append(ax.plot(lv[fin], dw[fin], "D", mfc="none", color="#2ca02c", ms=5,
+                               label=f"without the islands of ≤ {ISLAND_CELLS} cells")[0])
     sat = zoom["saturated"].values.astype(bool) & ~ok
     if sat.any():
         artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.05), "x", color="#d62728", ms=8,
@@ -338,7 +361,8 @@ def plot_zoom_sequence(zoom, ax=None):
     if other.any():
         artists.append(ax.plot(lv[other], np.full(other.sum(), 2.05), "+", color="0.3", ms=9,
                                label="no dimension: no boundary, too few box sides or repeated starts")[0])
-    ax.set_ylim(0.8, 2.15)
+    low = min([0.8] + [float(v.min()) - 0.05 for v in shown if v.size])  # islands can bring d below 1
+    ax.set_ylim(low, 2.15)
     ax.set_xlabel("zoom level (0: the slice as given)")
     ax.set_ylabel("box-counting dimension")
     tw = ax.twinx()
