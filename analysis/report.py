@@ -9,7 +9,8 @@
   unrounded start, each with its interval and the method (Wilson where the observations
   are independent, else a bootstrap over starts);
 - ``uncertainty`` (an ``eps`` axis): f(ε) against the realised distance (``points``),
-  ``local_slopes`` [{from, to, slope, ci}], ``floor``, ``alpha``, ``alpha_ci``,
+  ``local_slopes`` [{from, to, slope, ci}], ``floor`` (and ``floor_resampled`` {ci,
+  none_share, resamples}: its spread over the bootstrap, by the slope criterion alone), ``alpha``, ``alpha_ci``,
   ``fit_range``, ``slope_change`` (the slopes of the fit range's lower and upper halves,
   their change and its interval: α is printed only when that interval lies within
   ±0.5·α), ``dimensions`` (D = 4H + 1), ``reason`` when α is refused, ``inert``,
@@ -239,6 +240,16 @@ def _with_ci(x, ci, fmt, ci_fmt):
     return _g(x, fmt) + ("" if not ci or ci[0] is None else " " + _ci(ci, ci_fmt))
 
 
+def _floor_spread(u) -> str:
+    """The floor's spread over the bootstrap resamples, for the report's floor line."""
+    r = u.get("floor_resampled")
+    if not r:
+        return ""
+    where = f", at {_g(r['ci'][0], '.1e')} … {_g(r['ci'][1], '.1e')}" if r["ci"] else ""
+    return (f" (in {r['resamples']} resamples of the {u['clusters']['dim'] or 'cell'}s, by the slope of log f "
+            f"<= {u['flat_slope']:g} alone: found in {100 * (1 - r['none_share']):.0f} %{where})")
+
+
 def format_report(rep: dict) -> str:
     """A plain-text table of a ``stats_report`` dict."""
     L = []
@@ -278,7 +289,8 @@ def format_report(rep: dict) -> str:
         L.append("  local slopes of log f against log distance:")
         for s in u["local_slopes"]:
             L.append(f"    {s['from']:.2e} → {s['to']:.2e}: {s['slope']:+.3f} {_ci(s['ci'])}")
-        L.append(f"  roundoff floor: {'none found' if u['floor'] is None else format(u['floor'], '.2e')}")
+        L.append(f"  roundoff floor: {'none found' if u['floor'] is None else format(u['floor'], '.2e')}"
+                 + _floor_spread(u))
         if "floor_from_lyapunov" in u:
             b = u["floor_from_lyapunov_band"]
             L.append(f"  roundoff floor estimated from λ and the rule's kick: {_g(u['floor_from_lyapunov'], '.2e')} "

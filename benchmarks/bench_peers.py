@@ -1,6 +1,7 @@
 """xorsweep's gd kernel side by side with its peers, all in one run: network-steps/s.
 
 Run: python benchmarks/bench_peers.py [--rounds 3] [--pairs 7] [--batch 65536] [--steps 200] [--quick] [--seed-only]
+     python benchmarks/bench_peers.py --processes 5 [--pairs 7]   (the head to head alone, in 5 processes)
 Peers (optional): ``pip install -e '.[bench]'`` (torch, jax, jaxlib); missing ones are
 listed as skipped.
 
@@ -26,6 +27,11 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
   average need not show on a shared host) cancels to first order; a process that runs
   slow for its whole life (README, Speed) does not: compare runs.
   The table gives the median ratio and the range over the quadruples.
+- ``--processes N``: only the head to head, in N fresh processes one after another (each
+  loads the kernels from the cache and torch's compiled step from inductor's cache), and a
+  table of each process's median ratio and the median and range over the processes: a
+  process that runs slow for its whole life shifts one process's ratio, not the summary
+  (added 2026-12-03, after single runs gave float64 1.15x and 1.39x on one day).
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
   array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
@@ -423,6 +429,64 @@ def head_to_head(runs, pairs, batch):
     return out
 
 
+def head_only(B, steps, pairs):
+    """The head to head alone, in this process: one JSON line per (dtype, A) on stdout."""
+    import json
+
+    s = starts(B)
+    runs = []
+    for dtn, dt in (("float64", np.float64), ("float32", np.float32)):
+        for label, prep in ((f"xorsweep gd {DEFAULT_ARITH}", xorsweep_impl(s, steps, dtn, DEFAULT_ARITH)),
+                            (f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)",
+                             xorsweep_loop_impl(s, steps, dt, DEFAULT_ARITH)),
+                            ("torch.compile flat step", torch_impl(s, steps, dt))):
+            runs.append((dtn, label, prep(), steps))
+    for _, _, run, _ in runs:  # one untimed call each, as the full run's rounds come first
+        run()
+    for dtn, a, b, ra, rb, q in head_to_head(runs, pairs, B):
+        print(json.dumps({"dtype": dtn, "a": a, "b": b, "a_rate": float(np.median(ra)), "b_rate": float(np.median(rb)),
+                          "ratio": float(np.median(q)), "low": min(q), "high": max(q)}), flush=True)
+
+
+def across_processes(args):
+    """``--processes``: the head to head in fresh processes, one after another, and the
+    spread of their median ratios."""
+    import json
+
+    if not available("torch"):
+        sys.exit("bench_peers: --processes needs torch (pip install -e '.[bench]')")
+    subprocess.run([sys.executable, __file__, "--warm"], check=True)
+    model, vers = machine_info()
+    load0 = os.getloadavg()
+    print(f"# xorsweep head to head across processes, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    print(f"# gd, H = 3, B = {args.batch}, {args.steps} steps per call; {args.processes} processes one after "
+          f"another, each {args.pairs} x (A B B A) against torch.compile (2 threads)")
+    rows = {}
+    for k in range(args.processes):
+        out = subprocess.run([sys.executable, __file__, "--head-only", "--batch", str(args.batch), "--steps",
+                              str(args.steps), "--pairs", str(args.pairs)], check=True, capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("{"):
+                r = json.loads(line)
+                rows.setdefault((r["dtype"], r["a"]), []).append(r)
+                print(f"# process {k + 1}: {r['dtype']} {r['a']}: {r['ratio']:.3f} ({r['low']:.3f}-{r['high']:.3f}); "
+                      f"A {r['a_rate']:.3g}, B {r['b_rate']:.3g} network-steps/s", flush=True)
+    load1 = os.getloadavg()
+    print()
+    print("| dtype | A (B = torch.compile, 2 threads) | processes | median of the processes' ratios | range "
+          "| A network-steps/s (range) | B network-steps/s (range) |")
+    print("|---|---|---|---|---|---|---|")
+    for (dtn, a), rs in rows.items():
+        q = [r["ratio"] for r in rs]
+        ar, br = [r["a_rate"] for r in rs], [r["b_rate"] for r in rs]
+        print(f"| {dtn} | {a} | {len(rs)} | {np.median(q):.3f} | {min(q):.3f}-{max(q):.3f} "
+              f"| {np.median(ar):.3g} ({min(ar):.3g}-{max(ar):.3g}) | {np.median(br):.3g} ({min(br):.3g}-{max(br):.3g}) |")
+    print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min)")
+
+
 def main():
     if sys.argv[1:] == ["--warm"]:  # the compiling process (``warm``)
         warm()
@@ -438,12 +502,25 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     ap.add_argument("--seed-only", action="store_true",
                     help="only the seed rule's table (same measurement, rounds and sizes; no gd peers)")
+    ap.add_argument("--processes", type=int, default=0,
+                    help="only the head to head, in this many fresh processes, and the spread of their ratios")
+    ap.add_argument("--head-only", action="store_true", help=argparse.SUPPRESS)  # one process of --processes
     args = ap.parse_args()
     if args.pairs < 0:
         ap.error(f"--pairs must be >= 0, got {args.pairs}")
+    if args.processes < 0:
+        ap.error(f"--processes must be >= 0, got {args.processes}")
+    if args.head_only:
+        head_only(args.batch, args.steps, max(args.pairs, 1))
+        return
     if args.quick:
         args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
         args.pairs = min(args.pairs, 1)
+    if args.processes:
+        if args.pairs == 0:
+            ap.error("--processes needs --pairs >= 1")
+        across_processes(args)
+        return
     os.environ.setdefault("XLA_FLAGS", "")
     if available("jax"):
         import jax

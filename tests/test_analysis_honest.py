@@ -207,6 +207,24 @@ def test_floor_is_found_and_alpha_fitted_above_it():
     assert r2["fit_range"][0] == pytest.approx(1e-4) and r2["alpha"] == pytest.approx(0.5, abs=0.1)
 
 
+def test_the_floor_comes_with_its_spread_over_the_starts():
+    """Review of 2026-12-03: the floor was one number, however few the starts; the bootstrap
+    over starts now shows how far it moves (by the slope criterion alone in each resample)."""
+    flat = bernoulli_store(lambda e: 0.05 + 0 * e, S=400, ndir=16)  # f flat at every ε: a floor at the top
+    r = stats.uncertainty(flat, n_boot=300)
+    fr = r["floor_resampled"]
+    assert fr["resamples"] == 300 and 0 <= fr["none_share"] < 0.5
+    assert fr["ci"][0] <= r["floor"] <= fr["ci"][1] * (1 + 1e-9)
+    rising = bernoulli_store(lambda e: 1e-3 + np.sqrt(e), S=300, ndir=32)
+    few, many = (stats.uncertainty(rising, n_boot=300)["floor_resampled"],
+                 stats.uncertainty(bernoulli_store(lambda e: 1e-3 + np.sqrt(e), S=3000, ndir=32), n_boot=300)[
+                     "floor_resampled"])
+    assert few["none_share"] > many["none_share"]  # fewer starts: the floor is found less often
+    rep = report.stats_report(flat, n_boot=200)
+    assert "resamples of the starts, by the slope of log f" in report.format_report(rep)
+    json.dumps(rep, allow_nan=False)
+
+
 def test_alpha_is_refused_when_local_slopes_disagree():
     two = bernoulli_store(lambda e: np.where(e < 1e-6, 0.05 * (e / 1e-6) ** 0.05, 0.05 * (e / 1e-6) ** 0.2),
                           S=300, ndir=32)
