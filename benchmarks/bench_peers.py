@@ -448,6 +448,21 @@ def head_only(B, steps, pairs):
                           "ratio": float(np.median(q)), "low": min(q), "high": max(q)}), flush=True)
 
 
+def header(title):
+    """Compile (or load) the kernels in a process of their own (``warm``), then print the
+    run's title, machine, load and versions."""
+    t_warm = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--warm"], check=True)  # see ``warm``
+    t_warm = time.perf_counter() - t_warm
+    model, vers = machine_info()
+    load0 = os.getloadavg()
+    print(f"# {title}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    print(f"# xorsweep's kernels compiled or loaded in a process of their own first ({t_warm:.0f} s): the timed "
+          "processes load them from the cache, as every run after a machine's first does")
+
+
 def across_processes(args):
     """``--processes``: the head to head in fresh processes, one after another, and the
     spread of their median ratios."""
@@ -455,12 +470,7 @@ def across_processes(args):
 
     if not available("torch"):
         sys.exit("bench_peers: --processes needs torch (pip install -e '.[bench]')")
-    subprocess.run([sys.executable, __file__, "--warm"], check=True)
-    model, vers = machine_info()
-    load0 = os.getloadavg()
-    print(f"# xorsweep head to head across processes, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
-    print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    header("xorsweep head to head across processes")
     print(f"# gd, H = 3, B = {args.batch}, {args.steps} steps per call; {args.processes} processes one after "
           f"another, each {args.pairs} x (A B B A) against torch.compile (2 threads)")
     rows = {}
@@ -554,16 +564,7 @@ def main():
         impls.append((dtn, "numpy flat step (1 thread)", numpy_flat_impl(s, args.slow_steps, dt), args.slow_steps))
         impls.append((dtn, "numpy batched matmul book step", numpy_book_impl(s, args.slow_steps, dt), args.slow_steps))
 
-    t_warm = time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--warm"], check=True)  # see ``warm``
-    t_warm = time.perf_counter() - t_warm
-    model, vers = machine_info()
-    load0 = os.getloadavg()
-    print(f"# xorsweep peers, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"# CPU: {model}; {os.cpu_count()} logical CPUs; load at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
-    print("# versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
-    print(f"# xorsweep's kernels compiled or loaded in a process of their own first ({t_warm:.0f} s): this one "
-          "loads them from the cache, as every run after a machine's first does")
+    header("xorsweep peers")
     if args.seed_only:
         print(f"# seed rule only (--seed-only), B = {args.seed_batch}, {args.seed_steps} iterations per call, "
               f"median of {args.rounds} rounds")
