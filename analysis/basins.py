@@ -22,9 +22,12 @@ with the flag attributes of ``analysis.labels``; ``pending`` cells are left out.
   stripes 2.7 cells wide: 0.88), so it is always shown beside the shuffled map's S_bb.
 - Islands: a region of one class of at most ``ISLAND_CELLS`` cells adds a mixed box at
   every small side whatever the boundary's shape, so scattered cells flatten N(s) (a
-  straight line with 0.1 % of its cells flipped: d = 0.54). The box dimension is also
-  computed without them (each set to the class around it: the line again 0.99), and a
-  note says when they move d; they may be noise or structure finer than the grid.
+  straight line with 0.1 % of its cells flipped: d = 0.54). Where the map has a box
+  dimension it is also computed with the islands filled in (each set to the class with
+  the most contacts around it: the line again 0.99), and a note says when they move d;
+  they may be noise or structure finer than the grid. Islands at the map's edge count
+  (else the edge keeps the noise), islands next to an untrained cell do not (they may be
+  larger than they look).
 """
 from __future__ import annotations
 
@@ -284,9 +287,9 @@ def _islands(a, valid, max_cells):
 
 def islands(att: xr.DataArray, max_cells=ISLAND_CELLS, dims=None) -> xr.DataArray:
     """Cells of islands: regions of one class (8-connected) with at most ``max_cells``
-    cells, touching no untrained cell. Each island adds a mixed box at every small box side whatever the boundary's
-    shape: a few of them flatten N(s) (a straight line with 0.1 % of its cells flipped
-    gives d ≈ 0.5)."""
+    cells touching no untrained cell (the map's edge may cut them). Each island adds a
+    mixed box at every small box side whatever the boundary's shape: a few of them flatten
+    N(s) (a straight line with 0.1 % of its cells flipped gives d ≈ 0.5)."""
     a, valid, dims = _grid(att, dims)
     lab, _ = _islands(a, valid, max_cells)
     return xr.DataArray(lab > 0, coords={d: att[d] for d in dims if d in att.coords}, dims=dims,
@@ -294,31 +297,33 @@ def islands(att: xr.DataArray, max_cells=ISLAND_CELLS, dims=None) -> xr.DataArra
 
 
 def without_islands(att: xr.DataArray, max_cells=ISLAND_CELLS, dims=None) -> tuple[xr.DataArray, int]:
-    """(map, n): the map with each of its n ``islands`` set to the class that most of the
-    trained cells around it hold (ties: the smallest code): the control that shows how
-    much of a box count the islands make."""
+    """(map, n): the map with n of its ``islands`` filled in: each takes the class with the
+    most contacts around it, a contact being a trained cell outside the island next to
+    one of its cells (8-neighbours; a cell next to two of them counts twice; ties: the
+    smallest code). An island with nothing around it but other islands keeps its class.
+    The control that shows how much of a box count the islands make."""
     from scipy import ndimage
 
     a, valid, dims = _grid(att, dims)
     lab, n = _islands(a, valid, max_cells)
     out = a.copy()
-    if n:
-        ring = ndimage.binary_dilation(lab > 0, np.ones((3, 3), bool)) & (lab == 0) & valid
-        # each ring cell votes for every island it touches: the 8 neighbours' labels
+    filled = 0
+    ring = ndimage.binary_dilation(lab > 0, np.ones((3, 3), bool)) & (lab == 0) & valid
+    if n and ring.any():
         pl = np.pad(lab, 1)
-        r_idx = np.flatnonzero(ring)
-        ri, rj = np.unravel_index(r_idx, a.shape)
+        ri, rj = np.nonzero(ring)
         classes, cls = np.unique(a[ring], return_inverse=True)
         votes = np.zeros((n + 1, len(classes)), np.int64)
         for da in (-1, 0, 1):
             for db in (-1, 0, 1):
-                near = pl[ri + 1 + da, rj + 1 + db]
-                # a ring cell next to two cells of one island votes once per cell: weights by contact
-                np.add.at(votes, (near, cls), 1)
+                np.add.at(votes, (pl[ri + 1 + da, rj + 1 + db], cls), 1)  # label 0: no island there
         votes[0] = 0
+        has = votes.sum(axis=1) > 0
         fill = classes[np.argmax(votes, axis=1)]  # argmax: ties take the smaller code
-        out[lab > 0] = fill[lab[lab > 0]]
-    return att.transpose(*dims).copy(data=out.astype(att.dtype)), n
+        cells = (lab > 0) & has[lab]
+        out[cells] = fill[lab[cells]]
+        filled = int(has.sum())
+    return att.transpose(*dims).copy(data=out.astype(att.dtype)), filled
 
 
 def _ball_entropy(a, valid, p, radius):
@@ -393,32 +398,38 @@ ISLAND_SHIFT = 0.05
 
 
 def _islands_control(att, counts, dim, fit_range) -> dict:
-    """The box dimension again without the map's ``islands`` (each set to the class around
-    it), and a note where they move it: then d measures scattered cells (noise, or structure
-    finer than the grid) as much as the boundary's shape."""
+    """The box dimension again with the map's ``islands`` filled in (``without_islands``),
+    where the map has a dimension, and a note where the islands move it by more than
+    ``ISLAND_SHIFT`` or three standard errors of the filled map's fit: then d measures
+    scattered cells (noise, or structure finer than the grid) as much as the boundary's
+    shape. A map with no dimension gets none filled either: noise filled in still leaves
+    clusters, and their count is no boundary's."""
     clean, n = without_islands(att)
     out = {"islands": n, "island_cells": int((clean.values != att.transpose(*clean.dims).values).sum()),
-           "island_max_cells": ISLAND_CELLS}
+           "island_max_cells": ISLAND_CELLS, "dimension_without_islands": None,
+           "dimension_without_islands_se": None, "without_islands_count": None, "islands_note": None}
+    d = float(dim["dimension"])
+    if not np.isfinite(d):
+        out["without_islands_reason"] = "not computed: the map itself has no dimension"
+        return out
     c2, d2 = counts, dim
     if n:
         c2 = box_counts(clean)
         d2 = box_dimension(c2, fit_range)
-    d, dw = float(dim["dimension"]), float(d2["dimension"])
+    dw = float(d2["dimension"])
     out.update(dimension_without_islands=_f(dw), dimension_without_islands_se=_f(d2["dimension_se"]),
                without_islands_count=[int(c) for c in c2["count"].values],
                without_islands_reason=d2.attrs["reason"] or None)
-    note = None
-    if n and np.isfinite(d) and np.isfinite(dw):
-        tol = max(ISLAND_SHIFT, 3 * float(np.hypot(dim["dimension_se"], d2["dimension_se"])))
-        if abs(d - dw) > tol:
-            note = (f"{n} islands (regions of at most {ISLAND_CELLS} cells, {out['island_cells']} cells in all) move "
-                    f"d from {dw:.3f} without them to {d:.3f}: d measures scattered cells (noise, or structure "
-                    "finer than the grid) as much as the boundary's shape")
-    elif n and np.isfinite(d) != np.isfinite(dw):
-        note = (f"{n} islands (regions of at most {ISLAND_CELLS} cells) decide whether there is a dimension: "
-                + (f"without them d = {dw:.3f}" if np.isfinite(dw) else
-                   f"without them none ({d2.attrs['reason']})"))
-    out["islands_note"] = note
+    if n and np.isfinite(dw):
+        # the filled map's standard error: the islands bend the map's own fit and widen its residuals
+        if abs(d - dw) > max(ISLAND_SHIFT, 3 * float(d2["dimension_se"])):
+            out["islands_note"] = (
+                f"{n} islands (regions of at most {ISLAND_CELLS} cells, {out['island_cells']} cells in all) move d "
+                f"from {dw:.3f} without them to {d:.3f}: d measures scattered cells (noise, or structure finer "
+                "than the grid) as much as the boundary's shape")
+    elif n:
+        out["islands_note"] = (f"{n} islands (regions of at most {ISLAND_CELLS} cells) decide whether there is a "
+                               f"dimension: without them none ({d2.attrs['reason']})")
     return out
 
 
@@ -533,14 +544,15 @@ def zoom_sequence(maps, done=None, fit_range=None, dims=("a", "b"), distinct=Non
         width = float(abs(m[dims[0]].values[-1] - m[dims[0]].values[0])) if dims[0] in m.coords else np.nan
         n_distinct, cells = distinct[k] if distinct is not None and distinct[k] else (np.nan, np.nan)
         dim, reason = bc["dimension"], bc["reason"] or ""
+        filled = bc["dimension_without_islands"]
         if n_distinct < MIN_DISTINCT * cells:
-            dim, reason = None, (f"only {n_distinct} distinct starts in {cells} cells: the level is finer than the "
-                                 "float spacing and its map repeats the same starts")
+            dim, filled, reason = None, None, (f"only {n_distinct} distinct starts in {cells} cells: the level is "
+                                               "finer than the float spacing and its map repeats the same starts")
         fit = bc["fit_range"] or (None, None)
         rows.append((width, dim, bc["saturated"], fit[0], fit[1], share.get(1), share.get(2),
                      bc["mixed_share"][-1] if bc["mixed_share"] else None, bc["shuffled_dimension"],
                      c_share.get(1), ent["S_bb"], ent["shuffled_S_bb"], rep["partition"]["classes"], rep["used"],
-                     n_distinct, cells, reason, bc["islands"], bc["dimension_without_islands"]))
+                     n_distinct, cells, reason, bc["islands"], filled))
     names = ("width", "dimension", "saturated", "fit_min", "fit_max", "mixed_share_1", "mixed_share_2",
              "mixed_share_largest", "shuffled_dimension", "shuffled_mixed_share_1", "S_bb", "shuffled_S_bb",
              "classes", "used", "distinct", "cells", "reason", "islands", "dimension_without_islands")

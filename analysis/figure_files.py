@@ -200,7 +200,7 @@ def slice_figures(w, ds, cell):
         dim = basins.box_dimension(counts)
         clean, n_islands = basins.without_islands(marked)
         islands = None
-        if n_islands:
+        if n_islands and np.isfinite(float(dim["dimension"])):  # as the report: only where the map has a d
             c2 = basins.box_counts(clean)
             islands = (c2, basins.box_dimension(c2), n_islands)
         fig, ax = w.new((6.4, 4.4))

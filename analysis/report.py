@@ -345,10 +345,11 @@ def format_report(rep: dict) -> str:
                      "line fit, not a sampling interval) over box sides "
                      f"{b['fit_range'][0]:g} to {b['fit_range'][1]:g}")
         if b.get("islands"):
-            L.append(f"  without its {b['islands']} islands (regions of at most {b['island_max_cells']} cells, each set "
-                     f"to the class around it): d = {_g(b['dimension_without_islands'], '.3f')}"
-                     + (f" ± {_g(b['dimension_without_islands_se'], '.3f')}"
-                        if b["dimension_without_islands"] is not None else f" ({b['without_islands_reason']})"))
+            L.append(f"  with its {b['islands']} islands filled in (regions of at most {b['island_max_cells']} cells, "
+                     f"each set to the class around it): "
+                     + (f"d = {b['dimension_without_islands']:.3f} ± {_g(b['dimension_without_islands_se'], '.3f')}"
+                        if b["dimension_without_islands"] is not None else
+                        f"no dimension ({b['without_islands_reason']})"))
         if b.get("islands_note"):
             L.append(f"  note: {b['islands_note']}")
         L.append(f"  shuffled control: dimension {_g(b['shuffled_dimension'])}"

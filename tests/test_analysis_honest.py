@@ -123,7 +123,7 @@ def test_islands_that_make_a_box_dimension_are_shown_and_removed(share):
                               n_balls=100)
     json.dumps(rep, allow_nan=False)
     text = report.format_report(rep)
-    assert f"without its {n} islands" in text and "note: " in text and "move d from" in text
+    assert f"with its {n} islands filled in" in text and "note: " in text and "move d from" in text
 
 
 @pytest.mark.parametrize("name", ["line", "koch"])
@@ -160,6 +160,50 @@ def test_islands_are_small_regions_and_take_the_class_around_them():
     t = np.array([[1] * 6, [1] * 6, [1, 1, 2, 3, 3, 3], [3] * 6, [3] * 6])
     for grid in (t, np.where(t == 2, 2, 4 - t)):
         assert basins.without_islands(classes(grid, ("a", "b")))[0].values[2, 2] == 1
+
+
+def test_the_islands_control_on_small_maps_noise_and_refused_levels():
+    """Review of 2026-12-03 (the control's first version): maps whose every cell is an island
+    crashed the report; pure noise got a 'dimension without islands' of 0.83; a level
+    refused for repeated starts showed one; on a 64² map the artifact's own standard error
+    hid the shift."""
+    rng = np.random.default_rng(0)
+    for a in ([[1, 2], [3, 4]], [[1, 1, 2, 1, 1]], [[1]], np.kron(rng.integers(1, 5, (32, 32)), np.ones((2, 2), int))):
+        m = classes(a, ("a", "b"))
+        filled, n = basins.without_islands(m)
+        assert filled.shape == m.shape
+        json.dumps(report.stats_report(xr.Dataset({"solution": m, "done": (m.dims, np.ones(m.shape, bool))}),
+                                       n_balls=20), allow_nan=False)
+    tiles = classes(np.kron(rng.integers(1, 5, (32, 32)), np.ones((2, 2), int)), ("a", "b"))
+    assert basins.without_islands(tiles)[1] > 0  # every tile an island, filled from its neighbours
+    noise = classes(1 + (rng.random((256, 256)) < 0.1), ("a", "b"))
+    bc = basins.box_count_report(noise, n_balls=50)["box_count"]
+    assert bc["dimension"] is None and bc["islands"] > 1000
+    assert bc["dimension_without_islands"] is None and "no dimension" in bc["without_islands_reason"]
+    assert bc["islands_note"] is None
+    line64 = salted(grid_map(line, 64), 0.01, seed=2)
+    bc = basins.box_count_report(line64, n_balls=50)["box_count"]
+    assert bc["dimension_without_islands"] == pytest.approx(1, abs=0.1) and bc["islands_note"]
+    z = basins.zoom_sequence([line64, line64], distinct=[None, (100, 64 * 64)], n_balls=20)
+    assert np.isfinite(z["dimension_without_islands"].values[0])
+    assert np.isnan(z["dimension"].values[1]) and np.isnan(z["dimension_without_islands"].values[1])
+
+
+def test_an_island_takes_the_class_with_the_most_contacts_and_one_among_islands_keeps_its_own():
+    a = np.full((8, 9), 2)
+    a[0:3, 3:5] = 1
+    a[4:8, 3:5] = 1
+    a[3, 3:5] = 3  # 2 cells: around them 6 cells of class 2 (6 contacts) and 4 of class 1 (8 contacts)
+    assert (basins.without_islands(classes(a, ("a", "b")))[0].values[3, 3:5] == 1).all()
+    b = np.ones((7, 7), int)
+    b[2:5, 2:5] = 2  # around the centre: four one-cell islands of 2 at the corners and
+    b[2, 3] = b[4, 3] = b[3, 2] = b[3, 4] = 4  # one island of 4 (its cells touch diagonally)
+    b[3, 3] = 3  # the centre touches only islands: it keeps its class
+    filled, n = basins.without_islands(classes(b, ("a", "b")))
+    want = np.ones((7, 7), int)
+    want[3, 3] = 3
+    np.testing.assert_array_equal(filled.values, want)
+    assert n == 5
 
 
 def test_pending_cells_are_pending_and_counted():

@@ -182,7 +182,7 @@ def plot_box_count(counts, dim, ax=None, control=None, without_islands=None):
         ws, wv = wc["box"].values, wc["count"].values
         dw = float(wd["dimension"])
         artists.append(ax.plot(ws[wv > 0], wv[wv > 0], "s", color="#2ca02c", ms=3, mfc="none",
-                               label=f"without its {wn} islands of ≤ {ISLAND_CELLS} cells"
+                               label=f"its {wn} islands of ≤ {ISLAND_CELLS} cells filled in"
                                      + (f": d = {dw:.3f}" if np.isfinite(dw) else ": no dimension"))[0])
     d = float(dim["dimension"])
     if np.isfinite(d):
@@ -298,11 +298,11 @@ def plot_box_count_controls(rep, ax=None):
     n, nc = np.array(bc["count"], float), np.array(bc["shuffled_count"], float)
     artists = [ax.plot(s[n > 0], n[n > 0], "o-", color="#1f77b4", ms=4, label="N(s): map")[0],
                ax.plot(s[nc > 0], nc[nc > 0], "x--", color="0.5", ms=4, label="N(s): shuffled map")[0]]
-    if bc.get("islands"):  # the islands' control (analysis.basins.without_islands)
+    if bc.get("islands") and bc.get("without_islands_count"):  # the islands' control (basins.without_islands)
         nw = np.array(bc["without_islands_count"], float)
         dw = bc["dimension_without_islands"]
         artists.append(ax.plot(s[nw > 0], nw[nw > 0], "s:", color="#2ca02c", ms=3,
-                               label=f"N(s): without its {bc['islands']} islands of ≤ {bc['island_max_cells']} cells"
+                               label=f"N(s): its {bc['islands']} islands of ≤ {bc['island_max_cells']} cells filled in"
                                      + (f" (d = {dw:.3f})" if dw is not None else ""))[0])
     if bc["dimension"] is not None:
         x0, x1 = bc["fit_range"]
@@ -352,7 +352,7 @@ def plot_zoom_sequence(zoom, ax=None):
         fin = np.isfinite(dw)
         shown.append(dw[fin])
         artists.append(ax.plot(lv[fin], dw[fin], "D", mfc="none", color="#2ca02c", ms=5,
-                               label=f"without the islands of ≤ {ISLAND_CELLS} cells")[0])
+                               label=f"islands of ≤ {ISLAND_CELLS} cells filled in")[0])
     sat = zoom["saturated"].values.astype(bool) & ~ok
     if sat.any():
         artists.append(ax.plot(lv[sat], np.full(sat.sum(), 2.05), "x", color="#d62728", ms=8,
