@@ -113,13 +113,18 @@ def _add_locked(path):
     from xorsweep.sweep import store
     from xorsweep.sweep.grid import Grid
 
-    ds = store.open_dataset(path)
+    # an interrupted add is completed by this one; what it (or any earlier add) wrote is not
+    # read: the variables are computed from the sweep's own arrays
+    ds = store.open_dataset(path, interrupted_add_ok=True)
+    ds = ds.drop_vars([v for v in store.added_variables(path) if v in ds])
     new = attractors(ds)
     dims = sweep_dims(ds)
     chunks = ds["done"].encoding.get("chunks") or tuple(ds.sizes[d] for d in dims)
     H = ds.sizes["hidden"]
     ds.close()
-    own = set(store.data_variables(Grid(store.stored_spec(path)), path))  # e.g. hidden_code of newer stores
+    # the sweep's own (e.g. hidden_code of stores made since outcomes are stored) stay as they are; hidden_code
+    # is added where a store made before outcomes lacks it
+    own = set(store.data_variables(Grid(store.stored_spec(path)), path)) - set(store.added_variables(path))
     names = [v for v in NEW_VARIABLES if v not in own]
     encoding = {v: {"chunks": tuple(chunks) + ((H,) if "hidden" in new[v].dims else ())} for v in names}
     store.add_variables(path, new[names], encoding, "attractor variables added by analysis")

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xorsweep.analysis.labels import display_names
+from xorsweep.errors import UserError
 from xorsweep.kernels.vocab import n_params as n_parameters
 from xorsweep.sweep.grid import decimals_position
 
@@ -213,12 +214,29 @@ def partition(ds, name=None) -> xr.DataArray:
         return ds
     for key in ([name] if name else ["solution", "attractor"]):
         if key in ds:
+            _check_partition(ds, key)
             return ds[key]
     if name:
-        raise ValueError(f"the dataset has no partition variable {name!r}")
+        raise UserError(f"the dataset has no partition variable {name!r}")
     from xorsweep.analysis.labels import with_attractors
 
     return with_attractors(ds)["attractor"]
+
+
+def class_variables(ds: xr.Dataset) -> list[str]:
+    """The variables of ``ds`` that partition its cells: one integer class per cell (the
+    dims of ``done``) with CF flag attributes naming the classes."""
+    cells = set(ds["done"].dims) if "done" in ds else None
+    return [k for k, v in ds.data_vars.items() if v.dtype.kind in "iu" and "flag_values" in v.attrs
+            and "flag_meanings" in v.attrs and (cells is None or set(v.dims) <= cells)]
+
+
+def _check_partition(ds, key):
+    """UserError unless ``ds[key]`` is a class variable (``class_variables``): statistics on
+    ``loss`` or on ``hidden_code`` (one code per hidden unit) would count other things."""
+    if key not in class_variables(ds):
+        raise UserError(f"partition {key!r}: not a class variable (one class per cell, with flag attributes); "
+                        f"this store's are {', '.join(class_variables(ds)) or 'none'}")
 
 
 def pending_values(part: xr.DataArray) -> list:

@@ -7,6 +7,7 @@ exception is a bug and says so, with a hint to ``--debug`` for its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -355,8 +356,13 @@ def _cmd_status(args):
         print(f"integrity  verified {v.get('at')}: " + (f"{v['damaged']} damaged blocks"
                                                       + (" (repaired: run again)" if v.get("repaired") else "")
                                                       if v.get("damaged") else "no damage"))
+    if attrs.get("added_variables"):
+        print("added      " + ", ".join(map(_safe, attrs["added_variables"])) + " (analysis)")
+    if attrs.get("adding_variables"):
+        print("damage     adding " + ", ".join(map(_safe, attrs["adding_variables"])) + " was interrupted: add them "
+              "again (xorsweep.analysis.labels.add_to_store) or drop them (xorsweep verify STORE --repair)")
     print("history    " + _safe(attrs.get("history", "").strip().splitlines()[-1]))
-    return 0
+    return 1 if attrs.get("adding_variables") else 0
 
 
 def _cmd_verify(args):
@@ -374,6 +380,10 @@ def _cmd_verify(args):
             store.rewrite_fixed_arrays(args.store, grid, fixed)
             print(f"{_safe(args.store)}: its fixed array{'s' * (len(fixed) > 1)} {', '.join(fixed)} written again "
                   "from its spec")
+        dropped = store.drop_interrupted_add(args.store) if args.repair else []
+        if dropped:  # analysis variables half written: the store as it was before the add
+            print(f"{_safe(args.store)}: the variable{'s' * (len(dropped) > 1)} {', '.join(dropped)} of an interrupted "
+                  "add dropped (add them again with xorsweep.analysis.labels.add_to_store)")
         damaged = store.verify(args.store, grid, repair=args.repair)
         if args.repair or not lock.holder(args.store):
             now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -407,8 +417,9 @@ class _suppress_readonly:
     def __enter__(self):
         return self
 
-    def __exit__(self, et, e, tb):
-        return et is not None and issubclass(et, PermissionError)
+    def __exit__(self, et, e, tb):  # a store on a read-only filesystem (EROFS) is read-only too
+        return et is not None and (issubclass(et, PermissionError) or (
+            issubclass(et, OSError) and getattr(e, "errno", None) == errno.EROFS))
 
 
 # ---- figures -----------------------------------------------------------------------------
@@ -436,13 +447,11 @@ def _cmd_stats(args):
 
     store.stored_spec(args.store)  # a clear error for anything that is not a sound sweep store
     ds = store.open_dataset(args.store)
-    if args.partition is None and "solution" not in ds:
+    if (args.partition is None and "solution" not in ds) or args.partition in labels.NEW_VARIABLES:
+        # the stored attractor variables only if no cell was trained since they were added, else computed
         ds = labels.with_attractors(ds)
     elif args.partition is not None and args.partition not in ds:
-        if args.partition in labels.NEW_VARIABLES:
-            ds = labels.with_attractors(ds)
-        else:
-            raise UserError(f"--partition {args.partition}: the store has no such class variable")
+        raise UserError(f"--partition {args.partition}: the store has no such class variable")
     cell = T.parse_cell(ds, args.cell)
     rep = report.stats_report(ds, partition=args.partition, cell=cell,
                               fit_range=tuple(args.fit_range) if args.fit_range else None, seed=args.seed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import json
 import os
 import re
@@ -709,14 +710,29 @@ def update_attrs(path, history: str | None = None, **attrs):
 
 def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
     """Write the data variables of ``new`` into the store (replacing same-named ones it
-    added before). No other array and no group attribute changes, but for one history
-    line; the consolidated metadata is rewritten to list the new arrays."""
+    added before; a template variable the store lacks, e.g. ``hidden_code`` of a store made
+    before outcomes were stored, may be added). No other array and no group attribute
+    changes, but for one history line and ``added_variables``; the consolidated metadata
+    is rewritten to list the new arrays. The names go into ``adding_variables`` before the
+    first array is touched and out after the last is written: an interrupted add leaves
+    them there, and every reader refuses the store (``refuse_interrupted_add``) until the
+    add is run again or ``verify --repair`` drops them."""
     g = _group(path, "r+")
-    protected = set(_variables(Grid(stored_spec(path)))) | set(g.attrs.get("_coords", []))
-    for name, var in new.data_vars.items():
-        if name in protected or (name in g and name not in g.attrs.get("added_variables", [])):
-            raise UserError(f"store {path} already has a variable {name!r} of its own: not replaced")
+    grid = Grid(stored_spec(path))
     added = list(g.attrs.get("added_variables", []))
+    own = (set(data_variables(grid, path)) - set(added)) | {"done"} | set(g.attrs.get("_coords", []))
+    for name, var in new.data_vars.items():
+        if name in own or (name in g and name not in added):
+            raise UserError(f"store {path} already has a variable {name!r} of its own: not replaced")
+    names = list(new.data_vars)
+    added += [n for n in names if n not in added]
+    try:
+        update_attrs(path, None, adding_variables=names, added_variables=added)
+    except OSError as e:  # the first write: nothing has changed yet
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise UserError(f"store {path} cannot be written ({e.strerror}): no variable added") from None
+        raise
+    g = _group(path, "r+")
     with quiet(), zarr.config.set({"array.write_empty_chunks": True}):
         for name, var in new.data_vars.items():
             if name in g:
@@ -726,11 +742,42 @@ def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
                                  fill_value=fill, compressors=CODECS, dimension_names=var.dims,
                                  attributes=_json_attrs(var.attrs))
             arr[...] = var.values
-            if name not in added:
-                added.append(name)
-    update_attrs(path, history, added_variables=added)
     with quiet():
         zarr.consolidate_metadata(_zs(path))
+    update_attrs(path, history, adding_variables=[])
+
+
+def added_variables(path) -> list[str]:
+    """The variables analysis added to the store (``add_variables``), not the sweep's own."""
+    return list(_group(path).attrs.get("added_variables", []))
+
+
+def refuse_interrupted_add(path):
+    """StoreDamaged if adding variables to the store (``add_variables``) was interrupted:
+    its arrays may be missing, empty or half written and would read as fill values."""
+    names = _group(path).attrs.get("adding_variables") or []
+    if names:
+        raise StoreDamaged(f"store {path}: adding the variable{'s' * (len(names) > 1)} {', '.join(map(repr, names))} "
+                           "was interrupted and they may read as fill values; add them again "
+                           "(xorsweep.analysis.labels.add_to_store) or drop them: xorsweep verify "
+                           f"{path} --repair")
+
+
+def drop_interrupted_add(path) -> list[str]:
+    """Delete the variables of an interrupted ``add_variables`` and forget them; the
+    names dropped (none when no add was interrupted)."""
+    g = _group(path, "r+")
+    names = list(g.attrs.get("adding_variables") or [])
+    if not names:
+        return []
+    with quiet():
+        for name in names:
+            if name in g:
+                del g[name]
+        zarr.consolidate_metadata(_zs(path))
+    update_attrs(path, f"dropped the variables of an interrupted add: {', '.join(names)}", adding_variables=[],
+                 added_variables=[n for n in g.attrs.get("added_variables", []) if n not in names])
+    return names
 
 
 def _json_attrs(attrs: dict) -> dict:
@@ -941,6 +988,7 @@ def verify(path, grid: Grid, *, repair=False, progress=None) -> list[int]:
     arrays (``fixed_array_damage``) are refused first: ``rewrite_fixed_arrays`` repairs them."""
     _array(path, "done")  # its metadata lost: one line naming it
     refuse_fixed_array_damage(path, grid)  # these, ``rewrite_fixed_arrays`` repairs
+    refuse_interrupted_add(path)  # these, ``drop_interrupted_add`` repairs
     g = _group(path, "r+" if repair else "r")
     arr = g["done"]
     names = data_variables(grid, path)
@@ -989,16 +1037,20 @@ def _clean(text: str) -> str:
 printable = _clean
 
 
-def open_dataset(path) -> xr.Dataset:
+def open_dataset(path, interrupted_add_ok=False) -> xr.Dataset:
     """The store as an xarray Dataset (lazy); a store made before the ``rounded``
     coordinate reads as a new one (its -1 sentinel becomes NaN). A store that has lost an
-    array's metadata (``data_variables``) or whose fixed arrays are damaged
-    (``refuse_fixed_array_damage``) is refused: it would read as other data."""
+    array's metadata (``data_variables``), whose fixed arrays are damaged
+    (``refuse_fixed_array_damage``) or where adding variables was interrupted
+    (``refuse_interrupted_add``, unless ``interrupted_add_ok``: the add itself, run again)
+    is refused: it would read as other data."""
     import xarray as xr
 
     grid = Grid(stored_spec(path))
     data_variables(grid, path)  # an array's metadata lost: refused, naming it
     refuse_fixed_array_damage(path, grid)
+    if not interrupted_add_ok:
+        refuse_interrupted_add(path)
 
     with quiet():
         return with_rounded(xr.open_zarr(_zs(path, read_only=True)))

@@ -553,3 +553,112 @@ def test_verify_names_a_lost_done_array_and_stats_refuses_a_cell_the_store_lacks
     Path(path, "done", "zarr.json").unlink()
     r = _cli("verify", path)
     assert r.returncode == 2 and "'done'" in r.stderr and "internal error" not in r.stderr, r.stderr
+
+
+# ---- adding the attractor variables, found by a review, 2026-12-03 ----------------------------
+def _old_store(reference, path):
+    """A copy of the reference as a store made before outcomes were stored."""
+    import zarr
+
+    from xorsweep.kernels import outcomes
+
+    path = copy_of(reference, path)
+    for name in outcomes.STORE_VARIABLES:
+        shutil.rmtree(Path(path, name))
+    zarr.consolidate_metadata(str(path))
+    return path
+
+
+def test_labels_are_added_to_a_store_made_before_outcomes_as_to_a_new_one(client, reference, tmp_path):
+    """add_to_store refused such a store, saying it 'already has a variable hidden_code of
+    its own' (it had none): the template's names were protected, not the arrays it holds.
+    Its labels come from the sweep's own arrays: the same as the new store's, hidden_code
+    too; the store then resumes and adds them again."""
+    from xorsweep.analysis import labels
+
+    old, new = _old_store(reference, tmp_path / "old.zarr"), copy_of(reference, tmp_path / "new.zarr")
+    labels.add_to_store(old)
+    labels.add_to_store(new)
+    got, want = load_store(old), load_store(new)
+    for name in labels.NEW_VARIABLES:
+        np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
+    assert "hidden_code" in store.added_variables(old) and "hidden_code" not in store.added_variables(new)
+    _not_done(old, 1)
+    Sweep(SPEC, old).run(client)
+    labels.add_to_store(old)  # again, after the resume: hidden_code is its own to replace
+    got = load_store(old)
+    for name in labels.NEW_VARIABLES:
+        np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
+    assert _cli("verify", old).returncode == 0
+
+
+@pytest.mark.parametrize("when", ["before the first array", "after deleting the old array", "after writing one"])
+def test_an_interrupted_add_is_refused_by_every_reader_until_done_again_or_dropped(reference, tmp_path, when,
+                                                                                  monkeypatch):
+    """An add interrupted after its old arrays were deleted left 'attractor' reading -1
+    (pending) everywhere with verify and status content and stats printing it; an
+    interrupted first add left arrays no later add would replace. Now the names go into
+    ``adding_variables`` first: stats, figures, verify refuse the store in one line naming
+    them until the add is run again (the reference's labels, bit for bit) or ``verify
+    --repair`` drops them (the store as before the add)."""
+    import zarr
+
+    from xorsweep.analysis import labels
+
+    path = copy_of(reference, tmp_path / "i.zarr")
+    labels.add_to_store(path)
+    before = load_store(path)
+    real = zarr.Group.create_array
+    count = {"n": 0}
+
+    def fail(self, name, **kw):
+        if when == "after writing one" and count["n"] == 0:
+            count["n"] += 1
+            return real(self, name, **kw)
+        raise KeyboardInterrupt
+
+    if when == "before the first array":
+        monkeypatch.setattr(zarr.Group, "__delitem__", lambda self, k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(zarr.Group, "create_array", fail)
+    with pytest.raises(KeyboardInterrupt):
+        labels.add_to_store(path)
+    monkeypatch.undo()
+    for args in (["stats", path, "--partition", "attractor"], ["verify", path], ["figures", path, "--out",
+                                                                                   tmp_path / "f"]):
+        r = _cli(*args)
+        assert r.returncode != 0 and "was interrupted" in r.stderr and "'attractor'" in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    st = _cli("status", path)
+    assert st.returncode == 1 and "was interrupted" in st.stdout
+    again = copy_of(path, tmp_path / "again.zarr")
+    labels.add_to_store(again)
+    assert_same_store(load_store(again), before)
+    r = _cli("verify", path, "--repair")
+    assert r.returncode == 0 and "dropped" in r.stdout, r.stdout + r.stderr
+    got = load_store(path)
+    assert not set(labels.NEW_VARIABLES) & set(got.data_vars) - {"hidden_code"}
+    assert_same_store(got, load_store(reference))
+    assert store.added_variables(path) == [] and _cli("stats", path).returncode == 0
+
+
+def test_stats_never_reads_attractor_labels_older_than_the_cells(client, reference, tmp_path):
+    """Labels added while blocks were left, then the run resumed: stats read the stored
+    'attractor' with cells still 'pending' that were since trained. It now takes them only
+    when no cell was trained since, as figures did."""
+    from xorsweep.analysis import labels
+
+    path = copy_of(reference, tmp_path / "s.zarr")
+    _not_done(path, 1)
+    labels.add_to_store(path)
+    Sweep(SPEC, path).run(client)
+    fresh = copy_of(reference, tmp_path / "fresh.zarr")
+    a, b = (_cli("stats", p, "--partition", "attractor", "--json") for p in (path, fresh))
+    assert a.returncode == b.returncode == 0
+    assert json.loads(a.stdout)["decimals"] == json.loads(b.stdout)["decimals"]
+
+
+@pytest.mark.parametrize("name", ["loss", "hidden_code", "predicted", "decimals", "W1"])
+def test_a_partition_that_is_no_class_variable_is_refused_in_one_line(reference, name):
+    r = _cli("stats", reference, "--partition", name)
+    assert r.returncode != 0 and "not a class variable" in r.stderr and "solution" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
