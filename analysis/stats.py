@@ -224,10 +224,11 @@ def partition(ds, name=None) -> xr.DataArray:
 
 
 def class_variables(ds: xr.Dataset) -> list[str]:
-    """The variables of ``ds`` that partition its cells: one integer class per cell (the
-    dims of ``done``) with CF flag attributes naming the classes."""
+    """The variables of ``ds`` that partition its cells: one class per cell (the dims of
+    ``done``) with CF flag attributes naming the classes (integer or boolean codes, or
+    floats where ``ds.where(ds.done)`` made NaN of the cells not done)."""
     cells = set(ds["done"].dims) if "done" in ds else None
-    return [k for k, v in ds.data_vars.items() if v.dtype.kind in "iu" and "flag_values" in v.attrs
+    return [k for k, v in ds.data_vars.items() if v.dtype.kind in "iubf" and "flag_values" in v.attrs
             and "flag_meanings" in v.attrs and (cells is None or set(v.dims) <= cells)]
 
 

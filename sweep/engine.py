@@ -261,12 +261,14 @@ class Sweep:
         if self.remote:
             if self.exists():
                 old = store.check_same_spec(p, self.spec)
+                store.refuse_interrupted_add(p)  # before any training, not when the run returns its Dataset
                 return Grid(old), store.done_blocks(p, Grid(old))
             return Grid(self.spec), np.zeros(Grid(self.spec).n_blocks, dtype=bool)
         if p.exists() and not p.is_dir():
             raise UserError(f"store {p} exists and is not a directory")
         if self.exists():
             old = store.check_same_spec(p, self.spec)
+            store.refuse_interrupted_add(p)  # before any training, not when the run returns its Dataset
             grid = Grid(old)  # the store's own block size decides the chunks
             done = store.done_blocks(p, grid)
             if write:

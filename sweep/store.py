@@ -619,9 +619,12 @@ def rule_attrs(grid: Grid) -> dict:
     return out
 
 
-def _group(path, mode="r", consolidated=False):
-    if consolidated is False and isinstance(as_location(path), Remote):
-        consolidated = None  # one GET of the root's consolidated metadata, not one per array
+def _group(path, mode="r", consolidated=False, listing=False):
+    """The store's root group; on an object store through its consolidated metadata (one
+    GET, not one per array) unless ``listing``: then which arrays exist is asked of the
+    store itself (an interrupted add's arrays are not in the consolidated copy)."""
+    if consolidated is False and not listing and isinstance(as_location(path), Remote):
+        consolidated = None
     with quiet():
         return zarr.open_group(_zs(path, mode == "r"), mode=mode, use_consolidated=consolidated)
 
@@ -717,7 +720,7 @@ def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
     first array is touched and out after the last is written: an interrupted add leaves
     them there, and every reader refuses the store (``refuse_interrupted_add``) until the
     add is run again or ``verify --repair`` drops them."""
-    g = _group(path, "r+")
+    g = _group(path, "r+", listing=True)
     grid = Grid(stored_spec(path))
     added = list(g.attrs.get("added_variables", []))
     own = (set(data_variables(grid, path)) - set(added)) | {"done"} | set(g.attrs.get("_coords", []))
@@ -732,11 +735,15 @@ def add_variables(path, new: xr.Dataset, encoding: dict, history: str):
         if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise UserError(f"store {path} cannot be written ({e.strerror}): no variable added") from None
         raise
-    g = _group(path, "r+")
+    g = _group(path, "r+", listing=True)
+    with quiet():
+        old = [name for name in names if name in g]
+        for name in old:
+            del g[name]
+        if old:  # out of the consolidated metadata too: a plain xr.open_zarr must not read them as fill values
+            zarr.consolidate_metadata(_zs(path))
     with quiet(), zarr.config.set({"array.write_empty_chunks": True}):
         for name, var in new.data_vars.items():
-            if name in g:
-                del g[name]
             fill = PENDING_INT if var.dtype.kind in "iu" else (False if var.dtype.kind == "b" else np.nan)
             arr = g.create_array(name, shape=var.shape, dtype=var.dtype, chunks=encoding[name]["chunks"],
                                  fill_value=fill, compressors=CODECS, dimension_names=var.dims,
@@ -752,10 +759,11 @@ def added_variables(path) -> list[str]:
     return list(_group(path).attrs.get("added_variables", []))
 
 
-def refuse_interrupted_add(path):
-    """StoreDamaged if adding variables to the store (``add_variables``) was interrupted:
-    its arrays may be missing, empty or half written and would read as fill values."""
-    names = _group(path).attrs.get("adding_variables") or []
+def refuse_interrupted_add(path, names=None):
+    """StoreDamaged if adding variables to the store (``add_variables``) was interrupted
+    (or, with ``names``, is under way as a reader saw it): its arrays may be missing, empty
+    or half written and would read as fill values."""
+    names = names or _group(path).attrs.get("adding_variables") or []
     if names:
         raise StoreDamaged(f"store {path}: adding the variable{'s' * (len(names) > 1)} {', '.join(map(repr, names))} "
                            "was interrupted and they may read as fill values; add them again "
@@ -766,7 +774,7 @@ def refuse_interrupted_add(path):
 def drop_interrupted_add(path) -> list[str]:
     """Delete the variables of an interrupted ``add_variables`` and forget them; the
     names dropped (none when no add was interrupted)."""
-    g = _group(path, "r+")
+    g = _group(path, "r+", listing=True)
     names = list(g.attrs.get("adding_variables") or [])
     if not names:
         return []
@@ -1053,7 +1061,10 @@ def open_dataset(path, interrupted_add_ok=False) -> xr.Dataset:
         refuse_interrupted_add(path)
 
     with quiet():
-        return with_rounded(xr.open_zarr(_zs(path, read_only=True)))
+        ds = with_rounded(xr.open_zarr(_zs(path, read_only=True)))
+    if not interrupted_add_ok and ds.attrs.get("adding_variables"):  # an add begun since the check above
+        refuse_interrupted_add(path, ds.attrs["adding_variables"])
+    return ds
 
 
 def with_rounded(ds: xr.Dataset) -> xr.Dataset:

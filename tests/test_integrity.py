@@ -623,6 +623,11 @@ def test_an_interrupted_add_is_refused_by_every_reader_until_done_again_or_dropp
     with pytest.raises(KeyboardInterrupt):
         labels.add_to_store(path)
     monkeypatch.undo()
+    plain = xr.open_zarr(path)  # no xorsweep: the consolidated metadata never lists a half-written array
+    if when == "before the first array":
+        np.testing.assert_array_equal(plain["attractor"].values, before["attractor"].values)
+    else:
+        assert "attractor" not in plain
     for args in (["stats", path, "--partition", "attractor"], ["verify", path], ["figures", path, "--out",
                                                                                    tmp_path / "f"]):
         r = _cli(*args)
@@ -662,3 +667,50 @@ def test_a_partition_that_is_no_class_variable_is_refused_in_one_line(reference,
     r = _cli("stats", reference, "--partition", name)
     assert r.returncode != 0 and "not a class variable" in r.stderr and "solution" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("after", [1, 3])
+@pytest.mark.parametrize("then", ["drop", "add again"])
+def test_an_interrupted_add_on_an_object_store_is_dropped_or_completed(monkeypatch, after, then):
+    """On an object store the group was opened through its consolidated metadata, which
+    does not list an interrupted add's new arrays: 'verify --repair' said 'dropped' and left
+    them (reading as fill values, accepted by every reader), and adding again failed. The
+    add and the drop now ask the store which arrays exist (an in-memory fsspec store here)."""
+    import uuid
+
+    import zarr
+
+    from xorsweep.analysis import labels
+    from xorsweep.sweep.engine import Sweep
+
+    import dask
+
+    # an in-memory store lives in this process: no task may run on a cluster's workers (a
+    # module-scoped client of this file is the default scheduler while it lives)
+    monkeypatch.setitem(dask.config.config, "scheduler", "sync")
+    url = f"memory://bucket/{uuid.uuid4().hex}.zarr"
+    Sweep(SPEC, url, unsafe_no_lock=True).train_here()
+    real, made = zarr.Group.create_array, []
+
+    def interrupted(self, name, **kw):
+        made.append(real(self, name, **kw))
+        if len(made) == after:
+            raise KeyboardInterrupt
+        return made[-1]
+
+    monkeypatch.setattr(zarr.Group, "create_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        labels._add_locked(url)
+    monkeypatch.setattr(zarr.Group, "create_array", real)
+    with pytest.raises(store.StoreDamaged, match="was interrupted"):
+        store.open_dataset(url)
+    if then == "drop":
+        assert store.drop_interrupted_add(url) == ["attractor", "attractor_nearest", "hidden_surplus"]
+        ds = store.open_dataset(url)
+        assert not {"attractor", "attractor_nearest", "hidden_surplus"} & set(ds.data_vars)
+        assert store.added_variables(url) == []
+    labels._add_locked(url)
+    want = labels.attractors(store.open_dataset(url))
+    got = store.open_dataset(url)
+    for name in ("attractor", "attractor_nearest", "hidden_surplus"):
+        np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
