@@ -211,33 +211,49 @@ def test_bad_shapes_name_the_array():
         kernels.train(W1, b1[:1], W2, b2, rule="gd")
 
 
-@pytest.mark.slow
+def _machine_code(entry):
+    """The x86-64 instructions of a compiled numba entry, decoded by capstone from its
+    object code: the object this process compiled, or the one numba's cache holds (loaded
+    code has no assembly listing to inspect; the cache file keeps the object it runs)."""
+    import capstone
+    import llvmlite.binding as llb
+
+    (sig,) = entry.signatures
+    library = entry.overloads[sig].library
+    obj = library._compiled_object  # kept while this process compiled it (object caching)
+    if obj is None:  # loaded from the cache, which consumed its buffer: read the cache file
+        cache = entry._cache
+        data = cache._cache_file.load(cache._index_key(sig, entry.targetctx.codegen()))
+        assert data is not None, "the entry is neither compiled here nor in numba's cache"
+        _, kind, (obj, _bitcode) = data[0]
+        assert kind == "object", kind
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    found = [(ins.mnemonic, ins.op_str) for section in llb.ObjectFileRef.from_data(obj).sections()
+             if section.is_text() for ins in md.disasm(section.data(), 0)]
+    assert len(found) > 1000, len(found)  # the whole step, not a stub
+    return found
+
+
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
 @pytest.mark.parametrize("rule", ["gd", "seed"])
 def test_kernel_machine_code_fma_only_where_written(rule):
-    """The compiled kernels (float64, H = 3; gd's fused step, the seed rule's constant-H
-    entry): packed hardware FMA with exact-fma and exact-fma2, and no fused multiply-add of
-    any kind with exact (no contraction)."""
+    """The kernels' machine code as it runs (float64, H = 3, one thread: gd's fused step,
+    the seed rule's constant-H entry, from numba's cache or compiled here): packed hardware
+    FMA with exact-fma and exact-fma2, and no fused multiply-add of any kind with exact (no
+    contraction)."""
     import re
 
-    from numba import njit
-
     from xorsweep.kernels import gd, seed
-    from xorsweep.kernels.layout import LANES, constants, pack
+    from xorsweep.kernels.xmath import ARITH_CODES
 
-    module, sequential = (gd, False) if rule == "gd" else (seed, True)
-    P = pack(*(a[:64] for a in random_starts(64)), np.float64)
-    c = constants(np.float64, 5.0, 1e-4)
-    empty = np.zeros((0, 17, LANES)), np.zeros((0, LANES)), np.zeros((0, LANES))
-    tracking = (np.full((4, LANES), -1, np.int8), np.zeros(LANES, np.int32), np.zeros(LANES, np.int32),
-                np.zeros(LANES), True, sequential)
-    for name, want in (("_fused_exact", False), ("_fused_fma", True), ("_fused_fma2", True)):
-        twin = njit(error_model="numpy")(getattr(module, name).py_func)  # uncached: asm is available
-        twin(P[0].copy(), c, 1, 0, *empty, *tracking)
-        asm = twin.inspect_asm(twin.signatures[0])
-        any_fma = re.findall(r"\bvfn?m(?:add|sub)\w*", asm)
-        packed = re.findall(r"\bvfn?m(?:add|sub)\w*pd\s[^\n]*%[yz]mm", asm)
-        print(f"\n{name}: {len(any_fma)} fma instructions, {len(packed)} packed")
+    module = gd if rule == "gd" else seed
+    for arith, want in (("exact", False), ("exact-fma", True), ("exact-fma2", True)):
+        entry = module.TRAIN[ARITH_CODES[arith]][False, True]
+        kernels.train(*random_starts(64, seed=3), rule=rule, steps=2, dtype="float64", arith=arith, threads=1)
+        code = _machine_code(entry)
+        any_fma = [i for i in code if re.match(r"vfn?m(?:add|sub)", i[0])]
+        packed = [i for i in any_fma if i[0].endswith("pd") and re.search(r"\b[yz]mm", i[1])]
+        print(f"\n{rule} {arith}: {len(code)} instructions, {len(any_fma)} fma, {len(packed)} packed")
         assert bool(any_fma) == want
         assert bool(packed) == want
 

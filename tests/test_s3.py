@@ -25,10 +25,11 @@ from xorsweep.sweep.engine import Sweep  # noqa: E402
 from xorsweep.sweep.location import Remote, as_location  # noqa: E402
 
 BIN = Path(sys.executable).parent
-# 18 blocks of 50,000 seed steps of 6 networks (padded to one 64-lane chunk: about 1 s each on
-# one core); the arc test pauses the workers (SIGSTOP) while it tries the second writer and sends
-# Ctrl-C, so that both land mid-sweep however fast the kernel or the machine is
-SPEC = {"training": {"rule": "seed", "steps": 50000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
+# 18 blocks of 20,000 seed steps of 6 networks (padded to one 64-lane chunk: about 1 s each on
+# one core of a slow host); the arc test pauses the workers (SIGSTOP) as soon as 2 blocks are
+# done, while it tries the second writer and sends Ctrl-C, so that both land mid-sweep however
+# fast the kernel or the machine is (the other 16 blocks take seconds)
+SPEC = {"training": {"rule": "seed", "steps": 20000}, "start": {"count": 36, "init_std": 0.1, "seed": 11},
         "axes": {"decimals": {"values": ["none", 3, 1]}}, "execution": {"block": 6}}
 SMALL = {**SPEC, "training": {"rule": "seed", "steps": 100}, "start": {**SPEC["start"], "count": 12}}  # 6 blocks
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -67,7 +68,7 @@ def s3():
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory):
     toml = tmp_path_factory.mktemp("spec") / "spec.toml"
-    toml.write_text('[training]\nrule = "seed"\nsteps = 50000\n[start]\ncount = 36\ninit_std = 0.1\nseed = 11\n'
+    toml.write_text('[training]\nrule = "seed"\nsteps = 20000\n[start]\ncount = 36\ninit_std = 0.1\nseed = 11\n'
                     '[axes.decimals]\nvalues = ["none", 3, 1]\n[execution]\nblock = 6\n')
     return toml
 

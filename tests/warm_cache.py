@@ -11,7 +11,10 @@ index), so it cannot make a test pass or fail.
 Left to the test process itself: the default arithmetic in float64, the first thing the
 tests train with, and what ``test_a_process_loading_the_cache_gets_the_bits_of_this_one``
 needs this test process to have compiled (it compares that code with a process loading
-it from the cache). The rest goes from the last-needed end: float32 first.
+it from the cache). The rest goes from the last-needed end: float32 first. The test files
+that train with every arithmetic x dtype x rule x entry run last (``conftest.LAST``), by when
+this process has compiled them; so does the machine-code check of ``tests/test_kernels.py``,
+which decodes the cached object code rather than compiling uncached copies.
 """
 import os
 
