@@ -211,14 +211,13 @@ def test_bad_shapes_name_the_array():
         kernels.train(W1, b1[:1], W2, b2, rule="gd")
 
 
-def _machine_code(entry):
-    """The x86-64 instructions of a compiled numba entry, decoded by capstone from its
-    object code: the object this process compiled, or the one numba's cache holds (loaded
-    code has no assembly listing to inspect; the cache file keeps the object it runs)."""
+def _machine_code(entry, sig):
+    """The x86-64 instructions of a numba entry compiled for ``sig``, decoded by capstone
+    from its object code: the object this process compiled, or the one numba's cache holds
+    (loaded code has no assembly listing to inspect; the cache file keeps the object it runs)."""
     import capstone
     import llvmlite.binding as llb
 
-    (sig,) = entry.signatures
     library = entry.overloads[sig].library
     obj = library._compiled_object  # kept while this process compiled it (object caching)
     if obj is None:  # loaded from the cache, which consumed its buffer: read the cache file
@@ -250,12 +249,13 @@ def test_kernel_machine_code_fma_only_where_written(rule):
     for arith, want in (("exact", False), ("exact-fma", True), ("exact-fma2", True)):
         entry = module.TRAIN[ARITH_CODES[arith]][False, True]
         kernels.train(*random_starts(64, seed=3), rule=rule, steps=2, dtype="float64", arith=arith, threads=1)
-        code = _machine_code(entry)
-        any_fma = [i for i in code if re.match(r"vfn?m(?:add|sub)", i[0])]
-        packed = [i for i in any_fma if i[0].endswith("pd") and re.search(r"\b[yz]mm", i[1])]
-        print(f"\n{rule} {arith}: {len(code)} instructions, {len(any_fma)} fma, {len(packed)} packed")
-        assert bool(any_fma) == want
-        assert bool(packed) == want
+        for sig in entry.signatures:  # the one train used, and any an earlier test compiled
+            code = _machine_code(entry, sig)
+            any_fma = [i for i in code if re.match(r"vfn?m(?:add|sub)", i[0])]
+            packed = [i for i in any_fma if i[0].endswith("pd") and re.search(r"\b[yz]mm", i[1])]
+            print(f"\n{rule} {arith}: {len(code)} instructions, {len(any_fma)} fma, {len(packed)} packed")
+            assert bool(any_fma) == want, sig
+            assert bool(packed) == want, sig
 
 
 @pytest.mark.parametrize("B", [1, 64, 130])
