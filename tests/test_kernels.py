@@ -236,8 +236,9 @@ def _machine_code(entry, sig):
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="x86 mnemonics")
 @pytest.mark.parametrize("rule", ["gd", "seed"])
 def test_kernel_machine_code_fma_only_where_written(rule):
-    """The kernels' machine code as it runs (float64, H = 3, one thread: gd's fused step,
-    the seed rule's constant-H entry, from numba's cache or compiled here): packed hardware
+    """The kernels' machine code as it runs (H = 3, one thread: gd's fused step, the seed
+    rule's constant-H entry, float64 and any other types this process has run them with,
+    from numba's cache or compiled here): packed hardware
     FMA with exact-fma and exact-fma2, and no fused multiply-add of any kind with exact (no
     contraction)."""
     import re
@@ -252,7 +253,7 @@ def test_kernel_machine_code_fma_only_where_written(rule):
         for sig in entry.signatures:  # the one train used, and any an earlier test compiled
             code = _machine_code(entry, sig)
             any_fma = [i for i in code if re.match(r"vfn?m(?:add|sub)", i[0])]
-            packed = [i for i in any_fma if i[0].endswith("pd") and re.search(r"\b[yz]mm", i[1])]
+            packed = [i for i in any_fma if i[0][-2:] in ("pd", "ps") and re.search(r"\b[yz]mm", i[1])]
             print(f"\n{rule} {arith}: {len(code)} instructions, {len(any_fma)} fma, {len(packed)} packed")
             assert bool(any_fma) == want, sig
             assert bool(packed) == want, sig
