@@ -357,14 +357,22 @@ def seed_limit(costs):
 
 # ---- the run ---------------------------------------------------------------------------
 def machine_info():
-    model = "?"
+    """The CPU as numba compiles for it (LLVM's name for the core, e.g. znver3 or znver4, and
+    its vector width: the ratios to the peers move with both) and the versions."""
+    import llvmlite.binding as llb
+
+    model, fields = "?", {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        model = fields.get("model name", "?")
     except OSError:
         pass
+    flags = set(fields.get("flags", "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    family = f"family {fields['cpu family']} model {fields['model']}, " if "cpu family" in fields else ""
+    model = f"{model} ({family}LLVM {llb.get_host_cpu_name()}, {vector}{' + FMA' if 'fma' in flags else ''})"
     vers = {"python": platform.python_version()}
     for m in ("numpy", "numba", "llvmlite", "torch", "jax", "jaxlib"):
         try:
