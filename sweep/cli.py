@@ -264,6 +264,9 @@ def _cmd_run(args):
             print("\nxorsweep run: interrupted while stopping the cluster; every block was done: the store is "
                   "complete", file=sys.stderr)
             return 128 + state.get("signal", signal.SIGINT)
+        if p is None and not sw.exists():  # e.g. while the cluster started: the template comes after it
+            print("\nxorsweep run: stopped before the store was made; nothing was written", file=sys.stderr)
+            return 128 + state.get("signal", signal.SIGINT)
         done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
         counted = _count_done(sw) if p is not None else None
         if counted is not None and counted == p.blocks_total:  # the running blocks all finished

@@ -75,10 +75,12 @@ def client_for(address: str | None = None, workers: int | None = None, dashboard
         return
     n = workers or len(os.sched_getaffinity(0))
     with dask.config.set({"distributed.worker.daemon": True, "logging.distributed": "error"}):
-        with _sigint_ignored_in_children():
+        with _sigint_ignored_in_children() as start:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=_free(dashboard), env=WORKER_ENV, silence_logs=40)
         with cluster, Client(cluster) as client:
+            if start.interrupted:  # Ctrl-C while the cluster started: now, where it closes the cluster
+                raise KeyboardInterrupt
             client.register_plugin(EmbeddedWorker())
             yield client
 
@@ -87,18 +89,44 @@ def client_for(address: str | None = None, workers: int | None = None, dashboard
 def _sigint_ignored_in_children():
     """Processes started while SIGINT is ignored inherit that: Ctrl-C in a terminal, sent
     to the whole process group, then stops only the ``xorsweep`` process (which stops its
-    cluster cleanly) instead of printing a traceback from every worker."""
+    cluster cleanly) instead of printing a traceback from every worker.
+
+    This process must not lose a Ctrl-C that comes while its cluster starts (a second or
+    two): SIGINT is also blocked in this thread for that time, and Linux keeps a blocked
+    signal pending even when it is ignored. Yields an object whose ``interrupted`` says,
+    after the block, whether one came (taken off the pending set: the caller raises
+    KeyboardInterrupt where it can close the cluster). Where signals cannot be blocked, or
+    another thread of this process that does not block SIGINT takes it, it is lost, as it
+    was before."""
     import signal
     import threading
+    from types import SimpleNamespace
 
+    start = SimpleNamespace(interrupted=False)
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield start
         return
+    can_block = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigpending")
+    if can_block:
+        # multiprocessing starts its resource tracker with the first process it spawns, and
+        # unblocks SIGINT in the spawning thread after: a thread of the cluster that then
+        # starts more threads, none of which would block it. Started here, before the block.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if can_block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield
+        yield start
     finally:
+        if can_block:
+            start.interrupted = signal.SIGINT in signal.sigpending()
+            if start.interrupted:
+                signal.sigwait({signal.SIGINT})  # off the pending set: not delivered when unblocked
         signal.signal(signal.SIGINT, old)
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _free(address: str) -> str:

@@ -164,6 +164,48 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(slow_spec, slow_reference, 
     assert_same_store(store, slow_reference)
 
 
+def _children(pid):
+    """The command lines of the processes whose parent is ``pid``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_ctrl_c_while_the_embedded_cluster_starts_stops_the_run(spec_file, tmp_path):
+    """Ctrl-C (to the process group, as a terminal sends it) once the embedded cluster's
+    worker processes exist and before it is up. SIGINT is ignored then, so that the workers
+    inherit that; the Ctrl-C used to be dropped (by a thread of the process that did not
+    block it), and the run went on to its end and exit 0. Now it stops the run: exit 130,
+    one line, no traceback, no store, no lock and no process left."""
+    store = tmp_path / "start.zarr"
+    p = xorsweep("run", spec_file, "--store", store, "--workers", 2, start_new_session=True)
+    t = time.monotonic()
+    while not any("spawn_main" in c for c in _children(p.pid)):  # a worker process, not the resource tracker
+        assert p.poll() is None and time.monotonic() - t < 120, "no worker process started"
+        time.sleep(0.005)
+    os.killpg(p.pid, signal.SIGINT)  # a worker needs about a second to import distributed and connect
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in out + err, err
+    assert err.strip().splitlines()[-1] == "xorsweep run: stopped before the store was made; nothing was written", err
+    assert not store.exists() and not lock_path(store).exists()
+
+    def gone():
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    wait_for(gone, timeout=30)
+
+
 def _worker_logs(records):
     import logging
 
