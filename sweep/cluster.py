@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -79,8 +80,8 @@ def client_for(address: str | None = None, workers: int | None = None, dashboard
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=_free(dashboard), env=WORKER_ENV, silence_logs=40)
         with cluster, Client(cluster) as client:
-            if start.interrupted:  # Ctrl-C while the cluster started: now, where it closes the cluster
-                raise KeyboardInterrupt
+            if start.interrupted:  # Ctrl-C while the cluster started: to the handler that was there
+                signal.raise_signal(signal.SIGINT)  # (KeyboardInterrupt, by default), where the cluster closes
             client.register_plugin(EmbeddedWorker())
             yield client
 
@@ -94,11 +95,10 @@ def _sigint_ignored_in_children():
     This process must not lose a Ctrl-C that comes while its cluster starts (a second or
     two): SIGINT is also blocked in this thread for that time, and Linux keeps a blocked
     signal pending even when it is ignored. Yields an object whose ``interrupted`` says,
-    after the block, whether one came (taken off the pending set: the caller raises
-    KeyboardInterrupt where it can close the cluster). Where signals cannot be blocked, or
-    another thread of this process that does not block SIGINT takes it, it is lost, as it
-    was before."""
-    import signal
+    after the block, whether one came (taken off the pending set: the caller raises it
+    again, to SIGINT's own handler, where it can close the cluster). Where signals cannot
+    be blocked, or another thread of this process that does not block SIGINT takes it, it
+    is lost, as it was before."""
     import threading
     from types import SimpleNamespace
 
@@ -106,7 +106,7 @@ def _sigint_ignored_in_children():
     if threading.current_thread() is not threading.main_thread():
         yield start
         return
-    can_block = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigpending")
+    can_block = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")  # not macOS, Windows
     if can_block:
         # multiprocessing starts its resource tracker with the first process it spawns, and
         # unblocks SIGINT in the spawning thread after: a thread of the cluster that then
@@ -114,19 +114,22 @@ def _sigint_ignored_in_children():
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        ours = signal.SIGINT not in old_mask  # else the caller blocks it: its own (SIG_IGN drops what it holds)
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if can_block:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield start
     finally:
-        if can_block:
-            start.interrupted = signal.SIGINT in signal.sigpending()
-            if start.interrupted:
-                signal.sigwait({signal.SIGINT})  # off the pending set: not delivered when unblocked
-        signal.signal(signal.SIGINT, old)
-        if can_block:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        try:
+            if can_block and ours:  # taken off the pending set if there, never waiting
+                start.interrupted = signal.sigtimedwait({signal.SIGINT}, 0) is not None
+        finally:
+            try:
+                if old is not None:  # None: a handler not set from Python, which cannot be put back
+                    signal.signal(signal.SIGINT, old)
+            finally:
+                if can_block:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _free(address: str) -> str:

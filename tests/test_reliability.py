@@ -186,12 +186,16 @@ def test_ctrl_c_while_the_embedded_cluster_starts_stops_the_run(spec_file, tmp_p
     one line, no traceback, no store, no lock and no process left."""
     store = tmp_path / "start.zarr"
     p = xorsweep("run", spec_file, "--store", store, "--workers", 2, start_new_session=True)
-    t = time.monotonic()
-    while not any("spawn_main" in c for c in _children(p.pid)):  # a worker process, not the resource tracker
-        assert p.poll() is None and time.monotonic() - t < 120, "no worker process started"
-        time.sleep(0.005)
-    os.killpg(p.pid, signal.SIGINT)  # a worker needs about a second to import distributed and connect
-    out, err = p.communicate(timeout=120)
+    try:
+        t = time.monotonic()
+        while not any("spawn_main" in c for c in _children(p.pid)):  # a worker process, not the resource tracker
+            assert p.poll() is None and time.monotonic() - t < 120, "no worker process started"
+            time.sleep(0.005)
+        os.killpg(p.pid, signal.SIGINT)  # a worker needs about a second to import distributed and connect
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
     assert p.returncode == 130, err
     assert "Traceback" not in out + err, err
     assert err.strip().splitlines()[-1] == "xorsweep run: stopped before the store was made; nothing was written", err
