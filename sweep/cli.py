@@ -198,6 +198,15 @@ def _sweep(args):
                  unsafe_no_lock=getattr(args, "no_lock", False))
 
 
+def _exists(sw):
+    """Whether sw's store exists; True when that cannot be told (a URL store out of reach), so
+    that an interrupt is never reported as having written nothing when it may have."""
+    try:
+        return sw.exists()
+    except Exception:  # noqa: BLE001 - the stop's own message must not fail
+        return True
+
+
 def _cmd_run(args):
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
@@ -264,7 +273,7 @@ def _cmd_run(args):
             print("\nxorsweep run: interrupted while stopping the cluster; every block was done: the store is "
                   "complete", file=sys.stderr)
             return 128 + state.get("signal", signal.SIGINT)
-        if p is None and not sw.exists():  # e.g. while the cluster started: the template comes after it
+        if p is None and not _exists(sw):  # e.g. while the cluster started: the template comes after it
             print("\nxorsweep run: stopped before the store was made; nothing was written", file=sys.stderr)
             return 128 + state.get("signal", signal.SIGINT)
         done_text = f"{p.blocks_done:,}/{p.blocks_total:,} blocks done; " if p else ""
