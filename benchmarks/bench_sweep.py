@@ -44,7 +44,8 @@ def peak_rss_mb():
 
 def run_sweep(spec, root, workers, opened=None, warm=False):
     """Seconds of the sweep as ``xorsweep run`` makes it (template, blocks trained and
-    written, history; the workers load their kernels in their first block), the workers'
+    written, history; the workers import and load their kernels as the run starts, while
+    this process makes the template: ``engine.WarmCheck``), the workers'
     peak RSS in MB and the store's bytes. ``opened``: a list that gets the seconds of
     opening the finished store as the xarray Dataset the library's ``engine.run`` returns
     (in this process, xarray and dask.array imported then: a cost paid once per process).
@@ -104,7 +105,7 @@ def speed(args):
     print(f"bare kernel   {bare:8.2f} s  {work / bare:.3g} network-steps/s  (medians of {len(rows)} round(s))")
     print(f"whole sweep   {elapsed:8.2f} s  {work / elapsed:.3g} network-steps/s  "
           f"(store {size / 1e9:.2f} GB, worker peak RSS {worker_mb:.0f} MB; as `xorsweep run`: new workers "
-          "import and load their kernels in their first block)")
+          "import and load their kernels as it starts)")
     print(f"sweep / bare  {cold_share:.1%}   (target >= 90%; median of the rounds' ratios)")
     print(f"warm workers  {warm:8.2f} s  {work / warm:.3g} network-steps/s  (each worker trained one network "
           f"first, as the bare kernel's process did): sweep / bare {warm_share:.1%}")

@@ -353,10 +353,11 @@ class Sweep:
                 ctx = contextlib.nullcontext(client) if client is not None else client_for(address, workers,
                                                                                              dashboard)
                 with ctx as c:
+                    warm = WarmCheck(c, grid)  # the workers load their kernels meanwhile
                     grid, done = self._prepare(grid, done)
                     if on_start is not None:
                         on_start(c, grid, done)
-                    self._run_blocks(c, grid, done, progress)
+                    self._run_blocks(c, grid, done, progress, warm)
         return store.open_dataset(self.path) if dataset else None
 
     def _prepare(self, grid, done):
@@ -460,7 +461,8 @@ class Sweep:
             self._end(state, report, t0)
         return state
 
-    def _run_blocks(self, client, grid, done, progress):
+    def _run_blocks(self, client, grid, done, progress, warm=None):
+        """The blocks not done, on the cluster; ``warm``: a ``WarmCheck`` started before."""
         from distributed import wait
 
         todo, state, report = self._begin(grid, done, progress, "")
@@ -470,7 +472,7 @@ class Sweep:
         t0 = time.perf_counter()
         threads = max(1, sum(client.nthreads().values()))
         width = max(2, 2 * threads)  # blocks in flight: flat client memory
-        queue, in_flight = CompileOnce(grid, todo, probe=not workers_warm(client, grid)), set()
+        queue, in_flight = CompileOnce(grid, todo, probe=not (warm or WarmCheck(client, grid)).result()), set()
         self.futures = []
 
         def fill():
@@ -601,22 +603,56 @@ class CompileOnce:
         self._compiled.add(v)
 
 
-def _warm_here(gradients) -> bool:
+def _warm_here(gradients, load=False) -> bool:
+    """Whether this process's compile cache holds the ``gradients``' kernels; with ``load``,
+    when it does, the kernels imported too: numba's start and the shared exp/log loaded
+    from the cache, about 0.5 s that a worker's first block would spend otherwise. A cold
+    cache loads nothing (its kernels are compiled by one worker: ``CompileOnce``)."""
     from xorsweep.kernels import _cache
 
-    return all(_cache.is_warm(g) for g in gradients)
+    warm = all(_cache.is_warm(g) for g in gradients)
+    if warm and load:
+        from xorsweep.kernels import batch  # noqa: F401
+    return warm
 
 
-def workers_warm(client, grid: Grid) -> bool:
+def workers_warm(client, grid: Grid, load: bool = False) -> bool:
     """Whether every worker's compile cache already holds the kernels the grid trains with,
     asked of the workers themselves (the machines of a cluster have caches of their own):
-    then no block waits for a compile probe. False when any worker cannot tell."""
+    then no block waits for a compile probe. False when any worker cannot tell. ``load``:
+    warm workers also import their kernels (``_warm_here``)."""
     gradients = sorted({g for g, _ in grid.rule_parts()})
     try:
-        answers = client.run(_warm_here, gradients, on_error="return")
+        answers = client.run(_warm_here, gradients, load, on_error="return")
     except Exception:  # noqa: BLE001 - no answer: probe as if cold
         return False
     return bool(answers) and all(a is True for a in answers.values())
+
+
+class WarmCheck:
+    """``workers_warm(client, grid, load=True)`` in a thread of its own, started as a run
+    begins, so that the workers import their kernels while this process makes the store's
+    template (measured on 2 cores: about 0.5 s of a 1e6-network sweep's start,
+    ``benchmarks/bench_sweep.py``). ``result()`` waits for the answer; a check that
+    failed answers False (probe as if cold), as ``workers_warm`` does."""
+
+    def __init__(self, client, grid: Grid):
+        import threading
+
+        self._answer = []
+
+        def check():
+            try:
+                self._answer.append(workers_warm(client, grid, load=True))
+            except BaseException:  # noqa: BLE001 - the client closed under it (the run stopped): no answer
+                pass
+
+        self._thread = threading.Thread(target=check, name="xorsweep-warm-check", daemon=True)
+        self._thread.start()
+
+    def result(self) -> bool:
+        self._thread.join()
+        return bool(self._answer and self._answer[0])
 
 
 @contextlib.contextmanager

@@ -4,7 +4,9 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 from xorsweep.kernels.vocab import ARITHS
@@ -51,9 +53,29 @@ def cpu() -> tuple[str, str]:
     return model, flags
 
 
-def provenance(arith: str) -> dict:
-    import numba
+def threading_layer_config() -> str:
+    """numba's ``config.THREADING_LAYER`` as numba would set it in this process, without
+    importing numba when it is not imported yet (0.3 s, which the calling process of a
+    run on a cluster would spend on this one value): $NUMBA_THREADING_LAYER, else the
+    ``threading_layer`` of a ``.numba_config.yaml`` in the working directory, else
+    "default" (numba.core.config's own rule; tests/test_provenance.py compares the two)."""
+    if "numba" in sys.modules:
+        return str(sys.modules["numba"].config.THREADING_LAYER)
+    value = os.environ.get("NUMBA_THREADING_LAYER")
+    if value is None and os.path.isfile(".numba_config.yaml"):
+        try:
+            import yaml
 
+            with open(".numba_config.yaml") as f:
+                conf = yaml.safe_load(f)
+        except Exception:  # noqa: BLE001 - numba would warn and go on without the file
+            conf = None
+        if isinstance(conf, dict):
+            value = {"NUMBA_" + str(k).upper(): v for k, v in conf.items()}.get("NUMBA_THREADING_LAYER")
+    return str("default" if value is None else value)
+
+
+def provenance(arith: str) -> dict:
     model, flags = cpu()
     return {
         "versions": json.dumps(versions(), sort_keys=True),
@@ -63,5 +85,5 @@ def provenance(arith: str) -> dict:
         "platform": platform.platform(),
         "arith": arith,
         "arith_description": _ARITH_TEXT.get(arith) or ARITHS[arith],
-        "numba_threading_layer_config": str(numba.config.THREADING_LAYER),
+        "numba_threading_layer_config": threading_layer_config(),
     }

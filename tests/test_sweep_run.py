@@ -410,6 +410,15 @@ def test_probes_only_where_a_worker_has_a_cold_cache(client, reference_store, tm
                       env={**WORKER_ENV, "NUMBA_CACHE_DIR": str(tmp_path / "empty")}) as cluster, \
             Client(cluster) as cold:
         assert not engine.workers_warm(cold, g)
+        # the check a run starts with (engine.WarmCheck) loads nothing from a cold cache:
+        # that worker would compile what the probe compiles on one worker
+        assert not engine.WarmCheck(cold, g).result()
+        assert not any(cold.run(lambda: "xorsweep.kernels.batch" in sys.modules).values())
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env=WORKER_ENV) as cluster, Client(cluster) as new:
+        assert not any(new.run(lambda: "xorsweep.kernels.batch" in sys.modules).values())
+        assert engine.WarmCheck(new, g).result()  # a warm cache: the kernels are imported as the run starts
+        assert all(new.run(lambda: "xorsweep.kernels.batch" in sys.modules).values())
 
 
 @pytest.mark.parametrize("then", ["exact", "exact-fma"])
