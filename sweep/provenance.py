@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import platform
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +59,10 @@ def threading_layer_config() -> str:
     run on a cluster would spend on this one value): $NUMBA_THREADING_LAYER, else the
     ``threading_layer`` of a ``.numba_config.yaml`` in the working directory, else
     "default" (numba.core.config's own rule; tests/test_provenance.py compares the two)."""
-    if "numba" in sys.modules:
-        return str(sys.modules["numba"].config.THREADING_LAYER)
+    if "numba" in sys.modules:  # imported, or being imported (by another thread: the import waits for it)
+        import numba
+
+        return str(numba.config.THREADING_LAYER)
     value = os.environ.get("NUMBA_THREADING_LAYER")
     if value is None and os.path.isfile(".numba_config.yaml"):
         try:
@@ -68,8 +70,8 @@ def threading_layer_config() -> str:
 
             with open(".numba_config.yaml") as f:
                 conf = yaml.safe_load(f)
-        except Exception:  # noqa: BLE001 - numba would warn and go on without the file
-            conf = None
+        except Exception:  # noqa: BLE001 - no pyyaml (numba warns and ignores the file) or a file numba
+            conf = None  # itself cannot read (numba then fails to import: nothing trains in this process)
         if isinstance(conf, dict):
             value = {"NUMBA_" + str(k).upper(): v for k, v in conf.items()}.get("NUMBA_THREADING_LAYER")
     return str("default" if value is None else value)

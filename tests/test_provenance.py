@@ -36,3 +36,25 @@ def test_threading_layer_config_is_numbas_own_without_importing_it(tmp_path, env
     assert out.returncode == 0, out.stderr
     mine, numbas, after = json.loads(out.stdout.strip().splitlines()[-1])
     assert mine == numbas == after
+
+
+RACE = """
+import sys, threading
+from xorsweep.sweep.provenance import threading_layer_config
+assert "numba" not in sys.modules
+t = threading.Thread(target=lambda: __import__("numba"))
+t.start()
+while "numba" not in sys.modules:  # numba's import has begun in the other thread ...
+    pass
+print(threading_layer_config())  # ... and is waited for, not read half-made
+t.join()
+"""
+
+
+def test_threading_layer_config_waits_for_an_import_of_numba_under_way_in_another_thread():
+    """What a run on an in-process cluster does: a worker thread imports numba (the warm
+    check) while the calling thread records the provenance."""
+    out = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "default"
