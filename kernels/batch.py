@@ -11,9 +11,10 @@ import numpy as np
 
 from xorsweep.kernels import _cache  # noqa: F401  (sets numba's cache folder before any @njit(cache=True))
 from xorsweep.kernels import evaluate, gd, lyapunov as lyap, seed
-from xorsweep.kernels.codes import ROW_WEIGHTS
+from xorsweep.kernels.finish import FINISH
 from xorsweep.kernels.layout import FUSED_H, LANES, constants, pack, unpack_lanes
-from xorsweep.kernels.track import SOLVED_DECISIONS, TRACK_NORM, TRACK_OFF
+from xorsweep.kernels.recycle import Recycler
+from xorsweep.kernels.track import TRACK_NORM, TRACK_OFF
 from xorsweep.kernels.xmath import ARITH_CODES
 from xorsweep.kernels.vocab import (ARITHS, DEFAULT_ARITH, DEFAULT_DTYPE, DEFAULT_H, DTYPES, GRADIENTS, GROUP_DIMS,
                                     GROUPS, X, n_params, rule_parts, split_groups, training_defaults)
@@ -117,14 +118,15 @@ def _real_array(name, a):
     return a
 
 
-def _as_batch(name, a, shape, dtype, single):
+def _as_batch(name, a, shape, single):
+    """a as a batch (B, *shape), in its own dtype: ``pack`` casts it as it copies it."""
     a = _real_array(name, a)
     if single:
         a = a[None]
     if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
         want = ", ".join(map(str, shape))
         raise ValueError(f"{name} must be shaped (B, {want}) or ({want}), got {a.shape[1:] if single else a.shape}")
-    return a.astype(dtype, copy=False)
+    return a
 
 
 def _check_int(name, v, minimum, maximum=None):
@@ -170,6 +172,8 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     bit-identical whatever the batch size, its position in the batch and ``threads``.
     The packed parameters and final activations (up to 64 MiB) are kept for the next call
     of the same shapes, which then skips faulting in fresh memory; no result points into them.
+    The results' own memory, once the caller has dropped every reference to it, is used
+    again by a later call (up to 64 MiB held: ``kernels.recycle``).
     ``TrainResult.to_dataset()`` gives the result as an xarray Dataset.
     """
     gradient, update = rule_parts(rule, gradient, update)
@@ -197,10 +201,9 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     if W1.ndim != 3 or W1.shape[1] != 2 or W1.shape[2] < 1:
         raise ValueError(f"W1 must be shaped (B, 2, H) or (2, H) with H >= 1, got {W1.shape}")
     B, _, H = W1.shape
-    W1 = W1.astype(dt, copy=False)
-    b1 = _as_batch("b1", b1, (H,), dt, single)
-    W2 = _as_batch("W2", W2, (H, 2), dt, single)
-    b2 = _as_batch("b2", b2, (2,), dt, single)
+    b1 = _as_batch("b1", b1, (H,), single)
+    W2 = _as_batch("W2", W2, (H, 2), single)
+    b2 = _as_batch("b2", b2, (2,), single)
     for name, a in (("b1", b1), ("W2", W2), ("b2", b2)):
         if a.shape[0] != B:
             raise ValueError(f"{name} has {a.shape[0]} networks, W1 has {B}")
@@ -225,29 +228,38 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
     traj = np.zeros((chunks, T, nP, LANES), dt)
     tloss = np.zeros((chunks, T, LANES), dt)
     tacc = np.zeros((chunks, T, LANES), dt)
-    loss = np.empty((chunks, LANES), dt)
-    acc = np.empty((chunks, LANES), dt)
     code = ARITH_CODES[arith]
     track = bool(track)
-    prev = np.full((chunks, H + 1, LANES), -1, np.int8)
-    last = np.zeros((chunks, LANES), np.int32)
-    solved = np.zeros((chunks, LANES), np.int32)
-    gnorm = np.full((chunks, LANES), np.nan, dt)
     module = _KERNELS[gradient]
     # one entry per (threads, step): a run compiles only the code it runs
     sequential, fused = update == "sequential", H == FUSED_H
+    # what the caller receives, in memory used again once the caller drops it (_OUT)
+    new = _OUT.empty
+    params, z1, y = new((B, nP), dt), new((B, 4, H), dt), new((B, 4, 2), dt)
+    loss_o, acc_o, predicted, diverged = new((B,), dt), new((B,), dt), new((B, 4), np.int8), new((B,), np.bool_)
+    nt = B if track else 0
+    solved_o, settled_o, gnorm_o = new((nt,), np.int32), new((nt,), np.int32), new((nt,), dt)
 
     lam = lam_traj = None
     with _PARALLEL, _numba_threads(threads):
-        # the packed parameters and final activations go in buffers kept between calls
-        # (_Scratch): read out into fresh arrays before the lock is released
-        P = pack(W1, b1, W2, b2, dt, out=_SCRATCH.take("P", (chunks, nP, LANES), dt))
-        Z = _SCRATCH.take("Z", (chunks, 4, H, LANES), dt)
-        Y = _SCRATCH.take("Y", (chunks, 4, 2, LANES), dt)
+        # the packed parameters, activations and tracking state go in buffers kept between
+        # calls (_Scratch), read out into the arrays above before the lock is released
+        take = _SCRATCH.take
+        P = pack(W1, b1, W2, b2, dt, out=take("P", (chunks, nP, LANES), dt))
+        Z, Y = take("Z", (chunks, 4, H, LANES), dt), take("Y", (chunks, 4, 2, LANES), dt)
+        loss, acc = take("loss", (chunks, LANES), dt), take("acc", (chunks, LANES), dt)
+        prev, last, solved = (take("prev", (chunks, H + 1, LANES), np.int8), take("last", (chunks, LANES), np.int32),
+                              take("solved", (chunks, LANES), np.int32))
+        gnorm = take("gnorm", (chunks, LANES), dt)
+        prev.fill(-1)
+        last.fill(0)
+        solved.fill(0)
+        gnorm.fill(np.nan)
         # one thread (Dask workers, xorsweep train): the entries without a parallel region,
         # which compile in a fraction of the time; the bits are the same
         threaded = chunks > 1 and numba.get_num_threads() > 1
-        entry, evaluate_chunks = module.TRAIN[code][threaded, fused], evaluate.EVALUATE[code][0 if threaded else 1]
+        which = 0 if threaded else 1
+        entry, evaluate_chunks = module.TRAIN[code][threaded, fused], evaluate.EVALUATE[code][which]
 
         def kernel(*args):  # the rule's entry, its update order fixed
             entry(*args, sequential, fused)
@@ -258,30 +270,22 @@ def train(W1, b1, W2, b2, *, rule=None, gradient=None, update=None, lr=None, ste
         else:
             kernel(P, c, steps, every, traj, tloss, tacc, prev, last, solved, gnorm, TRACK_NORM if track else TRACK_OFF)
         evaluate_chunks(P, c, Z, Y, loss, acc)
-
-        final = split_groups(_unpack_copy(P, B), H)
-        # what is read from every network is computed on the packed (chunks, ..., LANES) arrays,
-        # and each array is unpacked once: at B = 65,536 this halves the call's fixed cost
-        decided = Y[:, :, 1] > Y[:, :, 0]  # (chunks, 4, LANES): argmax, ties and NaN 0
-        finite = np.isfinite(P).all(axis=1) & np.isfinite(loss)
-        tracked = {}
-        if track:
-            tracked = _final_state(steps, decided, Z, prev, last, solved, B)
-            tracked["grad_norm"] = unpack_lanes(gnorm, B)
-        z1, y = _unpack_copy(Z, B), _unpack_copy(Y, B)
+        FINISH[which](P, Z, Y, loss, acc, gnorm, prev, last, solved, steps, c, track, B,
+                      params, z1, y, loss_o, acc_o, predicted, diverged, solved_o, settled_o, gnorm_o)
     trajectory = None
     if every:
         tflat = unpack_lanes(traj, B)  # (B, T, P)
         trajectory = Trajectory(steps=np.arange(T) * every, **split_groups(tflat, H),
                                 loss=unpack_lanes(tloss, B), accuracy=unpack_lanes(tacc, B))
+    tracked = dict(solved_step=solved_o, settled_step=settled_o, grad_norm=gnorm_o) if track else {}
     return TrainResult(
-        **final,
-        loss=unpack_lanes(loss, B),
-        accuracy=unpack_lanes(acc, B),
-        predicted=unpack_lanes(decided.view(np.int8), B),
+        **split_groups(params, H),
+        loss=loss_o,
+        accuracy=acc_o,
+        predicted=predicted,
         z1=z1,
         y=y,
-        diverged=unpack_lanes(~finite, B),
+        diverged=diverged,
         trajectory=trajectory,
         **tracked,
         lyapunov=None if lam is None else unpack_lanes(lam, B),
@@ -293,8 +297,8 @@ class _Scratch:
     """Buffers kept from one call of ``train`` to the next of the same shapes, up to
     ``limit`` bytes in all: a fresh array's pages are faulted in on first touch, which at
     B = 65,536 costs more than the final forward pass (5-10 % of a 200-step call on this
-    virtual machine). Used only under ``_PARALLEL``; nothing a caller receives may point
-    into them (``_unpack_copy``)."""
+    virtual machine). Used only under ``_PARALLEL``; nothing a caller receives points into
+    them (``kernels.finish`` copies the results out)."""
 
     def __init__(self, limit):
         self.limit, self.kept = limit, {}
@@ -309,12 +313,9 @@ class _Scratch:
 
 
 _SCRATCH = _Scratch(64 << 20)
-
-
-def _unpack_copy(a, B):
-    """unpack_lanes(a, B) in memory of its own: (a reshape can return a view, e.g. of one chunk)."""
-    r = unpack_lanes(a, B)
-    return r.copy() if np.may_share_memory(r, a) else r
+#: the memory of the arrays a call returns, used again by a later call once the caller has
+#: dropped them (``kernels.recycle``: no page faults for the next call's 11 MB at B = 65,536)
+_OUT = Recycler(64 << 20)
 
 
 LYAPUNOV_LONG_NAME = "finite-time Lyapunov exponent of training (twin trajectory, Benettin)"
@@ -329,19 +330,3 @@ def _first(r: TrainResult, n: int) -> TrainResult:
         t = Trajectory(steps=t.steps, **{f.name: getattr(t, f.name)[:n] for f in dataclasses.fields(t)
                                          if f.name != "steps"})
     return dataclasses.replace(r, **cut, trajectory=t)
-
-
-def _final_state(steps, decided, Z, prev, last, solved, B):
-    """Fold the state at the final parameters (step ``steps``) into the kernels' tracking,
-    as ``kernels.track.track`` would at step ``steps``, on the packed arrays: decided
-    (chunks, 4, LANES) the final decisions, Z (chunks, 4, H, LANES) the hidden activations,
-    prev (chunks, H + 1, LANES), last and solved (chunks, LANES)."""
-    d = decided.view(np.int8)
-    d = ((d[:, 0] * np.int8(8) + d[:, 1] * np.int8(4)) + d[:, 2] * np.int8(2)) + d[:, 3]
-    bits = (Z > 0.5).view(np.int8)  # (chunks, 4, H, LANES)
-    w = ROW_WEIGHTS.astype(np.int8)
-    code = ((bits[:, 0] * w[0] + bits[:, 1] * w[1]) + bits[:, 2] * w[2]) + bits[:, 3] * w[3]  # (chunks, H, LANES)
-    changed = (d != prev[:, 0]) | np.any(code != prev[:, 1:], axis=1)
-    ok = d == SOLVED_DECISIONS
-    return {"solved_step": unpack_lanes(np.where(ok, solved, -1).astype(np.int32), B),
-            "settled_step": unpack_lanes(np.where(changed, steps, last).astype(np.int32), B)}

@@ -259,12 +259,12 @@ def test_kernel_machine_code_fma_only_where_written(rule):
             assert bool(packed) == want, sig
 
 
-@pytest.mark.parametrize("B", [1, 64, 130])
+@pytest.mark.parametrize("B", [1, 64, 130, 5000])
 def test_results_own_their_memory_across_calls(B):
     """train keeps its packed buffers between calls of the same shapes (kernels.batch._Scratch):
     a result must never point into them, so the next call, with other starts, changes no
     array of an earlier result (B = 1 and 64: one chunk, where an unpacking reshape can be
-    a view)."""
+    a view; B = 5000: results in recycled memory, kernels.recycle)."""
     from xorsweep.kernels import batch
 
     first = kernels.train(*random_starts(B, seed=1), rule="gd", steps=5)
@@ -278,6 +278,32 @@ def test_results_own_their_memory_across_calls(B):
         assert not any(np.may_share_memory(after, a) for a in batch._SCRATCH.kept.values()), name
         assert not np.array_equal(bits(getattr(second, name)), bits(before)) or name in (
             "accuracy", "predicted", "diverged", "solved_step", "settled_step"), name
+
+
+def test_a_dropped_result_s_memory_is_used_again_and_a_kept_view_s_is_not():
+    """The memory of a result the caller dropped goes to the next call (kernels.recycle: no
+    page faults); while any view of it lives (here one network's W1) it is not reused, and
+    the view keeps its bits through later calls."""
+    from xorsweep.kernels import batch
+
+    starts = random_starts(5000, seed=3)
+    first = kernels.train(*starts, rule="gd", steps=5)
+    where = first.z1.__array_interface__["data"][0]
+    del first
+    second = kernels.train(*random_starts(5000, seed=4), rule="gd", steps=5)
+    assert second.z1.__array_interface__["data"][0] == where  # recycled
+    view, want = second.W1[17], second.W1[17].copy()
+    del second
+    for seed in (5, 6):
+        later = kernels.train(*random_starts(5000, seed=seed), rule="gd", steps=5)
+        assert not any(np.may_share_memory(view, getattr(later, f)) for f in ("W1", "b1", "W2", "b2", "z1", "y"))
+        np.testing.assert_array_equal(bits(view), bits(want))
+        del later
+    again = kernels.train(*starts, rule="gd", steps=5)  # the same bits from recycled memory
+    fresh = kernels.train(*starts, rule="gd", steps=5, threads=1)
+    for f in ("W1", "z1", "y", "loss", "predicted", "diverged", "solved_step", "settled_step", "grad_norm"):
+        np.testing.assert_array_equal(bits(getattr(again, f)), bits(getattr(fresh, f)), err_msg=f)
+    assert batch._OUT.free_bytes <= batch._OUT.limit
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
