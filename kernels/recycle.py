@@ -35,6 +35,12 @@ class _Lease:
     def __del__(self):
         self._recycler._give_back(self._mem)
 
+    def _refuse(self, *args):
+        # a second lease of the same block would give it back while the first's arrays live
+        raise TypeError("a recycled array's memory owner cannot be copied or pickled; copy the array")
+
+    __copy__ = __deepcopy__ = __reduce_ex__ = __reduce__ = _refuse
+
 
 class Recycler:
     def __init__(self, limit: int, min_bytes: int = 1 << 17):

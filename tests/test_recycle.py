@@ -69,7 +69,20 @@ def test_what_it_holds_is_bounded_and_the_oldest_goes_first():
         blocks.pop(0)  # given back in the order 10, 20, 30, 40, 50 KB
         assert r.free_bytes <= 100 * KB
     assert r.free_bytes == 90 * KB  # 40 + 50: 10, 20 and 30 let go, the oldest first
-    assert address(r.empty((40 * KB,), np.uint8)) and r.free_bytes == 50 * KB
+    got = r.empty((40 * KB,), np.uint8)
+    assert r.free_bytes == 50 * KB and got.nbytes == 40 * KB
+
+
+def test_the_memory_owner_cannot_be_copied():
+    """A copy of a block's owner would give the block back while the original's arrays live."""
+    import copy
+
+    r = Recycler(limit=1 << 20, min_bytes=KB)
+    a = r.empty((4096,), np.uint8)
+    for make in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError):
+            make(a.base)
+    assert pickle.loads(pickle.dumps(a)).nbytes == a.nbytes  # the array itself pickles (a copy)
     r.clear()
     assert r.free_bytes == 0
 
