@@ -7,47 +7,44 @@ this project runs on a page fault costs about 3.4 µs (2026-12-04, AMD EPYC Zen 
 2,000 faults, 7 ms of a 95 ms float32 call on two threads. glibc gives such blocks back to
 the system when they are freed, so every call faulted them in again.
 
-``Recycler.empty`` hands out arrays whose memory returns to the recycler when the last
-array (or view, or memoryview) using it is garbage-collected: exactly when ``free`` would
-have released it, so no live array ever shares memory with a new one, and a result kept
-by the caller is never written again. What the recycler holds meanwhile is bounded
-(``limit`` bytes, the oldest blocks let go first). Arrays smaller than ``min_bytes`` come
-from glibc's heap, which keeps its pages, and are plain ``np.empty``.
+``Recycler.empty`` hands out views of blocks (plain ``uint8`` numpy arrays) the recycler
+keeps. numpy makes the block the ``base`` of every array derived from one it handed out
+(views, slices, transposes; a memoryview or an xarray variable holds such an array), so a
+block nobody else uses has exactly the recycler's own reference: ``sys.getrefcount`` 2.
+Only such a block is handed out again. Nothing runs at collection time (no ``__del__``):
+a result kept in a reference cycle keeps its block until the cycle is collected, then the
+block is simply free, and a block can never be handed out while an array uses it. What the
+recycler keeps is bounded (``limit`` bytes, free blocks let go oldest first, then busy
+ones forgotten, i.e. left to numpy to free when their last array goes). Arrays smaller
+than ``min_bytes`` come from glibc's heap, which keeps its pages, and are plain
+``np.empty``; so are object arrays.
+
+The reference count is exact in CPython with the GIL (the interpreters this project runs
+on). Under a lock, a block with no other reference cannot gain one except through the
+recycler, so checking it and handing it out cannot race another thread.
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import weakref
 
 import numpy as np
 
-
-class _Lease:
-    """The base object of a recycled array: numpy keeps it alive as long as any view of
-    its memory; when it goes, its block goes back to the recycler."""
-
-    __slots__ = ("_mem", "_recycler", "__array_interface__")
-
-    def __init__(self, recycler, mem, shape, dtype):
-        self._mem, self._recycler = mem, recycler
-        self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "data": (mem.ctypes.data, False),
-                                    "version": 3}
-
-    def __del__(self):
-        self._recycler._give_back(self._mem)
-
-    def _refuse(self, *args):
-        # a second lease of the same block would give it back while the first's arrays live
-        raise TypeError("a recycled array's memory owner cannot be copied or pickled; copy the array")
-
-    __copy__ = __deepcopy__ = __reduce_ex__ = __reduce__ = _refuse
+_ALL = weakref.WeakSet()
 
 
 class Recycler:
     def __init__(self, limit: int, min_bytes: int = 1 << 17):
-        self.limit, self.min_bytes = limit, min_bytes
-        self._free = []  # blocks (uint8 arrays) no array uses any more, oldest first
-        self._free_bytes = 0
+        self.limit, self.min_bytes = int(limit), int(min_bytes)
+        self._blocks = []  # every block handed out and still kept (uint8 arrays), oldest first
         self._lock = threading.Lock()
+        _ALL.add(self)
+
+    def _is_free(self, i) -> bool:
+        # references: the list's and getrefcount's argument
+        return sys.getrefcount(self._blocks[i]) == 2
 
     def empty(self, shape, dtype) -> np.ndarray:
         """``np.empty(shape, dtype)``, in a block used before when one of its size is free."""
@@ -56,38 +53,60 @@ class Recycler:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if nbytes < self.min_bytes or dtype.hasobject:
             return np.empty(shape, dtype)
-        mem = None
         with self._lock:
-            for i in range(len(self._free) - 1, -1, -1):
-                if self._free[i].nbytes == nbytes:
-                    mem = self._free.pop(i)
-                    self._free_bytes -= nbytes
+            blocks = self._blocks
+            for i in range(len(blocks) - 1, -1, -1):  # the newest first: likeliest in cache
+                if blocks[i].nbytes == nbytes and self._is_free(i):
+                    mem = blocks.pop(i)
                     break
-        if mem is None:
-            mem = np.empty(nbytes, np.uint8)  # numpy aligns it for any dtype
-        return np.asarray(_Lease(self, mem, shape, dtype))
+            else:
+                mem = np.empty(nbytes, np.uint8)  # numpy aligns it for any dtype
+                if nbytes > self.limit:
+                    return mem.view(dtype).reshape(shape)  # never kept
+                self._bound(self.limit - nbytes)
+            blocks.append(mem)  # now the newest
+        # a view: its base, and that of every array made from it, is mem
+        return mem.view(dtype).reshape(shape)
 
-    def _give_back(self, mem):
-        """Called by a lease's ``__del__``: in any thread, at any point (also inside
-        ``empty`` on this thread, when a collection runs there); it never waits: when the
-        lock is taken the block is simply freed."""
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
-            self._free.append(mem)
-            self._free_bytes += mem.nbytes
-            while self._free_bytes > self.limit:
-                self._free_bytes -= self._free.pop(0).nbytes
-        finally:
-            self._lock.release()
+    def _bound(self, room):
+        """Keep at most ``room`` bytes (lock held): free blocks go first, oldest first, then
+        busy ones are forgotten (numpy frees them when their last array goes)."""
+        blocks = self._blocks
+        held = sum(b.nbytes for b in blocks)
+        for busy_too in (False, True):
+            i = 0
+            while held > room and i < len(blocks):
+                if busy_too or self._is_free(i):
+                    held -= blocks.pop(i).nbytes
+                else:
+                    i += 1
 
     @property
     def free_bytes(self) -> int:
-        """Bytes held for reuse."""
-        return self._free_bytes
+        """Bytes kept for reuse that no array uses now."""
+        with self._lock:
+            return sum(self._blocks[i].nbytes for i in range(len(self._blocks)) if self._is_free(i))
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of every block kept, free or in use (at most ``limit``)."""
+        with self._lock:
+            return sum(b.nbytes for b in self._blocks)
 
     def clear(self):
-        """Let every held block go."""
+        """Let every block go (arrays still using one keep it, as numpy's own memory)."""
         with self._lock:
-            self._free.clear()
-            self._free_bytes = 0
+            self._blocks.clear()
+
+    def _after_fork(self):
+        # a fork while another thread held the lock would leave it held in the child forever
+        self._lock = threading.Lock()
+
+
+def _reset_locks():
+    for r in list(_ALL):
+        r._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks)
