@@ -344,3 +344,44 @@ def test_one_division_softmax_output_has_the_bits_of_softmax2(dtype):
         make(code)(a0, a1, out)
         np.testing.assert_array_equal(bits(out[2]), bits(out[0]), err_msg=f"arith {code}, label 0")
         np.testing.assert_array_equal(bits(out[3]), bits(out[1]), err_msg=f"arith {code}, label 1")
+
+
+def _result_arrays(res):
+    out = {f: getattr(res, f) for f in ("W1", "b1", "W2", "b2", "loss", "accuracy", "predicted", "z1", "y", "diverged",
+                                        "solved_step", "settled_step", "grad_norm", "lyapunov", "lyapunov_traj")}
+    if res.trajectory is not None:
+        out.update({f"traj_{f}": getattr(res.trajectory, f) for f in ("W1", "b1", "W2", "b2", "loss", "accuracy")})
+    return {k: v for k, v in out.items() if v is not None}
+
+
+@pytest.mark.parametrize("B,H,kw", [(63, 2, dict(steps=0, track=False)), (64, 3, dict(steps=7)),
+                                    (65, 5, dict(steps=7, dtype=np.float32)), (130, 3, dict(steps=9, lyapunov=True)),
+                                    (130, 2, dict(steps=0)), (5000, 3, dict(steps=3, rule="gd", track=False)),
+                                    (65, 3, dict(steps=6, record_every=2, dtype=np.float32, rule="gd"))])
+def test_every_output_element_is_written_whatever_the_recycled_memory_held(monkeypatch, B, H, kw):
+    """Results come in recycled memory that is not cleared: a call whose blocks held all
+    zero bytes, all 0xFF (NaN, -1, True) or all 0x5A bytes returns the same bits, so no
+    element is left unwritten (chunk edges: B = 63, 64, 65, 130; H = 2, 3 (fused), 5)."""
+    from xorsweep.kernels import batch
+    from xorsweep.kernels.recycle import Recycler
+
+    r = Recycler(64 << 20, min_bytes=1)  # every array recycled, the smallest too
+    monkeypatch.setattr(batch, "_OUT", r)
+    starts = random_starts(B, H=H, seed=B + H)
+    got = {}
+    for pattern in (0x00, 0xFF, 0x5A):
+        res = kernels.train(*starts, **kw)
+        sizes = [b.nbytes for b in r._blocks]
+        assert sizes  # the results came from r
+        r.clear()
+        poisoned = [r.empty((n,), np.uint8) for n in sizes]
+        for p in poisoned:
+            p.fill(pattern)
+        del poisoned, res  # the pool now holds exactly these blocks, free
+        res = kernels.train(*starts, **kw)
+        assert r.free_bytes == 0  # every poisoned block was taken
+        got[pattern] = {k: bits(v).copy() for k, v in _result_arrays(res).items()}
+        del res
+    for k, want in got[0x00].items():
+        for pattern in (0xFF, 0x5A):
+            np.testing.assert_array_equal(got[pattern][k], want, err_msg=f"{k}, blocks of 0x{pattern:02X}")
