@@ -32,6 +32,15 @@ on this shared machine hits every row alike. Ratios are against xorsweep's
   table of each process's median ratio and the median and range over the processes: a
   process that runs slow for its whole life shifts one process's ratio, not the summary
   (added 2026-12-03, after single runs gave float64 1.15x and 1.39x on one day).
+- torch.compile in chunks (``--torch-chunks``, default 16,384 and 32,768 networks): the
+  same compiled step, the batch trained chunk by chunk, each for all its steps, as
+  xorsweep trains its chunks of 64: a step of the whole batch reads and writes 17 arrays
+  of B floats and the step's temporaries, 18 MB in float64 at B = 65,536, near what a
+  shared host leaves of the L3 cache, and in chunks the same step ran up to 1.4x faster
+  in the same process (2026-12-04, Zen 4). They are in the head to head too (against
+  whole calls): the peer at its best blocking, not only at the batch size it was given
+  (added 2026-12-04, after torch's whole-batch rate moved by 2x between runs of the same
+  compiled code).
 - torch.compile (inductor) and JAX ``jit`` of ``flat_step``: the kernel's own step on one
   (B,) array per parameter, one exp for the two-class softmax, written once for any
   array namespace; torch loops over the compiled step in Python (2 threads, and 1: on a
@@ -226,26 +235,40 @@ def numpy_book_impl(s, steps, dtype):
     return prepare
 
 
-def torch_impl(s, steps, dtype, threads=2):
+def torch_impl(s, steps, dtype, threads=2, chunk=None):
+    """torch.compile of ``flat_step`` on the whole batch, or with ``chunk``: the batch in
+    chunks of that many networks, each trained for all its steps before the next (as
+    xorsweep's kernel does with its chunks of 64), so that a step's arrays (17 parameters
+    and the step's temporaries) can stay in the caches: the peer at its best blocking."""
     import torch
 
     def prepare():
         tdt = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
-        p0 = tuple(torch.from_numpy(a) for a in flat_columns(s, dtype))
+        cols = flat_columns(s, dtype)
+        B = cols[0].shape[0]
+        n = B if chunk is None else chunk
+        parts = [tuple(torch.from_numpy(a[i:i + n]) for a in cols) for i in range(0, B, n)]
         step = torch.compile(lambda p: flat_step(torch, p, LR), backend="inductor", dynamic=False)
         with torch.no_grad():
-            out = step(p0)  # compile on the real shapes
+            for p0 in (parts[0], parts[-1]):  # compile on the real shapes (a last, shorter chunk too)
+                out = step(p0)
         assert out[0].dtype == tdt
 
         def run():
             torch.set_num_threads(threads)
             with torch.no_grad():
-                p = p0
-                for _ in range(steps):
-                    p = step(p)
-            return p
+                done = []
+                for p in parts:
+                    for _ in range(steps):
+                        p = step(p)
+                    done.append(p)
+            return done
         return run
     return prepare
+
+
+def torch_chunk_label(n):
+    return f"torch.compile flat step, in chunks of {n:,}"
 
 
 def jax_flat_impl(s, steps, dtype):
@@ -414,14 +437,14 @@ def head_to_head(runs, pairs, batch):
     ``pairs`` is 0 or torch is missing."""
     by = {(d, label): (run, st) for d, label, run, st in runs}
     out = []
+    whole, loop = f"xorsweep gd {DEFAULT_ARITH}", f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)"
     for dtn in ("float64", "float32") if pairs > 0 else ():
-        b = (dtn, "torch.compile flat step")
-        if b not in by:
-            continue
-        for a_label in (f"xorsweep gd {DEFAULT_ARITH}",
-                        f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)"):
-            a = (dtn, a_label)
-            if a not in by:
+        # torch on the whole batch against both of ours; torch in chunks against whole calls
+        chunked = [label for d, label in by if d == dtn and label.startswith("torch.compile flat step, in chunks")]
+        for a_label, b_label in ([(whole, "torch.compile flat step"), (loop, "torch.compile flat step")]
+                                 + [(whole, c) for c in chunked]):
+            a, b = (dtn, a_label), (dtn, b_label)
+            if a not in by or b not in by:
                 continue
             ra, rb, q = [], [], []
             for _ in range(pairs):
@@ -433,12 +456,13 @@ def head_to_head(runs, pairs, batch):
                 ra += [quad[0], quad[3]]
                 rb += [quad[1], quad[2]]
                 q.append((quad[0] + quad[3]) / (quad[1] + quad[2]))
-            out.append((dtn, a_label.removeprefix("xorsweep gd "), "torch.compile 2 threads", ra, rb, q))
+            out.append((dtn, a_label.removeprefix("xorsweep gd "),
+                        b_label.replace("torch.compile flat step", "torch.compile 2 threads"), ra, rb, q))
     return out
 
 
-def head_only(B, steps, pairs):
-    """The head to head alone, in this process: one JSON line per (dtype, A) on stdout."""
+def head_only(B, steps, pairs, chunks=()):
+    """The head to head alone, in this process: one JSON line per (dtype, A, B) on stdout."""
     import json
 
     s = starts(B)
@@ -447,7 +471,8 @@ def head_only(B, steps, pairs):
         for label, prep in ((f"xorsweep gd {DEFAULT_ARITH}", xorsweep_impl(s, steps, dtn, DEFAULT_ARITH)),
                             (f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)",
                              xorsweep_loop_impl(s, steps, dt, DEFAULT_ARITH)),
-                            ("torch.compile flat step", torch_impl(s, steps, dt))):
+                            ("torch.compile flat step", torch_impl(s, steps, dt)),
+                            *((torch_chunk_label(n), torch_impl(s, steps, dt, chunk=n)) for n in chunks)):
             runs.append((dtn, label, prep(), steps))
     for _, _, run, _ in runs:  # one untimed call each, as the full run's rounds come first
         run()
@@ -480,29 +505,42 @@ def across_processes(args):
         sys.exit("bench_peers: --processes needs torch (pip install -e '.[bench]')")
     header("xorsweep head to head across processes")
     print(f"# gd, H = 3, B = {args.batch}, {args.steps} steps per call; {args.processes} processes one after "
-          f"another, each {args.pairs} x (A B B A) against torch.compile (2 threads)")
+          f"another, each {args.pairs} x (A B B A) against torch.compile (2 threads; on the whole batch, and in "
+          f"chunks of {', '.join(f'{n:,}' for n in args.torch_chunks) or 'no size'})")
     rows = {}
     for k in range(args.processes):
         out = subprocess.run([sys.executable, __file__, "--head-only", "--batch", str(args.batch), "--steps",
-                              str(args.steps), "--pairs", str(args.pairs)], check=True, capture_output=True,
+                              str(args.steps), "--pairs", str(args.pairs), "--torch-chunks",
+                              ",".join(map(str, args.torch_chunks))], check=True, capture_output=True,
                              text=True).stdout
         for line in out.splitlines():
             if line.startswith("{"):
                 r = json.loads(line)
-                rows.setdefault((r["dtype"], r["a"]), []).append(r)
-                print(f"# process {k + 1}: {r['dtype']} {r['a']}: {r['ratio']:.3f} ({r['low']:.3f}-{r['high']:.3f}); "
+                rows.setdefault((r["dtype"], r["a"], r["b"]), []).append(r)
+                print(f"# process {k + 1}: {r['dtype']} A {r['a']}, B {r['b']}: {r['ratio']:.3f} ({r['low']:.3f}-{r['high']:.3f}); "
                       f"A {r['a_rate']:.3g}, B {r['b_rate']:.3g} network-steps/s", flush=True)
     load1 = os.getloadavg()
     print()
-    print("| dtype | A (B = torch.compile, 2 threads) | processes | median of the processes' ratios | range "
+    print("| dtype | A | B | processes | median of the processes' ratios | range "
           "| A network-steps/s (range) | B network-steps/s (range) |")
-    print("|---|---|---|---|---|---|---|")
-    for (dtn, a), rs in rows.items():
+    print("|---|---|---|---|---|---|---|---|")
+    for (dtn, a, b), rs in rows.items():
         q = [r["ratio"] for r in rs]
         ar, br = [r["a_rate"] for r in rs], [r["b_rate"] for r in rs]
-        print(f"| {dtn} | {a} | {len(rs)} | {np.median(q):.3f} | {min(q):.3f}-{max(q):.3f} "
+        print(f"| {dtn} | {a} | {b} | {len(rs)} | {np.median(q):.3f} | {min(q):.3f}-{max(q):.3f} "
               f"| {np.median(ar):.3g} ({min(ar):.3g}-{max(ar):.3g}) | {np.median(br):.3g} ({min(br):.3g}-{max(br):.3g}) |")
     print(f"\n# load at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (1, 5, 15 min)")
+
+
+def chunk_sizes(text):
+    """'16384,32768' -> (16384, 32768); '' -> ()."""
+    try:
+        sizes = tuple(int(t) for t in text.replace("_", "").split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"chunk sizes must be integers separated by commas, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"chunk sizes must be >= 1, got {text!r}")
+    return sizes
 
 
 def main():
@@ -522,6 +560,9 @@ def main():
                     help="only the seed rule's table (same measurement, rounds and sizes; no gd peers)")
     ap.add_argument("--processes", type=int, default=0,
                     help="only the head to head, in this many fresh processes, and the spread of their ratios")
+    ap.add_argument("--torch-chunks", type=chunk_sizes, default=(16_384, 32_768),
+                    help="comma-separated chunk sizes for torch.compile's extra rows: the batch trained chunk by "
+                         "chunk, each for all steps (default 16384,32768; '' for none)")
     ap.add_argument("--head-only", action="store_true", help=argparse.SUPPRESS)  # one process of --processes
     args = ap.parse_args()
     if args.pairs < 0:
@@ -529,10 +570,11 @@ def main():
     if args.processes < 0:
         ap.error(f"--processes must be >= 0, got {args.processes}")
     if args.head_only:
-        head_only(args.batch, args.steps, max(args.pairs, 1))
+        head_only(args.batch, args.steps, max(args.pairs, 1), args.torch_chunks)
         return
     if args.quick:
         args.batch, args.steps, args.slow_steps, args.rounds, args.seed_batch = 4096, 20, 2, 1, 512
+        args.torch_chunks = tuple(min(n, 1024) for n in args.torch_chunks[:1])
         args.pairs = min(args.pairs, 1)
     if args.processes:
         if args.pairs == 0:
@@ -562,6 +604,8 @@ def main():
         if available("torch"):
             impls.append((dtn, "torch.compile flat step", torch_impl(s, args.steps, dt), args.steps))
             impls.append((dtn, "torch.compile flat step, 1 thread", torch_impl(s, args.steps, dt, 1), args.steps))
+            for n in args.torch_chunks:
+                impls.append((dtn, torch_chunk_label(n), torch_impl(s, args.steps, dt, chunk=n), args.steps))
         elif dtn == "float64":
             skipped.append("torch.compile and the head to head (pip install -e '.[bench]')")
         if available("jax"):
