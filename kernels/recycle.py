@@ -19,9 +19,15 @@ ones forgotten, i.e. left to numpy to free when their last array goes). Arrays s
 than ``min_bytes`` come from glibc's heap, which keeps its pages, and are plain
 ``np.empty``; so are object arrays.
 
-The reference count is exact in CPython with the GIL (the interpreters this project runs
-on). Under a lock, a block with no other reference cannot gain one except through the
-recycler, so checking it and handing it out cannot race another thread.
+The reference count is exact in CPython with the GIL. Under a lock, a block with no other
+reference cannot gain one except through the recycler, so checking it and handing it out
+cannot race another thread. What count a free block shows is measured once, at import,
+through the same code that checks the blocks (``_count``): interpreters may count a
+function's argument differently (CPython 3.14 borrows references it used to take). Where
+that measurement does not tell a free block from one with a single outside reference, or
+where the GIL is off (a free-threaded build, where another thread's reference may not be
+visible yet), the recycler hands out plain ``np.empty`` arrays: no reuse rather than a
+guess.
 """
 from __future__ import annotations
 
@@ -35,6 +41,30 @@ import numpy as np
 _ALL = weakref.WeakSet()
 
 
+def _count(blocks, i) -> int:
+    """The reference count of blocks[i] as the recycler reads it (one code path for the
+    check and for its calibration)."""
+    return sys.getrefcount(blocks[i])
+
+
+def _free_count():
+    """The count ``_count`` gives a block only its list refers to, or None when it cannot
+    be told from one with an outside reference (then nothing is recycled)."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None
+    probe = [np.empty(1, np.uint8)]
+    free = _count(probe, 0)
+    held = probe[0]
+    busy = _count(probe, 0)
+    del held
+    again = _count(probe, 0)
+    return free if busy == free + 1 and again == free else None
+
+
+#: what a free block's ``_count`` is here; None: recycling off
+FREE_COUNT = _free_count()
+
+
 class Recycler:
     def __init__(self, limit: int, min_bytes: int = 1 << 17):
         self.limit, self.min_bytes = int(limit), int(min_bytes)
@@ -43,15 +73,14 @@ class Recycler:
         _ALL.add(self)
 
     def _is_free(self, i) -> bool:
-        # references: the list's and getrefcount's argument
-        return sys.getrefcount(self._blocks[i]) == 2
+        return _count(self._blocks, i) == FREE_COUNT
 
     def empty(self, shape, dtype) -> np.ndarray:
         """``np.empty(shape, dtype)``, in a block used before when one of its size is free."""
         dtype = np.dtype(dtype)
         shape = tuple(int(n) for n in shape)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes < self.min_bytes or dtype.hasobject:
+        if nbytes < self.min_bytes or dtype.hasobject or FREE_COUNT is None:
             return np.empty(shape, dtype)
         with self._lock:
             blocks = self._blocks

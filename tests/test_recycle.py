@@ -231,3 +231,21 @@ def test_arrays_alive_at_exit_leave_no_error():
             "class Cycle:\n    pass\nc = Cycle(); c.self = c; c.a = r.empty((2000,), np.float64)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_recycling_is_off_where_the_count_cannot_tell_a_free_block(monkeypatch):
+    """The free block's count is measured at import through the checking code; where it
+    does not tell a free block from a held one (or the GIL is off), nothing is recycled."""
+    from xorsweep.kernels import recycle
+
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        assert recycle.FREE_COUNT is not None
+    monkeypatch.setattr(recycle, "_count", lambda blocks, i: 5)  # every block looks the same
+    assert recycle._free_count() is None
+    monkeypatch.setattr(recycle, "FREE_COUNT", None)
+    r = Recycler(limit=1 << 20, min_bytes=KB)
+    a = r.empty((1000,), np.float64)
+    assert a.flags.owndata and r.held_bytes == 0
+    del a
+    b = r.empty((1000,), np.float64)
+    assert b.flags.owndata and r.free_bytes == 0
