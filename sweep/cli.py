@@ -41,6 +41,10 @@ PLAN_EPILOG = """example:
 STATS_EPILOG = """examples:
   xorsweep stats perturbation.zarr
   xorsweep stats slice.zarr --json | python -m json.tool"""
+LABEL_EPILOG = """example:
+  xorsweep label blog-rounding.zarr
+  python -c "import xarray as xr; print(xr.open_zarr('blog-rounding.zarr').attractor.values)"
+The labels' names are in the variable's flag_meanings and flag_display_names attributes."""
 FIGURES_EPILOG = """examples:
   xorsweep figures blog-rounding.zarr --out figures
   xorsweep figures slice.zarr --out figures --cell a=0.1 --cell b=-0.2
@@ -372,7 +376,7 @@ def _cmd_status(args):
         print("added      " + ", ".join(map(_safe, attrs["added_variables"])) + " (analysis)")
     if attrs.get("adding_variables"):
         print("damage     adding " + ", ".join(map(_safe, attrs["adding_variables"])) + " was interrupted: add them "
-              "again (xorsweep.analysis.labels.add_to_store) or drop them (xorsweep verify STORE --repair)")
+              "again (xorsweep label STORE) or drop them (xorsweep verify STORE --repair)")
     print("history    " + _safe(attrs.get("history", "").strip().splitlines()[-1]))
     return 1 if attrs.get("adding_variables") else 0
 
@@ -395,7 +399,7 @@ def _cmd_verify(args):
         dropped = store.drop_interrupted_add(args.store) if args.repair else []
         if dropped:  # analysis variables half written: the store as it was before the add
             print(f"{_safe(args.store)}: the variable{'s' * (len(dropped) > 1)} {', '.join(dropped)} of an interrupted "
-                  "add dropped (add them again with xorsweep.analysis.labels.add_to_store)")
+                  "add dropped (add them again: xorsweep label STORE)")
         damaged = store.verify(args.store, grid, repair=args.repair)
         if args.repair or not lock.holder(args.store):
             now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -449,6 +453,22 @@ def _cmd_figures(args):
         print(f"xorsweep figures: left out: {note}", file=sys.stderr)
     for f in files:
         print(f)
+    return 0
+
+
+def _cmd_label(args):
+    from xorsweep.analysis import labels
+    from xorsweep.sweep import store
+
+    store.stored_spec(args.store)  # a clear error for anything that is not a sound sweep store
+    new = labels.add_to_store(args.store)
+    added = store.added_variables(args.store)
+    ds = store.open_dataset(args.store)
+    done, cells = int(ds["done"].sum()), int(ds["done"].size)
+    classes = np.unique(new["attractor"].values[ds["done"].values]).size if done else 0
+    ds.close()
+    print(f"{_safe(args.store)}: added {', '.join(map(_safe, added))}: {done:,} of {cells:,} cells labelled "
+          f"({classes} attractor{'s' * (classes != 1)}){'; cells not done read as pending' * (done < cells)}")
     return 0
 
 
@@ -627,6 +647,16 @@ def build_parser():
                     help="fit alpha only over realised distances LOW … HIGH (the fit's own coordinate)")
     st.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the shuffled controls")
     st.set_defaults(func=_cmd_stats)
+
+    lb = sub.add_parser("label", parents=[common], help="store the attractor labels in a store (for plain xarray)",
+                        description="Compute every done cell's attractor (attractor, attractor_nearest, "
+                                    "hidden_surplus; hidden_code where an old store lacks it) and write them into "
+                                    "the store, so that plain xarray reads them. No other array changes. Run again "
+                                    "it replaces them (after a resume) or completes an interrupted add. Holds the "
+                                    "store's lock: refused while a sweep writes the store.",
+                        epilog=LABEL_EPILOG, formatter_class=raw)
+    lb.add_argument("store", metavar="STORE")
+    lb.set_defaults(func=_cmd_label)
 
     e = sub.add_parser("examples", parents=[common], help="list the example specs shipped with xorsweep, or copy them",
                        description="List the example specs installed with xorsweep; --copy DIR copies them "

@@ -767,8 +767,7 @@ def refuse_interrupted_add(path, names=None):
     if names:
         raise StoreDamaged(f"store {path}: adding the variable{'s' * (len(names) > 1)} {', '.join(map(repr, names))} "
                            "was interrupted and they may read as fill values; add them again "
-                           "(xorsweep.analysis.labels.add_to_store) or drop them: xorsweep verify "
-                           f"{path} --repair")
+                           f"(xorsweep label {path}) or drop them: xorsweep verify {path} --repair")
 
 
 def drop_interrupted_add(path) -> list[str]:

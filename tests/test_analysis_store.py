@@ -84,6 +84,24 @@ def test_adding_attractors_is_refused_while_a_sweep_writes(stores, tmp_path):
     assert _files(path) == before
 
 
+def test_label_refuses_a_store_being_written_and_what_is_no_store(stores, tmp_path):
+    from xorsweep.sweep.lock import store_lock
+
+    path = tmp_path / "busy.zarr"
+    shutil.copytree(stores["slice"], path)
+    before = _files(path)
+    with store_lock(path, "a sweep"):
+        busy = _label(path)
+    assert busy.returncode == 2 and "being written by pid" in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1 and _files(path) == before
+    (tmp_path / "empty").mkdir()
+    for bad in (tmp_path / "missing.zarr", tmp_path / "empty"):
+        r = _label(bad)
+        assert r.returncode == 2 and r.stderr.startswith("xorsweep label: error: "), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "missing.zarr").exists() and not any((tmp_path / "empty").iterdir())
+
+
 def test_stale_stored_attractors_are_recomputed(stores):
     ds = labels.with_attractors(xr.open_zarr(stores["rounding"]))
     assert labels.with_attractors(ds) is ds  # stored and up to date: used as they are
@@ -91,10 +109,19 @@ def test_stale_stored_attractors_are_recomputed(stores):
     np.testing.assert_array_equal(labels.with_attractors(stale)["attractor"].values, ds["attractor"].values)
 
 
+def _label(path):
+    return subprocess.run([sys.executable, "-m", "xorsweep", "label", str(path)], capture_output=True, text=True,
+                          timeout=180)
+
+
 def test_added_attractors_read_with_plain_xarray(stores, tmp_path):
+    """``xorsweep label STORE`` (the command line's add_to_store) writes labels plain xarray reads."""
     path = tmp_path / "plain.zarr"
     shutil.copytree(stores["rounding"], path)
-    labels.add_to_store(path)
+    done = _label(path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"{path}: added attractor, attractor_nearest, hidden_surplus: 4 of 4 cells "
+                                   "labelled (4 attractors)")
     code = ("import sys; sys.modules['xorsweep'] = None\n"
             "import warnings; warnings.simplefilter('error')\n"
             f"import xarray as xr; a = xr.open_zarr({str(path)!r}).attractor\n"
