@@ -264,9 +264,10 @@ def format_report(rep: dict) -> str:
         d = rep["decimals"]
         L.append("")
         L.append(f"shares per rounding digit ({d['interval']}; {d['partition']['classes']} classes):")
-        L.append("  " + "class".ljust(28) + "".join(("none" if x is None else str(x)).rjust(20) for x in d["decimals"]))
+        w = max([len("class")] + [len(name) for name in d["shares"]]) + 2  # whole names: they are the classes
+        L.append("  " + "class".ljust(w) + "".join(("none" if x is None else str(x)).rjust(20) for x in d["decimals"]))
         for name, row in d["shares"].items():
-            L.append("  " + name[:27].ljust(28) + "".join(
+            L.append("  " + name.ljust(w) + "".join(
                 _with_ci(r["share"], r["ci"], ".3f", ".2f").rjust(20) for r in row))
         if "flip_rate" in d:
             L.append(f"flip rate against the unrounded start ({d['flip_interval']}); rounding to d decimals moves a "

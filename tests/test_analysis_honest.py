@@ -434,3 +434,20 @@ def test_cluster_bootstrap_agrees_with_scipy_on_equal_clusters():
     ref = bootstrap((k[:, 0] / 16,), np.mean, n_resamples=4000, method="percentile", random_state=2).confidence_interval
     assert mine["lo"][0] == pytest.approx(ref.low, abs=0.004) and mine["hi"][0] == pytest.approx(ref.high, abs=0.004)
     assert mine["design_effect"][0] > 3
+
+
+def test_the_shares_table_names_each_class_in_full():
+    """Class names were cut at 27 characters: 'OR∧¬AND family {AND|NAND, O' and the
+    family beside it could not be told apart from the table."""
+    long = ["pending", "unsolved", "OR∧¬AND family {AND|NAND, OR|NOR}",
+            "(x1∧¬x2)∨(¬x1∧x2) family {x1∧¬x2|x1→x2, ¬x1∧x2|x2→x1}"]
+    flags = {"flag_values": list(range(4)), "flag_meanings": "pending unsolved and_like xor_like",
+             "flag_display_names": long}
+    vals = np.array([[1, 2, 3, 2]] * 5)
+    ds = xr.Dataset({"solution": xr.DataArray(vals.astype(np.int16), dims=("start", "decimals"),
+                                              coords={"decimals": [np.nan, 7, 4, 3]},
+                                              attrs={"long_name": "solution", **flags}),
+                     "done": (("start", "decimals"), np.ones((5, 4), bool))})
+    text = report.format_report(report.stats_report(ds))
+    rows = [line for line in text.splitlines() if line.strip().startswith(("OR∧¬AND", "(x1∧¬x2)"))]
+    assert [r.split("  ")[1].strip() for r in rows] == long[2:]
