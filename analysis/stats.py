@@ -93,6 +93,8 @@ def attractor_shares(att: xr.DataArray, dim="decimals", over=None, confidence=0.
     count = count.assign_coords(attractor=names, family=("attractor", list(families)))
     count = count.isel(attractor=np.flatnonzero(present.values))
     ds = xr.Dataset({"count": count, "n": valid.sum(over)})
+    # every class of the partition, in code order: figures colour a class by its place here
+    ds.attrs["classes"], ds.attrs["families"] = list(names), list(families)
     ds["count"].attrs["long_name"] = "networks in the attractor"
     ds["n"].attrs["long_name"] = "trained networks"
     return _with_interval(ds, "count", "n", "share", confidence)

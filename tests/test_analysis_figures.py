@@ -138,3 +138,40 @@ def test_figure_functions_never_import_pyplot():
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_class_has_one_colour_in_every_figure_and_unsolved_is_grey():
+    """The shares bars coloured successes by their order among the classes present and
+    'unsolved' as a success (blue), the convergence figure by class code: the same class
+    had another colour in each figure. Now every figure colours a class by its place
+    among the partition's classes; failures (unsolved, fail[...]) in greys and reds."""
+    from matplotlib.colors import to_hex
+
+    from xorsweep.analysis.figures.style import FAILURE_COLORS
+
+    names = ["pending", "unsolved", "other", "S1", "S2", "S3"]
+    flags = {"flag_values": list(range(6)), "flag_meanings": " ".join(names), "flag_display_names": names}
+    rng = np.random.default_rng(1)
+    codes = rng.choice([1, 2, 4, 5], (30, 3))  # S1 nowhere but in the first digit
+    codes[:5, 0] = 3
+    steps = np.where(codes >= 3, rng.integers(10, 90, codes.shape), -1).astype(np.int32)
+    ds = xr.Dataset({"solution": (("start", "decimals"), codes.astype(np.int16), {"long_name": "solution", **flags}),
+                     "solved_step": (("start", "decimals"), steps),
+                     "done": (("start", "decimals"), np.ones(codes.shape, bool))},
+                    coords={"decimals": [np.nan, 7.0, 4.0]})
+    bars = F.plot_attractor_shares(stats.attractor_shares(ds.solution, over=["start"]))
+    in_bars = {b.get_label(): to_hex(b.patches[0].get_facecolor()) for b in bars}
+    points = F.plot_solved_step_by(ds, "decimals")
+    in_points = {a.get_label().split(" (")[0]: to_hex(a.get_facecolor()[0]) for a in points
+                 if hasattr(a, "get_offsets") and a.get_label().startswith("S")}
+    m = ds.solution.isel(decimals=1).values[:25].reshape(5, 5)  # no S1 here
+    att = xr.DataArray(m, dims=("b", "a"), coords={"a": np.arange(5.0), "b": np.arange(5.0)}, attrs=flags)
+    leg = F.plot_attractor_map(att)[-1]
+    in_map = {t.get_text().split(" (")[0]: to_hex(h.get_facecolor()) for t, h in zip(leg.get_texts(),
+                                                                                      leg.legend_handles)}
+    assert "S1" not in in_map and {"S2", "S3"} <= set(in_map) & set(in_points) & set(in_bars)
+    for name in ("S1", "S2", "S3", "unsolved", "other"):
+        seen = {d[name] for d in (in_bars, in_points, in_map) if name in d}
+        assert len(seen) == 1, (name, seen)
+    assert in_bars["unsolved"] == in_map["unsolved"] == FAILURE_COLORS[0]
+    assert len({in_bars[n] for n in ("S1", "S2", "S3", "unsolved", "other")}) == 5

@@ -7,14 +7,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from xorsweep.analysis.convergence import solved_steps
-from xorsweep.kernels.outcomes import LABEL_OTHER
+from xorsweep.analysis.labels import display_names
 from xorsweep.sweep.grid import decimals_label
-from xorsweep.analysis.figures.style import FIXED, SUCCESS_COLORS
+from xorsweep.analysis.figures.style import SUCCESS_COLORS, class_colors
 from xorsweep.analysis.figures.style import axes as _axes
 
 UNSOLVED_COLOR = "#d9d9d9"
-#: the first class code after the fixed ones (pending, unsolved/failures, other)
-FIRST_NAMED = {"solution": 3, "label": LABEL_OTHER + 1}
 
 
 def _two_d(da, a, b, sel):
@@ -23,9 +21,20 @@ def _two_d(da, a, b, sel):
     return da.isel(extra).transpose(b, a)
 
 
-def _names(ds, partition):
+def _classes(ds, partition):
+    """{code: name} and {code: family} of the partition's classes (code order), or None:
+    from the class variable's flag attributes, else the store's ``{partition}_names``."""
+    if partition in ds and "flag_values" in ds[partition].attrs:
+        att = ds[partition]
+        codes = [int(v) for v in att.attrs["flag_values"]]
+        names = display_names(att)
+        families = att.attrs.get("flag_families", names)
+        return dict(zip(codes, names)), dict(zip(codes, families))
     key = f"{partition}_names"
-    return [str(v) for v in ds[key].values] if key in ds else None
+    if key not in ds:
+        return None, None
+    names = [str(v) for v in ds[key].values]
+    return dict(enumerate(names)), dict(enumerate(names))
 
 
 def plot_solved_step_map(ds, a="a", b="b", ax=None, partition="solution", boundaries=False, **sel):
@@ -76,7 +85,7 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
     vals = steps.transpose(dim, *pooled).values.reshape(steps.sizes[dim], -1)
     cls = ds[partition].transpose(dim, *pooled).values.reshape(vals.shape) if partition in ds else np.zeros(
         vals.shape, int)
-    names = _names(ds, partition)
+    name_of, family_of = _classes(ds, partition)
     # the ε = 0 cells of one start are the same network in every direction: counted once
     counted = np.ones(vals.shape, bool)
     if dim == "eps" and "direction" in pooled and dim in ds.coords:
@@ -89,13 +98,21 @@ def plot_solved_step_by(ds, dim, ax=None, partition="solution"):
     rng = np.random.default_rng(0)  # jitter only: a fixed seed keeps the figure reproducible
     artists = []
     solved_codes = np.unique(cls[np.isfinite(vals) & counted])
+    colors = {}
+    if name_of:
+        shown = [name_of.get(int(c), f"class {c}") for c in solved_codes]
+        colors = class_colors(shown, [family_of.get(int(c), "") for c in solved_codes], list(name_of.values()),
+                              list(family_of.values()))
     for code in solved_codes:
         col, row = np.nonzero((cls == code) & np.isfinite(vals) & counted)
-        name = names[code] if names else (f"class {code}" if partition in ds else "solved")
-        # class codes are fixed per H (kernels.outcomes): colour by code, the same in every figure
-        color = FIXED.get(name, SUCCESS_COLORS[(int(code) - FIRST_NAMED.get(partition, 0)) % len(SUCCESS_COLORS)])
+        name = name_of.get(int(code), f"class {code}") if name_of else (f"class {code}" if partition in ds
+                                                                          else "solved")
+        # the colour of the class's place among the partition's classes, as in every figure
+        color = colors.get(name, SUCCESS_COLORS[int(code) % len(SUCCESS_COLORS)])
         size = 6 if vals.shape[1] > 50 else 28  # few networks per column: points big enough to see
-        artists.append(ax.scatter(col + rng.uniform(-0.3, 0.3, col.size), vals[col, row], s=size, color=color,
+        # jitter spreads a column's points; one network per column stays on its column
+        spread = 0.3 if n_col.max() > 1 else 0.0
+        artists.append(ax.scatter(col + rng.uniform(-spread, spread, col.size), vals[col, row], s=size, color=color,
                                   alpha=0.6 if size == 6 else 0.9, lw=0,
                                   label=f"{name} ({col.size} in all columns)", zorder=3))
     for i in range(vals.shape[0]):

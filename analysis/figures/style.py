@@ -7,7 +7,7 @@ SUCCESS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#bcbd2
                   "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39")
 FAILURE_COLORS = ("#7f7f7f", "#d62728", "#3b3b3b", "#f2a3a3", "#bdbdbd", "#8b0000", "#5e5e5e",
                   "#e8c0c0")
-FIXED = {"pending": "#ffffff", "diverged": "#000000", "other": "#c5b0d5"}
+FIXED = {"pending": "#ffffff", "diverged": "#000000", "other": "#c5b0d5", "unsolved": FAILURE_COLORS[0]}
 RARE_COLOR = "#e8e3d3"
 MAX_CLASSES = 12  # more colours than this are not told apart; the rarest are merged
 
@@ -26,20 +26,39 @@ def rare_label(n_classes):
     return f"{n_classes} rarer classes"
 
 
-def class_colors(names, families=None) -> dict:
-    """name -> colour: successes in a qualitative palette, failures in reds and greys."""
-    families = families or ["failure" if n.startswith("fail") else n for n in names]
+def _is_failure(name, family):
+    return family == "failure" or name.startswith("fail[") or name == "unsolved"
+
+
+def _assign(names, families):
     out, s, f = {}, 0, 0
     for name, fam in zip(names, families):
         if name in FIXED:
             out[name] = FIXED[name]
-        elif fam == "failure":
+        elif _is_failure(name, fam):
             out[name] = FAILURE_COLORS[f % len(FAILURE_COLORS)]
             f += 1
         else:
             out[name] = SUCCESS_COLORS[s % len(SUCCESS_COLORS)]
             s += 1
-    return out
+    return out, s, f
+
+
+def class_colors(names, families=None, among=None, among_families=None) -> dict:
+    """name -> colour for the classes ``names`` a figure shows: pending white, diverged
+    black, other lilac, unsolved grey, failures in reds and greys, successes in a
+    qualitative palette. With ``among`` (every class of the partition in code order, and
+    ``among_families``) a class takes the colour of its place in that list, so every
+    figure of one partition colours a class alike; where the partition has more successes
+    or failures than the palettes hold, the places are those in ``names`` instead
+    (distinct colours within the figure)."""
+    families = list(families) if families is not None else list(names)
+    if among is not None:
+        among = list(among)
+        full, s, f = _assign(among, list(among_families) if among_families is not None else among)
+        if s <= len(SUCCESS_COLORS) and f <= len(FAILURE_COLORS) and all(n in full for n in names):
+            return {n: full[n] for n in names}
+    return _assign(names, families)[0]
 
 
 def axes(ax, projection=None, figsize=(6.4, 4.4)):

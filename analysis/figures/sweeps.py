@@ -32,7 +32,8 @@ def plot_attractor_shares(shares, ax=None, dim="decimals"):
     families = [str(f) for f in shares["family"].values] if "family" in shares.coords else names
     share = np.nan_to_num(shares["share"].transpose("attractor", dim).values)
     shown = keep_common(names, shares["count"].sum(dim).values)
-    colors = class_colors(shown, [families[names.index(n)] for n in shown])
+    colors = class_colors(shown, [families[names.index(n)] for n in shown], shares.attrs.get("classes"),
+                          shares.attrs.get("families"))
     rare = [i for i, n in enumerate(names) if n not in shown]
     x = np.arange(shares.sizes[dim])
     bottom = np.zeros(len(x))
@@ -135,7 +136,7 @@ def plot_attractor_map(att, ax=None, legend=True, done=None, shown=None):
     families = att.attrs.get("flag_families", names)
     counts = np.array([(att.values == v).sum() for v in values])
     shown = keep_common(names, counts) if shown is None else [n for n in shown if n in names]
-    colors = class_colors(shown, [families[names.index(n)] for n in shown])
+    colors = class_colors(shown, [families[names.index(n)] for n in shown], names, families)
     classes = [(n, colors[n], counts[names.index(n)]) for n in shown]
     position = {values[names.index(n)]: i for i, n in enumerate(shown)}
     rare = sum(k > 0 for n, k in zip(names, counts) if n not in shown)
