@@ -303,7 +303,7 @@ def test_a_dropped_result_s_memory_is_used_again_and_a_kept_view_s_is_not():
     fresh = kernels.train(*starts, rule="gd", steps=5, threads=1)
     for f in ("W1", "z1", "y", "loss", "predicted", "diverged", "solved_step", "settled_step", "grad_norm"):
         np.testing.assert_array_equal(bits(getattr(again, f)), bits(getattr(fresh, f)), err_msg=f)
-    assert batch._OUT.free_bytes <= batch._OUT.limit
+    assert batch._OUT.held_bytes <= batch._OUT.limit
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
