@@ -204,7 +204,7 @@ def test_an_array_in_a_reference_cycle_keeps_its_block_until_the_cycle_is_collec
     assert r.free_bytes == 8000
 
 
-def test_a_fork_while_another_thread_holds_the_lock_leaves_the_child_working():
+def test_a_fork_while_another_thread_holds_the_lock_leaves_the_child_recycling():
     code = """
 import os, signal, threading, time
 import numpy as np
@@ -221,71 +221,14 @@ pid = os.fork()
 if pid == 0:
     signal.alarm(10)  # a child stuck on the lock ends itself
     a = r.empty((1000,), np.float64)
-    os._exit(0 if a.shape == (1000,) else 1)
+    del a
+    b = r.empty((1000,), np.float64)  # recycled: the child's lock is its own
+    os._exit(0 if not b.flags.owndata and r.held_bytes == 8000 else 1)
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "0", (done.stdout, done.stderr)
-
-
-def test_an_array_in_a_reference_cycle_keeps_its_block_until_the_cycle_is_collected():
-    """Nothing runs at collection time: a block in a cycle is not free until the cycle is
-    collected, whatever order the collector finalizes the cycle's objects in."""
-
-    class Holder:
-        def __del__(self):
-            # what a finalizer in the cycle may do: reach the memory through the array's base
-            Holder.seen = np.asarray(self.a.base).copy()
-
-    r = Recycler(limit=1 << 20, min_bytes=KB)
-    gc.disable()
-    try:
-        h = Holder()
-        h.me, h.a = h, r.empty((1000,), np.float64)
-        h.a[:] = 3.0
-        del h
-        other = r.empty((1000,), np.float64)  # the cycle still holds its block
-        other[:] = -1.0
-        assert r.free_bytes == 0
-    finally:
-        gc.enable()
-    gc.collect()
-    assert (Holder.seen.view(np.float64) == 3.0).all()
-    assert r.free_bytes == 8000
-
-
-def test_a_fork_while_another_thread_holds_the_lock_leaves_the_child_working():
-    code = """
-import os, signal, threading, time
-import numpy as np
-from xorsweep.kernels.recycle import Recycler
-r = Recycler(1 << 20, 1024)
-held = threading.Event()
-def hold():
-    with r._lock:
-        held.set()
-        time.sleep(3)
-threading.Thread(target=hold, daemon=True).start()
-held.wait()
-pid = os.fork()
-if pid == 0:
-    signal.alarm(10)  # a child stuck on the lock ends itself
-    a = r.empty((1000,), np.float64)
-    os._exit(0 if a.shape == (1000,) else 1)
-_, status = os.waitpid(pid, 0)
-print(os.waitstatus_to_exitcode(status))
-"""
-    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == "0", (done.stdout, done.stderr)
-
-
-def test_arrays_alive_at_exit_leave_no_error():
-    code = ("import numpy as np\nfrom xorsweep.kernels.recycle import Recycler\n"
-            "r = Recycler(1 << 20, 1024)\nkept = [r.empty((1000,), np.float64) for _ in range(5)]\n"
-            "class Cycle:\n    pass\nc = Cycle(); c.self = c; c.a = r.empty((2000,), np.float64)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_recycling_is_off_where_counts_cannot_decide(monkeypatch):
