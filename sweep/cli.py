@@ -463,10 +463,12 @@ def _cmd_label(args):
     store.stored_spec(args.store)  # a clear error for anything that is not a sound sweep store
     new = labels.add_to_store(args.store)
     added = store.added_variables(args.store)
-    ds = store.open_dataset(args.store)
-    done, cells = int(ds["done"].sum()), int(ds["done"].size)
-    classes = np.unique(new["attractor"].values[ds["done"].values]).size if done else 0
-    ds.close()
+    # counted from what was written (a sweep may resume on the store as soon as the add ends)
+    att = new["attractor"]
+    pending = [v for v, n in zip(att.attrs["flag_values"], labels.display_names(att)) if n == "pending"]
+    labelled = ~np.isin(att.values, pending)
+    done, cells = int(labelled.sum()), int(att.size)
+    classes = np.unique(att.values[labelled]).size
     print(f"{_safe(args.store)}: added {', '.join(map(_safe, added))}: {done:,} of {cells:,} cells labelled "
           f"({classes} attractor{'s' * (classes != 1)}){'; cells not done read as pending' * (done < cells)}")
     return 0

@@ -147,7 +147,7 @@ def test_a_class_has_one_colour_in_every_figure_and_unsolved_is_grey():
     among the partition's classes; failures (unsolved, fail[...]) in greys and reds."""
     from matplotlib.colors import to_hex
 
-    from xorsweep.analysis.figures.style import FAILURE_COLORS
+    from xorsweep.analysis.figures.style import FAILURE_COLORS, FIXED
 
     names = ["pending", "unsolved", "other", "S1", "S2", "S3"]
     flags = {"flag_values": list(range(6)), "flag_meanings": " ".join(names), "flag_display_names": names}
@@ -173,5 +173,19 @@ def test_a_class_has_one_colour_in_every_figure_and_unsolved_is_grey():
     for name in ("S1", "S2", "S3", "unsolved", "other"):
         seen = {d[name] for d in (in_bars, in_points, in_map) if name in d}
         assert len(seen) == 1, (name, seen)
-    assert in_bars["unsolved"] == in_map["unsolved"] == FAILURE_COLORS[0]
+    assert in_bars["unsolved"] == in_map["unsolved"] == FIXED["unsolved"] and FIXED["unsolved"] not in FAILURE_COLORS
     assert len({in_bars[n] for n in ("S1", "S2", "S3", "unsolved", "other")}) == 5
+
+
+def test_more_failures_than_greys_leave_the_successes_their_places():
+    """A partition with 15 fail[...] classes (the label partition, H = 2) has more failures
+    than the failure palette: failures then take their order in the figure, and the
+    successes keep their place among the partition's classes (review, 2026-12-04: one
+    palette running out switched the other off too)."""
+    from xorsweep.analysis.figures.style import class_colors
+
+    names = ["pending", "diverged"] + [f"fail[{i}]" for i in range(15)] + ["other", "A", "B", "C"]
+    one = class_colors(["B", "fail[3]"], None, names)
+    two = class_colors(["A", "B", "C", "fail[3]", "fail[9]"], None, names)
+    assert one["B"] == two["B"] and two["A"] != two["B"] != two["C"]
+    assert two["fail[3]"] != two["fail[9]"]

@@ -24,7 +24,8 @@ def _two_d(da, a, b, sel):
 def _classes(ds, partition):
     """{code: name} and {code: family} of the partition's classes (code order), or None:
     from the class variable's flag attributes, else the store's ``{partition}_names``."""
-    if partition in ds and "flag_values" in ds[partition].attrs:
+    if partition in ds and "flag_values" in ds[partition].attrs and (
+            "flag_meanings" in ds[partition].attrs or "flag_display_names" in ds[partition].attrs):
         att = ds[partition]
         codes = [int(v) for v in att.attrs["flag_values"]]
         names = display_names(att)

@@ -7,7 +7,7 @@ SUCCESS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#bcbd2
                   "#e377c2", "#393b79", "#637939", "#8c6d31", "#843c39")
 FAILURE_COLORS = ("#7f7f7f", "#d62728", "#3b3b3b", "#f2a3a3", "#bdbdbd", "#8b0000", "#5e5e5e",
                   "#e8c0c0")
-FIXED = {"pending": "#ffffff", "diverged": "#000000", "other": "#c5b0d5", "unsolved": FAILURE_COLORS[0]}
+FIXED = {"pending": "#ffffff", "diverged": "#000000", "other": "#c5b0d5", "unsolved": "#969696"}  # not a failure's
 RARE_COLOR = "#e8e3d3"
 MAX_CLASSES = 12  # more colours than this are not told apart; the rarest are merged
 
@@ -50,15 +50,18 @@ def class_colors(names, families=None, among=None, among_families=None) -> dict:
     qualitative palette. With ``among`` (every class of the partition in code order, and
     ``among_families``) a class takes the colour of its place in that list, so every
     figure of one partition colours a class alike; where the partition has more successes
-    or failures than the palettes hold, the places are those in ``names`` instead
-    (distinct colours within the figure)."""
+    or failures than its palette holds, that kind's places are those in ``names`` instead
+    (distinct colours within the figure); the other kind keeps its places."""
     families = list(families) if families is not None else list(names)
-    if among is not None:
-        among = list(among)
-        full, s, f = _assign(among, list(among_families) if among_families is not None else among)
-        if s <= len(SUCCESS_COLORS) and f <= len(FAILURE_COLORS) and all(n in full for n in names):
-            return {n: full[n] for n in names}
-    return _assign(names, families)[0]
+    shown = _assign(names, families)[0]
+    if among is None:
+        return shown
+    among = list(among)
+    among_families = list(among_families) if among_families is not None else among
+    full, s, f = _assign(among, among_families)
+    kind = {n: _is_failure(n, fam) for n, fam in zip(among, among_families)}
+    fits = {False: s <= len(SUCCESS_COLORS), True: f <= len(FAILURE_COLORS)}
+    return {n: full[n] if n in full and (n in FIXED or fits[kind[n]]) else shown[n] for n in names}
 
 
 def axes(ax, projection=None, figsize=(6.4, 4.4)):
