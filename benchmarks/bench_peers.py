@@ -267,8 +267,11 @@ def torch_impl(s, steps, dtype, threads=2, chunk=None):
     return prepare
 
 
+TORCH_CHUNKS = "torch.compile flat step, in chunks of "
+
+
 def torch_chunk_label(n):
-    return f"torch.compile flat step, in chunks of {n:,}"
+    return f"{TORCH_CHUNKS}{n:,}"
 
 
 def jax_flat_impl(s, steps, dtype):
@@ -440,7 +443,7 @@ def head_to_head(runs, pairs, batch):
     whole, loop = f"xorsweep gd {DEFAULT_ARITH}", f"xorsweep gd {DEFAULT_ARITH}, step loop alone (as the peers' rows)"
     for dtn in ("float64", "float32") if pairs > 0 else ():
         # torch on the whole batch against both of ours; torch in chunks against whole calls
-        chunked = [label for d, label in by if d == dtn and label.startswith("torch.compile flat step, in chunks")]
+        chunked = [label for d, label in by if d == dtn and label.startswith(TORCH_CHUNKS)]
         for a_label, b_label in ([(whole, "torch.compile flat step"), (loop, "torch.compile flat step")]
                                  + [(whole, c) for c in chunked]):
             a, b = (dtn, a_label), (dtn, b_label)
