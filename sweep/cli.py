@@ -697,6 +697,11 @@ def main(argv=None):
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
+        # zarr's I/O loop may hold tasks the interrupt cut short: they fail as the interpreter
+        # shuts down, and asyncio would print each one's traceback after this line
+        import logging
+
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print(f"\nxorsweep {args.verb}: interrupted", file=sys.stderr)
         return 130
     except OSError as e:
