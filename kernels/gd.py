@@ -24,20 +24,20 @@ from xorsweep.kernels import _cache  # noqa: F401  (numba's cache folder: set be
 from xorsweep.kernels.layout import C_LR, C_ONE, C_QUARTER, C_ZERO, FUSED_H, LANES
 from xorsweep.kernels.lanes import (INLINE, copy_rows, descend, evaluate, group_range, hidden, logits, sigmoid_rows,
                                    softmax, softmax2)
-from xorsweep.kernels.track import (TRACK_NORM, as_step, copy_state, decisions, fold_lane_float, state_rows, track,
-                                   unit_code_float)
+from xorsweep.kernels.track import (PACK_UNIT, TRACK_NORM, add_code, as_float, as_step, decisions, fold_lane_packed,
+                                   pack_state, state_rows, track, unpack_state)
 from xorsweep.kernels.xmath import EXACT, EXACT_FMA, EXACT_FMA2, LIBM
 
 L = LANES
 
 
 @njit(**INLINE)
-def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
+def _fused_step(p, H, c, z, arith, tracking, s, state, last, solved):
     """One step s of the chunk p flattened to 1-D (row k of the parameters at k * L), two
     passes over the lanes; z holds the hidden activations between them, (4 * H * L,). With
-    ``tracking``, the state at step s is folded into prev (flat, (H + 1) * L), last and
-    solved, ``track.state_rows``, in the second pass (``kernels.track``: the same integers
-    as ``track``, from values still in registers)."""
+    ``tracking``, the state at step s is folded into the packed state row, last and solved
+    (``track.state_rows``) in the second pass (``kernels.track``: the same integers as
+    ``track``, from values still in registers)."""
     one = c[C_ONE]
     q = c[C_QUARTER]
     lr = c[C_LR]
@@ -56,10 +56,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
     for l in range(L):
         # forward: logits summed in order of the units
         z0, z1, z2, z3 = z[l], z[L + l], z[2 * L + l], z[3 * L + l]
-        code = unit_code_float(z0, z1, z2, z3, half, one)
-        changed = code != prev[L + l]
-        if tracking:
-            prev[L + l] = code
+        hcode = add_code(as_float(0, one), z0, z1, z2, z3, half, as_float(1, one))
         v0 = p[o * L + l]
         v1 = p[(o + 1) * L + l]
         s00, s01, s10, s11 = z0 * v0, z0 * v1, z1 * v0, z1 * v1
@@ -67,10 +64,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
         for j in range(1, H):
             zj = 4 * j * L + l
             z0, z1, z2, z3 = z[zj], z[zj + L], z[zj + 2 * L], z[zj + 3 * L]
-            code = unit_code_float(z0, z1, z2, z3, half, one)
-            changed = changed | (code != prev[(1 + j) * L + l])
-            if tracking:
-                prev[(1 + j) * L + l] = code
+            hcode = add_code(hcode, z0, z1, z2, z3, half, as_float(PACK_UNIT ** j, one))
             v0 = p[(o + 2 * j) * L + l]
             v1 = p[(o + 2 * j + 1) * L + l]
             s00, s01, s10, s11 = s00 + z0 * v0, s01 + z0 * v1, s10 + z1 * v0, s11 + z1 * v1
@@ -82,7 +76,7 @@ def _fused_step(p, H, c, z, arith, tracking, s, prev, last, solved):
         y20, y21 = softmax2(s20 + c0, s21 + c1, one, arith)
         y30, y31 = softmax2(s30 + c0, s31 + c1, one, arith)
         if tracking:
-            fold_lane_float(y00, y01, y10, y11, y20, y21, y30, y31, one, changed, sf, sf1, zs, prev, last, solved, l)
+            fold_lane_packed(y00, y01, y10, y11, y20, y21, y30, y31, hcode, sf, sf1, zs, state, last, solved, l)
         # dy = (y - t) / 4 for the labels [0, 1, 1, 0]
         a00, a01 = (y00 - one) * q, y01 * q
         a10, a11 = y10 * q, (y11 - one) * q
@@ -222,9 +216,9 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
     flat = p.reshape(p.size)
     zflat = np.empty(4 * H * LANES, p.dtype)
     pflat = prev.reshape(prev.size)
-    # the fused step's state in rows as wide as the floats (track.state_rows), copied in
-    # before its first step and out before a staged step and at the end
-    pw, lw, sw = state_rows(prev.size, p)
+    # the fused step's state packed in a row as wide as the floats (track.state_rows), packed
+    # before its first step and unpacked before a staged step and at the end
+    pw, lw, sw = state_rows(LANES, p)
     wide = False
     dec = np.empty(4 * LANES, np.int8)
     changed = np.empty(LANES, np.bool_)
@@ -242,14 +236,14 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
             # (AMD EPYC Zen 3, one thread, 102 against 46 ns per network-step), as fast with AVX-512
             if tracking:
                 if not wide:
-                    copy_state(pflat, last, solved, pw, lw, sw)
+                    pack_state(pflat, last, solved, pw, lw, sw)
                     wide = True
                 _fused_step(flat, H, c, zflat, arith, True, s, pw, lw, sw)
             else:
                 _fused_step(flat, H, c, zflat, arith, False, s, pw, lw, sw)
             continue
         if wide:
-            copy_state(pw, lw, sw, pflat, last, solved)
+            unpack_state(pw, lw, sw, pflat, last, solved)
             wide = False
         for l in range(LANES):
             gsq[l] = c[C_ZERO]
@@ -273,7 +267,7 @@ def _body(p, H, fused, c, steps, every, traj, tloss, tacc, prev, last, solved, g
             for l in range(LANES):
                 gnorm[l] = np.sqrt(gsq[l])
     if wide:
-        copy_state(pw, lw, sw, pflat, last, solved)
+        unpack_state(pw, lw, sw, pflat, last, solved)
 
 
 @njit(error_model="numpy", cache=True)

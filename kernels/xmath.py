@@ -381,9 +381,12 @@ def _fma2_core_f64(xc):
 
 @njit("float64(float64)", error_model="numpy", cache=True)
 def exp_fma2_f64(x):
-    # clamps written so that a NaN passes through (max/min with the NaN as second operand)
-    xc = -746.0 if -746.0 > x else x
-    xc = 710.0 if 710.0 < xc else xc
+    # clamps that let a NaN pass through: numba's max and min keep Python's rule (max(x, c)
+    # is c only if c > x, so x when x is NaN) and compile to one max/min instruction each
+    # (x86: vmaxps(c, x) returns x when either is NaN); the same rule written as conditional
+    # expressions compiled to a compare and a blend per bound (gd float32: 26 of the
+    # sigmoid pass's 406 AVX-512 instructions per 16 lanes, 2026-12-04, Zen 4)
+    xc = min(max(x, -746.0), 710.0)
     kb, kf, p2 = _fma2_core_f64(xc)
     # one multiply rounds p*2**k once: p2 by the normal 2**(k-1), or (results below 2**-1022)
     # p2*2**(k+1021) (exact: it stays normal down to k = -1076) by 2**-1022
@@ -402,8 +405,7 @@ def exp_fma2_plus1_f64(x):
     x below -708 (k >= -1021 keeps 2**(k-1) normal) is raised to -708, where exp is below
     2**-1020, so 1 + exp rounds to 1 either way: 5 instructions fewer than the full exp
     and the sum (gd's step +5-7 %)."""
-    xc = -708.0 if -708.0 > x else x
-    xc = 710.0 if 710.0 < xc else xc
+    xc = min(max(x, -708.0), 710.0)
     kb, kf, p2 = _fma2_core_f64(xc)
     return 1.0 + p2 * _i2f64((_f2u(kb) << _U52) + _NORM_BIAS64)
 
@@ -436,8 +438,7 @@ def _fma2_core_f32(xc):
 
 @njit("float32(float32)", error_model="numpy", cache=True)
 def exp_fma2_f32(x):
-    xc = _FLO if _FLO > x else x
-    xc = _FHI if _FHI < xc else xc
+    xc = min(max(x, _FLO), _FHI)
     kb, kf, p2 = _fma2_core_f32(xc)
     sh = _f2u(kb) << _U23  # the low 32 bits are (k mod 2**9) << 23 (_i2f32 keeps those)
     sub = kf < _f(-125.0)
@@ -452,8 +453,7 @@ _FPLUS1_LO = _f(-86.0)  # k >= -124: 2**(k-1) normal; exp(-86) < 2**-124
 @njit("float32(float32)", error_model="numpy", cache=True)
 def exp_fma2_plus1_f32(x):
     """1 + exp_fma2_f32(x), the same bits for every x (as exp_fma2_plus1_f64)."""
-    xc = _FPLUS1_LO if _FPLUS1_LO > x else x
-    xc = _FHI if _FHI < xc else xc
+    xc = min(max(x, _FPLUS1_LO), _FHI)
     kb, kf, p2 = _fma2_core_f32(xc)
     return _F1 + p2 * _i2f32((_f2u(kb) << _U23) + _FNORM_BIAS)
 

@@ -36,7 +36,8 @@ def test_tracking_matches_the_reference_oracle(rule, H, exact_ops):
 @pytest.mark.parametrize("tracking", ["TRACK", "TRACK_NORM"])
 def test_fused_steps_state_rows_give_the_general_codes_and_steps(dtype, tracking):
     """gd's fused step (H = 3) keeps the tracking state in rows as wide as its floats
-    (track.state_rows: float codes, float64 or int32 steps), copied in and out of the int8 /
+    (track.state_rows: the codes packed in one float, float64 or int32 steps), packed from
+    and unpacked into the int8 /
     int32 rows; over 60 steps, in two calls (the state carried between them), with the
     last step staged (TRACK_NORM) or not, it gives the general code's prev, last and solved."""
     from xorsweep.kernels import gd, track
@@ -65,6 +66,45 @@ def test_fused_steps_state_rows_give_the_general_codes_and_steps(dtype, tracking
     assert len(np.unique(general[1])) > 10 and (general[2] > 0).any()  # the state did change, at many steps
     for name, a, b in zip(("prev", "last", "solved"), general, fused):
         np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_packed_state_round_trips_every_code(dtype):
+    """pack_state / unpack_state: every decision code with every unit code in every place
+    (and the -1 of a lane never seen) come back as they were; two different states never
+    pack to one number; last and solved are copied both ways."""
+    from numba import njit
+
+    from xorsweep.kernels.layout import LANES
+    from xorsweep.kernels.track import pack_state, state_rows, unpack_state
+
+    @njit
+    def round_trip(prev, last, solved, like):
+        state, lw, sw = state_rows(LANES, like)
+        pack_state(prev, last, solved, state, lw, sw)
+        back, last2, solved2 = np.empty_like(prev), np.empty_like(last), np.empty_like(solved)
+        unpack_state(state, lw, sw, back, last2, solved2)
+        return state, back, last2, solved2
+
+    rng = np.random.default_rng(3)
+    codes = np.array(list(itertools.product(range(16), repeat=4)))  # (d, u0, u1, u2): 65,536 states
+    codes = np.concatenate([codes, np.full((LANES, 4), -1)])
+    seen = {}
+    for k in range(0, len(codes), LANES):
+        block = codes[k:k + LANES]
+        n = len(block)
+        prev = np.full((4, LANES), -1, np.int8)
+        prev[:, :n] = block.T
+        last = rng.integers(0, 2**31 - 1, LANES).astype(np.int32)
+        solved = rng.integers(0, 2**31 - 1, LANES).astype(np.int32)
+        state, back, last2, solved2 = round_trip(prev.ravel(), last, solved, np.zeros(1, dtype))
+        np.testing.assert_array_equal(back.reshape(4, LANES), prev)
+        np.testing.assert_array_equal(last2, last)
+        np.testing.assert_array_equal(solved2, solved)
+        for l in range(n):
+            seen.setdefault(float(state[l]), tuple(block[l]))
+            assert seen[float(state[l])] == tuple(block[l])
+    assert len(seen) == 16**4 + 1
 
 
 def test_state_rows_hold_step_numbers_exactly():
