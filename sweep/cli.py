@@ -195,6 +195,13 @@ def _safe(text) -> str:
     return printable(str(text))
 
 
+def _word(text) -> str:
+    """text as one word of a command to paste into a shell (``store.shell_word``)."""
+    from xorsweep.sweep.store import shell_word
+
+    return shell_word(text)
+
+
 def _sweep(args):
     from xorsweep.sweep.engine import Sweep
 
@@ -291,7 +298,7 @@ def _cmd_run(args):
             done_text += ("; blocks still running on the cluster's workers may finish later); " if external
                           else "); ")
         print(f"\nxorsweep run: stopped; {done_text}the store is consistent. Resume with: "
-              f"xorsweep run {_safe(args.spec)} --store {_safe(args.store)}", file=sys.stderr)
+              f"xorsweep run {_word(args.spec)} --store {_word(args.store)}", file=sys.stderr)
         return 128 + state.get("signal", signal.SIGINT)
     p = state.get("p")
     if p is not None:

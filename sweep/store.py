@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import uuid
@@ -423,7 +424,7 @@ def refuse_fixed_array_damage(path, grid: Grid):
         many = len(bad) > 1
         raise StoreDamaged(f"store {path}: its fixed array{'s' * many} {', '.join(map(repr, bad))} (coordinates the "
                            f"spec gives) {'are' if many else 'is'} lost, unreadable or changed; repair with: "
-                           f"xorsweep verify {path} --repair")
+                           f"xorsweep verify {shell_word(path)} --repair")
 
 
 def rewrite_fixed_arrays(path, grid: Grid, names):
@@ -765,9 +766,10 @@ def refuse_interrupted_add(path, names=None):
     or half written and would read as fill values."""
     names = names or _group(path).attrs.get("adding_variables") or []
     if names:
+        word = shell_word(path)
         raise StoreDamaged(f"store {path}: adding the variable{'s' * (len(names) > 1)} {', '.join(map(repr, names))} "
                            "was interrupted and they may read as fill values; add them again "
-                           f"(xorsweep label {path}) or drop them: xorsweep verify {path} --repair")
+                           f"(xorsweep label {word}) or drop them: xorsweep verify {word} --repair")
 
 
 def drop_interrupted_add(path) -> list[str]:
@@ -1042,6 +1044,12 @@ def _clean(text: str) -> str:
 
 
 printable = _clean
+
+
+def shell_word(text) -> str:
+    """text (a path) as one word of a command a user can paste into a shell: control
+    characters escaped (``printable``), then quoted where the shell would split or expand it."""
+    return shlex.quote(_clean(str(text)))
 
 
 def open_dataset(path, interrupted_add_ok=False) -> xr.Dataset:

@@ -733,3 +733,21 @@ def test_an_interrupted_add_on_an_object_store_is_dropped_or_completed(monkeypat
     got = store.open_dataset(url)
     for name in ("attractor", "attractor_nearest", "hidden_surplus"):
         np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
+
+
+def test_commands_in_refusals_paste_into_a_shell():
+    """A refusal that tells the user what to run names the store as one shell word: a path
+    with spaces, quotes or a dollar sign comes back intact from shlex.split."""
+    import shlex
+
+    from xorsweep.sweep import store
+
+    path = "/data/my sweeps/it's $HOME.zarr"
+    with pytest.raises(store.StoreDamaged) as e:
+        store.refuse_interrupted_add(path, names=["attractor"])
+    text = str(e.value)
+    label = text.split("(", 1)[1].split(")", 1)[0]
+    verify = text.rsplit(": ", 1)[1]
+    assert shlex.split(label) == ["xorsweep", "label", path]
+    assert shlex.split(verify) == ["xorsweep", "verify", path, "--repair"]
+    assert store.shell_word("/tmp/plain/store.zarr") == "/tmp/plain/store.zarr"  # plain paths stay as they were
